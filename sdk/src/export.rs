@@ -1,0 +1,96 @@
+//! The plugin author's side: the [`Plugin`] and [`RestoreModel`] traits, and the
+//! [`export_plugin!`](crate::export_plugin) macro that turns them into a panic-safe root module.
+//!
+//! A panic unwinding out of an `extern "C"` entry point would abort the harness (abi_stable
+//! prints "Attempted to panic across the ffi boundary" and exits), so every entry point built
+//! here runs the author's code under `catch_unwind` and returns [`PluginError::Panicked`].
+//! Plugins must therefore keep the default `panic = "unwind"`.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use abi_stable::{
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RString},
+};
+
+use crate::{Model, ModelBox, Model_TO, OwnedTensor, Params, PluginError, PluginMetadata, PluginModule, PluginModuleRef, TaskSpec, TensorView};
+
+/// A plugin: its metadata and a constructor of models.
+pub trait Plugin {
+    /// The model type this plugin builds.
+    type Model: RestoreModel;
+
+    /// Describes the plugin. Called once at load time.
+    fn metadata() -> PluginMetadata;
+
+    /// Builds a model for `task`. `params` holds every declared parameter, already type-checked.
+    fn new_model(params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError>;
+}
+
+/// A model as its author writes it.
+pub trait RestoreModel: Send + 'static {
+    /// Restores `measurements` (`[n, m]`) into `[n, n_samples, d]` samples on the same device.
+    fn restore(&mut self, measurements: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError>;
+}
+
+/// Runs `f`, turning a panic into [`PluginError::Panicked`] with the panic's message.
+pub fn guard<T>(f: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result.into(),
+        Err(payload) => RResult::RErr(PluginError::Panicked(panic_message(payload.as_ref()))),
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> RString {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).into()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.as_str().into()
+    } else {
+        "panic with a non-string payload".into()
+    }
+}
+
+struct Guarded<M>(M);
+
+impl<M: RestoreModel> Model for Guarded<M> {
+    fn restore(&mut self, measurements: &TensorView, n_samples: u32, seed: u64) -> RResult<OwnedTensor, PluginError> {
+        guard(|| {
+            measurements.validate()?;
+            self.0.restore(measurements, n_samples, seed)
+        })
+    }
+}
+
+/// Entry point: [`Plugin::metadata`] under `catch_unwind`.
+pub extern "C" fn metadata_entry<P: Plugin>() -> RResult<PluginMetadata, PluginError> {
+    guard(|| Ok(P::metadata()))
+}
+
+/// Entry point: [`Plugin::new_model`] under `catch_unwind`, its model wrapped so that every
+/// `restore` is guarded too.
+pub extern "C" fn new_model_entry<P: Plugin>(params: &Params, task: &TaskSpec) -> RResult<ModelBox, PluginError> {
+    guard(|| P::new_model(params, task).map(|m| Model_TO::from_value(Guarded(m), TD_Opaque)))
+}
+
+/// The root module for plugin `P`, as [`export_plugin!`](crate::export_plugin) exports it.
+pub fn root_module<P: Plugin>() -> PluginModuleRef {
+    PluginModule { metadata: metadata_entry::<P>, new_model: new_model_entry::<P> }.leak_into_prefix()
+}
+
+/// Exports plugin type `$plugin` (implementing [`Plugin`]) as this library's root module.
+///
+/// The crate must be built as a `cdylib` and depend on `abi_stable` (its attribute macro names
+/// that crate).
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        /// The library's root module, loaded by the upbench harness.
+        #[::abi_stable::export_root_module]
+        pub fn upbench_plugin_root_module() -> $crate::PluginModuleRef {
+            $crate::export::root_module::<$plugin>()
+        }
+    };
+}

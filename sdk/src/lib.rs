@@ -1,0 +1,111 @@
+/*!
+The stable-ABI interface between the upbench harness and restoration-model plugins.
+
+A plugin is a native library (`crate-type = ["cdylib", "rlib"]`) that the harness loads at run
+time. It exports one root module, [`PluginModule`], with two entry points: [`metadata`] (what
+the plugin is and which parameters it takes) and [`new_model`] (build a model for one benchmark
+task). A model ([`Model`]) restores a batch of measurements into `n_samples` samples per
+measurement, reproducibly for a given seed.
+
+Plugin authors do not write those entry points by hand: they implement the ordinary Rust traits
+[`Plugin`] and [`RestoreModel`] and call [`export_plugin!`], which wraps every call in
+`catch_unwind` so that a panicking plugin becomes a [`PluginError::Panicked`], never a dead host.
+
+Tensors cross the boundary without copies as [`TensorView`]s (data pointer, shape, strides in
+elements, dtype, device: the fields of DLPack), kept alive by an [`OwnedTensor`]'s owner.
+
+This crate has no libtorch dependency and does no I/O; a plugin may use tch (or anything else)
+on its side.
+
+# Example: a complete plugin
+
+A deterministic "denoiser" that returns its measurement unchanged, on the CPU:
+
+```
+use abi_stable::std_types::{RString, RVec};
+use upbench_sdk::{
+    export_plugin, DType, OwnedTensor, Params, Plugin, PluginError, PluginMetadata,
+    RestoreModel, TaskKind, TaskSpec, TensorView,
+};
+
+pub struct Identity;
+
+impl Plugin for Identity {
+    type Model = IdentityModel;
+
+    fn metadata() -> PluginMetadata {
+        PluginMetadata::new("identity", env!("CARGO_PKG_VERSION"), "returns y as x̂")
+            .with_task_kinds(&[TaskKind::Denoising])
+    }
+
+    fn new_model(_params: &Params, task: &TaskSpec) -> Result<IdentityModel, PluginError> {
+        if task.signal_dim != task.measurement_dim {
+            return Err(PluginError::UnsupportedTask("needs as many measurements as unknowns".into()));
+        }
+        Ok(IdentityModel)
+    }
+}
+
+pub struct IdentityModel;
+
+impl RestoreModel for IdentityModel {
+    fn restore(&mut self, y: &TensorView, n_samples: u32, _seed: u64) -> Result<OwnedTensor, PluginError> {
+        let values = y.to_f64_vec()?; // CPU only; a tch plugin would wrap the view instead.
+        let (n, d) = (y.shape[0], y.shape[1]);
+        let mut out = Vec::with_capacity(values.len() * n_samples as usize);
+        for row in values.chunks(d as usize) {
+            for _ in 0..n_samples {
+                out.extend_from_slice(row);
+            }
+        }
+        OwnedTensor::from_f64_vec(out, &[n, i64::from(n_samples), d])
+    }
+}
+
+export_plugin!(Identity);
+# fn main() {
+#     let module = upbench_sdk::testing::module::<Identity>();
+#     let meta = module.metadata()().unwrap();
+#     assert_eq!(meta.name.as_str(), "identity");
+# }
+```
+
+# Compatibility rule
+
+The root module and every type reachable from it evolve append-only: new fields go after
+`#[sabi(last_prefix_field)]` in [`PluginModule`] and are read back as `Option`, so a harness
+built against SDK `0.x.y` loads plugins built against any `0.x.z`. Changing or removing a field,
+or adding a variant to an enum, changes the layout: abi_stable then refuses the plugin at load
+time with a layout error, which the harness summarises in one line. Such changes bump the minor
+version while the SDK is `0.x` (the major version after 1.0); abi_stable checks that number too.
+Task kinds are strings (see [`TaskKind`]) precisely so that new tasks need no layout change.
+
+[`metadata`]: PluginModule::metadata
+[`new_model`]: PluginModule::new_model
+*/
+#![warn(missing_docs)]
+// Every `#[sabi_trait]` expands to impls that trip this lint; they are abi_stable's, not ours.
+#![allow(non_local_definitions)]
+
+mod error;
+pub mod export;
+mod metadata;
+mod model;
+mod module;
+mod params;
+mod task;
+mod tensor;
+pub mod testing;
+
+pub use error::PluginError;
+pub use export::{Plugin, RestoreModel};
+pub use metadata::PluginMetadata;
+pub use model::{Model, ModelBox, Model_TO};
+pub use module::{PluginModule, PluginModuleRef};
+pub use params::{Param, ParamKind, ParamSpec, ParamValue, Params};
+pub use task::{GaussianPrior, TaskKind, TaskSpec};
+pub use tensor::{DType, Device, DeviceKind, OwnedTensor, TensorOwner, TensorOwnerBox, TensorOwner_TO, TensorView};
+
+/// Re-exported so that [`export_plugin!`] expands the same in every plugin crate.
+#[doc(hidden)]
+pub use abi_stable;
