@@ -1,0 +1,46 @@
+//! `gamma-optimal`: X̂ = μ_y + √γ·(X' − μ_y) with X' an independent posterior draw, the family
+//! that attains the uncertainty–perception bound on Gaussian posteriors (`theory.md`, result 3):
+//! its conditional covariance is γ·Σ_y, its uncertainty (1+γ)·N(X|Y) = η(P; d)·N(X|Y).
+
+use oracle_kit::{bridge, GaussianPosterior};
+use upbench_sdk::{export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView};
+
+/// The plugin.
+pub struct GammaOptimal;
+
+impl Plugin for GammaOptimal {
+    type Model = GammaOptimalModel;
+
+    fn metadata() -> PluginMetadata {
+        PluginMetadata::new("gamma-optimal", env!("CARGO_PKG_VERSION"), "optimal family μ + √γ·(X' − μ): on the bound (oracle)")
+            .with_task_kinds(&TaskKind::ALL)
+            .stochastic()
+            .with_param(ParamSpec::new("gamma", ParamValue::Float(0.5), "γ ∈ [0, 1]: 0 = posterior mean, 1 = posterior sampling"))
+    }
+
+    fn new_model(params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
+        let gamma = params.float("gamma")?;
+        if !(0.0..=1.0).contains(&gamma) {
+            return Err(PluginError::InvalidParameter { name: "gamma".into(), reason: format!("{gamma} is outside [0, 1]").into() });
+        }
+        Ok(GammaOptimalModel { posterior: GaussianPosterior::from_task(task)?, scale: gamma.sqrt() })
+    }
+}
+
+/// The posterior of one task and √γ.
+pub struct GammaOptimalModel {
+    posterior: GaussianPosterior,
+    scale: f64,
+}
+
+impl RestoreModel for GammaOptimalModel {
+    fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
+        bridge::restore_with(y, seed, |y| {
+            let mean = self.posterior.mean(y)?;
+            let deviations = self.posterior.deviations(mean.size()[0], i64::from(n_samples))?;
+            Ok(mean.unsqueeze(1) + deviations * self.scale)
+        })
+    }
+}
+
+export_plugin!(GammaOptimal);
