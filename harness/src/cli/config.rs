@@ -1,0 +1,52 @@
+//! [`RunConfig`]: command-line arguments, the suite file and defaults merged into one resolved
+//! plan. Nothing past this module sees clap.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::RunArgs;
+use crate::pipeline::{executable_dir, RunPlan};
+use crate::suite::Suite;
+
+/// A resolved `upbench run`.
+pub struct RunConfig {
+    /// What the pipeline runs.
+    pub plan: RunPlan,
+    /// The run's output directory, `<out>/<run-id>`.
+    pub run_dir: PathBuf,
+    /// Print only the table.
+    pub quiet: bool,
+}
+
+impl RunConfig {
+    /// Resolves `args`: reads the suite, picks the device, names the run.
+    pub fn from_args(args: RunArgs) -> anyhow::Result<RunConfig> {
+        let exe_dir = executable_dir();
+        let suite = match &args.suite {
+            Some(path) => Suite::load(path)?,
+            None => Suite::embedded_default(std::env::current_dir().context("cannot read the current directory")?)?,
+        };
+        let device = args.device.resolve()?;
+        let mut plugin_dirs = args.plugin_dirs.clone();
+        plugin_dirs.extend(suite.file.plugin_dirs.iter().map(|d| if d.is_absolute() { d.clone() } else { suite.base_dir.join(d) }));
+        plugin_dirs.extend(exe_dir);
+        let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), sanitize(&suite.name));
+        let run_dir = unique_dir(args.out.join(&run_id));
+        let log_dir = run_dir.join("logs");
+        let run_id = run_dir.file_name().and_then(|s| s.to_str()).unwrap_or(&run_id).to_string();
+        Ok(RunConfig { plan: RunPlan { suite, device, plugin_dirs, log_dir, run_id }, run_dir, quiet: args.quiet })
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// `dir`, or `dir-2`, `dir-3`… if it exists (two runs in the same second).
+fn unique_dir(dir: PathBuf) -> PathBuf {
+    if !dir.exists() {
+        return dir;
+    }
+    (2..).map(|i| PathBuf::from(format!("{}-{i}", dir.display()))).find(|d| !d.exists()).unwrap_or(dir)
+}

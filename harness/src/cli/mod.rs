@@ -1,0 +1,110 @@
+//! The command line: clap [`Args`] only parse; [`config::RunConfig`] resolves them with the
+//! suite and defaults; the commands live one per file.
+
+pub mod config;
+mod estimate_cmd;
+mod plugins_cmd;
+mod run_cmd;
+mod theory_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::device::DeviceChoice;
+
+/// upbench: how much do restoration models hallucinate, measured against the
+/// uncertainty–perception bound?
+#[derive(Debug, Parser)]
+#[command(name = "upbench", version, about, long_about = None)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a benchmark suite and print the score table (the embedded default suite without a file).
+    Run(RunArgs),
+    /// List the plugins in directories: what loads, with metadata and parameters, and why the rest does not.
+    Plugins(PluginsArgs),
+    /// Tabulate η(P; d) and the bound η(P; d)·N(X|Y).
+    Theory(TheoryArgs),
+    /// Run the estimators on your own samples stored as .npy files.
+    Estimate(EstimateArgs),
+}
+
+/// `upbench run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Suite file (TOML); the embedded default suite when omitted.
+    pub suite: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Directory under which the run's `<run-id>/` folder is written.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// More directories to search for plugins (before the executable's own).
+    #[arg(long = "plugin-dir")]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Print only the table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `upbench plugins`.
+#[derive(Debug, clap::Args)]
+pub struct PluginsArgs {
+    /// Directories (or library files) to inspect; the executable's directory by default.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// `upbench theory`.
+#[derive(Debug, clap::Args)]
+pub struct TheoryArgs {
+    /// Dimensions d.
+    #[arg(long = "dim", short, num_args = 1.., default_values_t = vec![1usize, 16, 64, 243, 2048])]
+    pub dims: Vec<usize>,
+    /// Perception indices P (nats).
+    #[arg(long = "perception", short, num_args = 1.., default_values_t = vec![0.0, 0.1, 1.0, 2.0, 10.0, 100.0])]
+    pub perceptions: Vec<f64>,
+    /// N(X|Y): when given, the table shows the bound η·N(X|Y) instead of η.
+    #[arg(long)]
+    pub inherent: Option<f64>,
+    /// Also tabulate the paper's Example 1 curves (symmetric KL, both conventions).
+    #[arg(long)]
+    pub example1: bool,
+}
+
+/// `upbench estimate`.
+#[derive(Debug, clap::Args)]
+pub struct EstimateArgs {
+    /// Errors x̂ − x, shape [n, K, d] (float32 or float64): the uncertainty U = N(X̂ − X | Y).
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
+    /// Model samples, shape [n, K, d]: with --reference, the perception index P.
+    #[arg(long, requires = "reference")]
+    pub samples: Option<PathBuf>,
+    /// Posterior samples, shape [n, K', d].
+    #[arg(long, requires = "samples")]
+    pub reference: Option<PathBuf>,
+    /// Confidence level of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Bootstrap seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Runs a parsed command line; `Ok(false)` means it ran but something failed along the way.
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    match args.command {
+        Command::Run(a) => run_cmd::run(a),
+        Command::Plugins(a) => plugins_cmd::run(a),
+        Command::Theory(a) => theory_cmd::run(a),
+        Command::Estimate(a) => estimate_cmd::run(a),
+    }
+}

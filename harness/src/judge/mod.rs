@@ -1,0 +1,122 @@
+//! Stage 5: judge a model against the uncertainty–perception bound.
+//!
+//! From per-observation statistics ([`ObservationStats`]) this stage forms U = exp(mean of
+//! (1/d)·ln|Σ̂_E,y|), P = mean of D_½ over y, their ratio to the bound η(P; d)·N(X|Y), with
+//! bootstrap confidence intervals over y, and turns the *whole* interval of that ratio into a
+//! [`Region`] and a [`Validity`] verdict. It never prints.
+
+pub mod bound;
+mod verdict;
+
+pub use verdict::{Reason, Region, Validity};
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::{mean_of, Bootstrap, Estimate, ObservationStats};
+
+/// What the judge needs to know about the task.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskTruth {
+    /// N(X|Y).
+    pub inherent_uncertainty: f64,
+    /// N(X_G|Y) (≥ N(X|Y); equal for Gaussian posteriors).
+    pub gaussian_inherent_uncertainty: f64,
+    /// d.
+    pub dim: usize,
+}
+
+/// How much better a model could be, given where it sits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Headroom {
+    /// U − η(P; d)·N(X|Y): how much lower the uncertainty could be at this perception.
+    pub uncertainty: f64,
+    /// P − P*(U), with η(P*; d)·N(X|Y) = U: how much lower the perception index could be at
+    /// this uncertainty; `None` when U ≤ N(X|Y) (no model reaches it).
+    pub perception_nats: Option<f64>,
+}
+
+/// The judge's full result for one model configuration on one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    /// U = N(X̂ − X | Y), per dimension.
+    pub uncertainty: Estimate,
+    /// U / N(X|Y).
+    pub uncertainty_ratio: Estimate,
+    /// P = E_y D_½(p(x|y) ‖ q(x̂|y)), nats.
+    pub perception_nats: Estimate,
+    /// η(P; d)·N(X|Y) at the point estimate of P.
+    pub bound: f64,
+    /// U / (η(P; d)·N(X|Y)), with P and U resampled jointly.
+    pub bound_ratio: Estimate,
+    /// Per-dimension MSE against the ground truth.
+    pub mse: Estimate,
+    /// Where the ratio's interval lies.
+    pub region: Region,
+    /// Whether the numbers can be trusted, and why not.
+    pub validity: Validity,
+    /// Distance to the bound.
+    pub headroom: Headroom,
+}
+
+/// Judging settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JudgeConfig {
+    /// Resampling for the confidence intervals.
+    pub bootstrap: Bootstrap,
+    /// Relative tolerance around the optimal band, for the [`Region::OptimalBand`] call.
+    pub band_tolerance: f64,
+}
+
+/// Judges one model configuration.
+pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) -> Judgement {
+    let n = stats.log_uncertainty.len();
+    let d = truth.dim;
+    let n_inh = truth.inherent_uncertainty;
+    let ratio_of = |log_u: f64, p: f64| log_u.exp() / (bound::eta(p.max(0.0), d) * n_inh);
+    let [log_u, p, ratio, mse] = config.bootstrap.estimate(n, |idx| {
+        let chosen: Vec<usize> = idx.collect();
+        let log_u = mean_of(&stats.log_uncertainty, &mut chosen.iter().copied());
+        let p = mean_of(&stats.perception, &mut chosen.iter().copied());
+        let mse = mean_of(&stats.mse, &mut chosen.iter().copied());
+        [log_u, p, ratio_of(log_u, p), mse]
+    });
+    let exp_of = |e: Estimate| Estimate {
+        point: e.point.exp(),
+        ci: crate::estimate::ConfidenceInterval { level: e.ci.level, lower: e.ci.lower.exp(), upper: e.ci.upper.exp() },
+        standard_error: e.point.exp() * e.standard_error,
+        n: e.n,
+    };
+    let uncertainty = exp_of(log_u);
+    let scale = |e: Estimate, s: f64| Estimate {
+        point: e.point * s,
+        ci: crate::estimate::ConfidenceInterval { level: e.ci.level, lower: e.ci.lower * s, upper: e.ci.upper * s },
+        standard_error: e.standard_error * s,
+        n: e.n,
+    };
+    let uncertainty_ratio = scale(uncertainty, 1.0 / n_inh);
+    let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
+    let band_top = truth.gaussian_inherent_uncertainty / n_inh;
+    let region = Region::from_interval(ratio.ci.lower, ratio.ci.upper, band_top, config.band_tolerance);
+
+    let mut reasons = Vec::new();
+    let k = stats.samples_per_observation;
+    if k <= stats.dim {
+        reasons.push(Reason::TooFewSamples { samples: k as usize, dim: d });
+    }
+    if stats.log_uncertainty.iter().chain(&stats.mse).any(|v| !v.is_finite()) || stats.perception.iter().any(|v| v.is_nan()) {
+        reasons.push(Reason::NonFinite);
+    }
+    if region == Region::Impossible {
+        reasons.push(Reason::BelowBound { upper: ratio.ci.upper });
+    }
+    if n < 8 {
+        reasons.push(Reason::TooFewObservations { observations: n });
+    }
+    let validity = if reasons.is_empty() { Validity::Valid { shrinkage_used: stats.shrinkage_used } } else { Validity::Invalid(reasons) };
+
+    let headroom = Headroom {
+        uncertainty: uncertainty.point - bound_value,
+        perception_nats: bound::perception_at(uncertainty.point / n_inh, d).map(|p_star| p.point - p_star),
+    };
+    Judgement { uncertainty, uncertainty_ratio, perception_nats: p, bound: bound_value, bound_ratio: ratio, mse, region, validity, headroom }
+}

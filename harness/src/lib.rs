@@ -1,0 +1,43 @@
+/*!
+upbench: measures how much generative restoration models hallucinate, against the proven
+uncertainty–perception bound (Cohen et al., NeurIPS 2024; `docs/theory.md` of the project).
+
+# Brief overview
+
+The modules follow the data:
+
+1. [`plugin`]: load model plugins (native libraries built against `upbench-sdk`).
+2. [`task`]: build exact benchmark tasks ([`task::ExactTask`]) with closed-form posteriors.
+3. [`run`]: run a model on a task's measurements and time it.
+4. [`estimate`]: uncertainty, perception and distortion per observation.
+5. [`judge`]: aggregate with confidence intervals, compare with η(P; d)·N(X|Y) ([`judge::bound`]),
+   decide the [`judge::Region`] and [`judge::Validity`].
+6. [`report`]: the [`report::RunReport`] and its exporters (table, JSON, CSV).
+
+[`pipeline::run_suite`] chains them for a [`suite::Suite`]; [`cli`] is the command line.
+
+# Example
+
+The bound itself needs nothing but numbers:
+
+```
+use upbench::judge::bound::eta;
+// Perfect perception costs twice the inherent uncertainty…
+assert_eq!(eta(0.0, 64), 2.0);
+// …and the price falls towards 1 as the perception index grows.
+assert!((eta(2.0, 64) - 1.6050).abs() < 1e-4);
+```
+*/
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod device;
+pub mod estimate;
+pub mod judge;
+pub mod pipeline;
+pub mod plugin;
+pub mod report;
+pub mod run;
+pub mod seed;
+pub mod suite;
+pub mod task;

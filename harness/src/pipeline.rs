@@ -1,0 +1,278 @@
+//! The whole run, stage by stage: load plugins → build tasks → run each model configuration →
+//! estimate → judge → a [`RunReport`]. Failures are recorded with the plugin or task they
+//! concern and the run goes on; nothing computed is dropped.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::device::{device_name, sdk_device};
+use crate::estimate::{self, Bootstrap};
+use crate::judge::{self, JudgeConfig, TaskTruth};
+use crate::plugin::{self, LoadedPlugin, PluginConfig};
+use crate::report::{ConfigResult, Failure, Manifest, PluginRecord, RunReport, Stage, TaskSummary, SCHEMA_VERSION};
+use crate::run;
+use crate::seed::derive_seed;
+use crate::suite::{PluginEntry, Suite};
+use crate::task::ExactTask;
+
+/// Everything a run needs, resolved (see `cli::RunConfig`).
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The suite.
+    pub suite: Suite,
+    /// The device to run on.
+    pub device: tch::Device,
+    /// Directories to look for plugins named in the suite, in order.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Where layout reports and other logs go.
+    pub log_dir: PathBuf,
+    /// The run's id.
+    pub run_id: String,
+}
+
+/// Progress events; every method defaults to doing nothing.
+pub trait Progress {
+    /// A task is about to run.
+    fn task_started(&mut self, _task: &str, _configs: usize) {}
+    /// One configuration finished.
+    fn result(&mut self, _result: &ConfigResult) {}
+    /// Something failed; the run continues.
+    fn failure(&mut self, _failure: &Failure) {}
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+struct Recorder<'a> {
+    failures: Vec<Failure>,
+    progress: &'a mut dyn Progress,
+}
+
+impl Recorder<'_> {
+    fn fail(&mut self, stage: Stage, subject: String, task: Option<&str>, message: String) {
+        let f = Failure { stage, subject, task: task.map(str::to_string), message };
+        self.progress.failure(&f);
+        self.failures.push(f);
+    }
+}
+
+/// Finds the library for a `[[plugin]]` entry.
+fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedPlugin)>) -> Result<usize, String> {
+    if let Some(path) = &entry.path {
+        let path = if path.is_absolute() { path.clone() } else { plan.suite.base_dir.join(path) };
+        if let Some(i) = found.iter().position(|(p, _)| *p == path) {
+            return Ok(i);
+        }
+        let loaded = plugin::load(&path, &plan.log_dir).map_err(|e| e.to_string())?;
+        found.push((path, loaded));
+        return Ok(found.len() - 1);
+    }
+    let name = entry.name.as_deref().unwrap_or_default();
+    if let Some(i) = found.iter().position(|(_, p)| p.name() == name) {
+        return Ok(i);
+    }
+    let wanted = name.replace('-', "_");
+    let mut tried = Vec::new();
+    for dir in &plan.plugin_dirs {
+        let Ok(listing) = std::fs::read_dir(dir) else { continue };
+        let mut paths: Vec<PathBuf> = listing.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| plugin::is_library(p)).collect();
+        // Libraries whose file name mentions the plugin first: loading is permanent, so the
+        // others are opened only when no such file holds it.
+        let mentions = |p: &PathBuf| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.replace('-', "_").contains(&wanted));
+        paths.sort_by_key(|p| (!mentions(p), p.clone()));
+        for path in paths {
+            if found.iter().any(|(p, _)| *p == path) {
+                continue;
+            }
+            match plugin::load(&path, &plan.log_dir) {
+                Ok(p) if p.name() == name => {
+                    found.push((path, p));
+                    return Ok(found.len() - 1);
+                }
+                Ok(p) => found.push((path, p)),
+                Err(e) if mentions(&path) => tried.push(e.to_string()),
+                Err(_) => {}
+            }
+        }
+    }
+    let dirs: Vec<String> = plan.plugin_dirs.iter().map(|d| d.display().to_string()).collect();
+    let mut msg = format!("no plugin named '{name}' in {}", dirs.join(", "));
+    if !tried.is_empty() {
+        msg.push_str(&format!("; matching files failed to load: {}", tried.join("; ")));
+    }
+    Err(msg)
+}
+
+/// Runs the suite and returns the report; never fails as a whole.
+pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let file = &plan.suite.file;
+    let mut rec = Recorder { failures: Vec::new(), progress };
+
+    let mut libraries: Vec<(PathBuf, LoadedPlugin)> = Vec::new();
+    let mut entries: Vec<(&PluginEntry, Option<usize>)> = Vec::new();
+    for entry in &file.plugins {
+        match locate(entry, plan, &mut libraries) {
+            Ok(i) => entries.push((entry, Some(i))),
+            Err(message) => {
+                rec.fail(Stage::Load, entry.reference(), None, message);
+                entries.push((entry, None));
+            }
+        }
+    }
+
+    let estimator = file.estimator.config();
+    let (n, k) = (file.sampling.observations, file.sampling.samples_per_observation);
+    let stats_cfg = file.statistics;
+    let mut tasks = Vec::new();
+    let mut results = Vec::new();
+    for task_cfg in &file.tasks {
+        let task = match ExactTask::build(task_cfg, derive_seed(file.seed, &["task", &task_cfg.name])) {
+            Ok(t) => t,
+            Err(e) => {
+                rec.fail(Stage::Task, task_cfg.name.clone(), Some(&task_cfg.name), e.to_string());
+                continue;
+            }
+        };
+        let samples = match task.sample(n, k, derive_seed(file.seed, &["data", &task.name]), plan.device) {
+            Ok(s) => s,
+            Err(e) => {
+                rec.fail(Stage::Task, task.name.clone(), Some(&task.name), e.to_string());
+                continue;
+            }
+        };
+        let truth = TaskTruth { inherent_uncertainty: task.inherent_uncertainty(), gaussian_inherent_uncertainty: task.gaussian_inherent_uncertainty(), dim: task.dim };
+        let signal_power = task.spec(sdk_device(plan.device)).prior.into_option().map(|p| (0..task.dim).map(|i| p.covariance[i * task.dim + i]).sum::<f64>() / task.dim as f64).unwrap_or(1.0);
+        tasks.push(TaskSummary {
+            name: task.name.clone(),
+            kind: task.kind.to_string(),
+            prior: task.prior.label(),
+            signal_dim: task.dim,
+            measurement_dim: task.measurement_dim,
+            noise_std: task.noise_std,
+            inherent_uncertainty: truth.inherent_uncertainty,
+            gaussian_inherent_uncertainty: truth.gaussian_inherent_uncertainty,
+            signal_power,
+            observations: n,
+            samples_per_observation: k,
+        });
+        let spec = task.spec(sdk_device(plan.device));
+
+        let mut task_results = Vec::new();
+        for (entry, lib) in &entries {
+            let Some(lib) = lib else { continue };
+            let plugin = &libraries[*lib].1;
+            let subject = format!("{} ({})", plugin.name(), plugin.path.display());
+            if !plugin.metadata.supports(task.kind) {
+                rec.fail(Stage::Configure, subject, Some(&task.name), format!("does not support {} tasks", task.kind));
+                continue;
+            }
+            let given: Vec<(String, toml::Value)> = entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+            let configs = match plugin::resolve_params(&plugin.metadata, &given) {
+                Ok(c) => c,
+                Err(e) => {
+                    let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
+                    rec.fail(Stage::Configure, subject, Some(&task.name), plan.suite.error_at(at, e.to_string()).to_string());
+                    continue;
+                }
+            };
+            rec.progress.task_started(&task.name, configs.len());
+            for config in configs {
+                match run_config(plan, plugin, &config, &task, &spec, &samples, &truth, &estimator, stats_cfg, signal_power) {
+                    Ok(r) => {
+                        rec.progress.result(&r);
+                        task_results.push(r);
+                    }
+                    Err((stage, message)) => rec.fail(stage, format!("{} ({})", config.label, plugin.path.display()), Some(&task.name), message),
+                }
+            }
+        }
+        rank(&mut task_results);
+        results.extend(task_results);
+    }
+
+    let manifest = Manifest {
+        run_id: plan.run_id.clone(),
+        suite: plan.suite.name.clone(),
+        suite_origin: plan.suite.origin.clone(),
+        seed: file.seed,
+        started_at,
+        wall_secs: started.elapsed().as_secs_f64(),
+        upbench_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: crate::report::git_commit().into(),
+        libtorch_version: crate::report::libtorch_build().0.into(),
+        libtorch_cuda: crate::report::libtorch_build().1.into(),
+        device: device_name(plan.device),
+        cuda_available: tch::Cuda::is_available(),
+        torch_threads: tch::get_num_threads(),
+        estimator,
+        estimator_kind: "gaussian".into(),
+        sampling: file.sampling,
+        bootstrap_resamples: stats_cfg.bootstrap_resamples,
+        confidence_level: stats_cfg.confidence_level,
+        plugins: libraries
+            .iter()
+            .map(|(_, p)| PluginRecord { name: p.name().into(), version: p.metadata.version.to_string(), path: p.path.display().to_string(), sha256: p.sha256.clone() })
+            .collect(),
+    };
+    RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures: rec.failures }
+}
+
+/// Ranks valid results by |log(U / bound)|, closest to the bound first; invalid ones last.
+fn rank(results: &mut [ConfigResult]) {
+    results.sort_by(|a, b| {
+        let key = |r: &ConfigResult| (!r.judgement.validity.is_valid(), r.judgement.bound_ratio.point.ln().abs());
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    for (i, r) in results.iter_mut().enumerate() {
+        r.rank = i + 1;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_config(
+    plan: &RunPlan,
+    plugin: &LoadedPlugin,
+    config: &PluginConfig,
+    task: &ExactTask,
+    spec: &upbench_sdk::TaskSpec,
+    samples: &crate::task::TaskSamples,
+    truth: &TaskTruth,
+    estimator: &estimate::EstimatorConfig,
+    stats: crate::suite::StatisticsConfig,
+    signal_power: f64,
+) -> Result<ConfigResult, (Stage, String)> {
+    let file = &plan.suite.file;
+    let mut model = plugin.new_model(&config.params, spec).map_err(|e| (Stage::Configure, e.to_string()))?;
+    let stochastic = plugin.metadata.stochastic;
+    let k = if stochastic { file.sampling.samples_per_observation as u32 } else { 1 };
+    let seed = derive_seed(file.seed, &["model", &task.name, &config.label]);
+    let outputs = run::restore(&mut model, &samples.measurements, k, seed, task.dim as i64).map_err(|e| (Stage::Run, e.to_string()))?;
+    let observation_stats = estimate::gaussian_stats(estimator, &outputs, !stochastic, &samples.truth()).map_err(|e| (Stage::Estimate, e.to_string()))?;
+    drop(outputs);
+    let bootstrap = Bootstrap { resamples: stats.bootstrap_resamples, level: stats.confidence_level, seed: derive_seed(file.seed, &["bootstrap", &task.name, &config.label]) };
+    let judgement = judge::judge(&observation_stats, truth, &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance });
+    let throughput = run::throughput(&mut model, &samples.measurements, k, task.dim as i64, file.timing, bootstrap).map_err(|e| (Stage::Run, e.to_string()))?;
+    let psnr_db = 10.0 * (signal_power / judgement.mse.point).log10();
+    Ok(ConfigResult {
+        task: task.name.clone(),
+        plugin: plugin.name().into(),
+        plugin_version: plugin.metadata.version.to_string(),
+        label: config.label.clone(),
+        params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
+        stochastic,
+        rank: 0,
+        judgement,
+        psnr_db,
+        throughput_samples_per_sec: throughput,
+    })
+}
+
+/// The default plugin directory: where the running executable lives (cargo puts plugin
+/// libraries beside the `upbench` binary).
+pub fn executable_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf))
+}

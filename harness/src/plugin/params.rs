@@ -1,0 +1,162 @@
+//! Suite parameter tables → type-checked [`Params`] sets, one per point of a sweep.
+//!
+//! `params = { gamma = [0.0, 0.5, 1.0], tau = 0.3 }`: an array sweeps, and several arrays give
+//! their cartesian product, in the order the plugin declares its parameters.
+
+use upbench_sdk::{Param, ParamKind, ParamValue, Params, PluginMetadata};
+
+/// One configuration of a plugin: the full parameter set and a label for tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginConfig {
+    /// Every declared parameter, defaults filled in.
+    pub params: Params,
+    /// `name` or `name(γ=0.5)`-style label listing the parameters the suite set.
+    pub label: String,
+}
+
+/// A suite's parameter value that the plugin does not accept.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// The plugin declares no such parameter.
+    #[error("plugin '{plugin}' has no parameter '{name}' (it accepts: {known})")]
+    Unknown {
+        /// Plugin name.
+        plugin: String,
+        /// The unknown name.
+        name: String,
+        /// Declared names.
+        known: String,
+    },
+    /// A value of the wrong type.
+    #[error("parameter '{name}' of plugin '{plugin}' must be of type {expected}, got {found}")]
+    WrongType {
+        /// Plugin name.
+        plugin: String,
+        /// Parameter name.
+        name: String,
+        /// Declared type.
+        expected: ParamKind,
+        /// What the suite gave.
+        found: String,
+    },
+    /// `name = []`.
+    #[error("parameter '{name}' of plugin '{plugin}' sweeps over an empty list")]
+    EmptySweep {
+        /// Plugin name.
+        plugin: String,
+        /// Parameter name.
+        name: String,
+    },
+}
+
+impl ParamError {
+    /// The parameter the error is about.
+    pub fn param_name(&self) -> &str {
+        match self {
+            ParamError::Unknown { name, .. } | ParamError::WrongType { name, .. } | ParamError::EmptySweep { name, .. } => name,
+        }
+    }
+}
+
+fn convert(value: &toml::Value, kind: ParamKind) -> Option<ParamValue> {
+    match (kind, value) {
+        (ParamKind::Float, toml::Value::Float(v)) => Some(ParamValue::Float(*v)),
+        (ParamKind::Float, toml::Value::Integer(v)) => Some(ParamValue::Float(*v as f64)),
+        (ParamKind::Int, toml::Value::Integer(v)) => Some(ParamValue::Int(*v)),
+        (ParamKind::Bool, toml::Value::Boolean(v)) => Some(ParamValue::Bool(*v)),
+        (ParamKind::Text, toml::Value::String(v)) => Some(ParamValue::Text(v.as_str().into())),
+        _ => None,
+    }
+}
+
+/// Expands `given` (name → value or array of values) against the plugin's declared parameters.
+pub fn resolve_params(meta: &PluginMetadata, given: &[(String, toml::Value)]) -> Result<Vec<PluginConfig>, ParamError> {
+    let plugin = meta.name.to_string();
+    for (name, _) in given {
+        if !meta.params.iter().any(|s| s.name.as_str() == name) {
+            let known: Vec<&str> = meta.params.iter().map(|s| s.name.as_str()).collect();
+            let known = if known.is_empty() { "no parameters".to_string() } else { known.join(", ") };
+            return Err(ParamError::Unknown { plugin, name: name.clone(), known });
+        }
+    }
+    // For each declared parameter: its candidate values and whether the suite set it.
+    let mut axes: Vec<(String, Vec<ParamValue>, bool)> = Vec::new();
+    for spec in meta.params.iter() {
+        let name = spec.name.to_string();
+        let Some((_, value)) = given.iter().find(|(n, _)| *n == name) else {
+            axes.push((name, vec![spec.default.clone()], false));
+            continue;
+        };
+        let items: Vec<&toml::Value> = match value {
+            toml::Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        if items.is_empty() {
+            return Err(ParamError::EmptySweep { plugin, name });
+        }
+        let values = items
+            .into_iter()
+            .map(|v| convert(v, spec.kind).ok_or_else(|| ParamError::WrongType { plugin: plugin.clone(), name: name.clone(), expected: spec.kind, found: format!("{} `{v}`", v.type_str()) }))
+            .collect::<Result<Vec<_>, _>>()?;
+        axes.push((name, values, true));
+    }
+    let mut configs = vec![Vec::<Param>::new()];
+    for (name, values, _) in &axes {
+        configs = configs
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push(Param { name: name.as_str().into(), value: v.clone() });
+                    next
+                })
+            })
+            .collect();
+    }
+    Ok(configs
+        .into_iter()
+        .map(|entries| {
+            let shown: Vec<String> = entries
+                .iter()
+                .zip(&axes)
+                .filter(|(_, (_, _, set))| *set)
+                .map(|(p, _)| format!("{}={}", p.name, p.value))
+                .collect();
+            let label = if shown.is_empty() { plugin.clone() } else { format!("{plugin}({})", shown.join(", ")) };
+            PluginConfig { params: Params { entries: entries.into() }, label }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use upbench_sdk::ParamSpec;
+
+    fn meta() -> PluginMetadata {
+        PluginMetadata::new("p", "1", "")
+            .with_param(ParamSpec::new("gamma", ParamValue::Float(0.5), ""))
+            .with_param(ParamSpec::new("steps", ParamValue::Int(3), ""))
+    }
+
+    #[test]
+    fn sweeps_expand_to_the_cartesian_product_with_defaults() {
+        let given = vec![("gamma".to_string(), toml::Value::Array(vec![toml::Value::Integer(0), toml::Value::Float(0.25)])), ("steps".to_string(), toml::Value::Array(vec![1.into(), 2.into()]))];
+        let configs = resolve_params(&meta(), &given).unwrap();
+        assert_eq!(configs.len(), 4);
+        assert_eq!(configs[1].label, "p(gamma=0, steps=2)");
+        assert_eq!(configs[1].params.float("gamma").unwrap(), 0.0);
+        let defaults = resolve_params(&meta(), &[]).unwrap();
+        assert_eq!(defaults.len(), 1);
+        assert_eq!(defaults[0].label, "p");
+        assert_eq!(defaults[0].params.int("steps").unwrap(), 3);
+    }
+
+    #[test]
+    fn unknown_and_ill_typed_parameters_are_named() {
+        let err = resolve_params(&meta(), &[("gama".into(), 1.into())]).unwrap_err();
+        assert_eq!(err.to_string(), "plugin 'p' has no parameter 'gama' (it accepts: gamma, steps)");
+        let err = resolve_params(&meta(), &[("steps".into(), toml::Value::Float(1.5))]).unwrap_err();
+        assert_eq!(err.to_string(), "parameter 'steps' of plugin 'p' must be of type integer, got float `1.5`");
+    }
+}

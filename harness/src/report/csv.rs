@@ -1,0 +1,53 @@
+//! One CSV row per plugin configuration and task, for spreadsheets and scripts.
+
+use super::{Exporter, ReportError, RunReport};
+
+/// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
+pub struct CsvExporter;
+
+const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,validity";
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl Exporter for CsvExporter {
+    fn file_name(&self) -> &'static str {
+        "results.csv"
+    }
+
+    fn serialize(&self, report: &RunReport) -> Result<Vec<u8>, ReportError> {
+        let mut out = String::from(HEADER);
+        out.push('\n');
+        for r in &report.results {
+            let j = &r.judgement;
+            let nums = [
+                j.uncertainty.point,
+                j.uncertainty.ci.lower,
+                j.uncertainty.ci.upper,
+                j.uncertainty_ratio.point,
+                j.perception_nats.point,
+                j.perception_nats.ci.lower,
+                j.perception_nats.ci.upper,
+                j.bound,
+                j.bound_ratio.point,
+                j.bound_ratio.ci.lower,
+                j.bound_ratio.ci.upper,
+            ];
+            let mut cells = vec![field(&r.task), field(&r.plugin), field(&r.label), r.rank.to_string(), r.stochastic.to_string()];
+            cells.extend(nums.iter().map(|v| format!("{v:e}")));
+            cells.push(j.region.to_string());
+            cells.extend([j.mse.point, j.mse.ci.lower, j.mse.ci.upper, r.psnr_db].iter().map(|v| format!("{v:e}")));
+            let t = &r.throughput_samples_per_sec;
+            cells.extend([t.point, t.ci.lower, t.ci.upper].iter().map(|v| format!("{v:e}")));
+            cells.push(field(&j.validity.to_string()));
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        Ok(out.into_bytes())
+    }
+}

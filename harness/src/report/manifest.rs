@@ -1,0 +1,72 @@
+//! Provenance of a run: enough to reproduce it and to know what produced each number.
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::EstimatorConfig;
+use crate::suite::SamplingConfig;
+
+/// One plugin library used in the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginRecord {
+    /// Metadata name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// Library path.
+    pub path: String,
+    /// SHA-256 of the library file.
+    pub sha256: String,
+}
+
+/// Run provenance, written as `manifest.json` and inside `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// `YYYYMMDD-HHMMSS-<suite>`; also the run directory's name.
+    pub run_id: String,
+    /// Suite name.
+    pub suite: String,
+    /// Suite file path, or `<default suite>`.
+    pub suite_origin: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Start time, RFC 3339, UTC.
+    pub started_at: String,
+    /// Wall time of the whole run, seconds.
+    pub wall_secs: f64,
+    /// upbench version.
+    pub upbench_version: String,
+    /// Git commit the harness was built from (`-dirty` if it had local changes).
+    pub git_commit: String,
+    /// libtorch version linked, e.g. `2.11.0+cu130`.
+    pub libtorch_version: String,
+    /// CUDA version libtorch was built for.
+    pub libtorch_cuda: String,
+    /// Device the run used: `cpu` or `cuda:0`.
+    pub device: String,
+    /// Whether libtorch saw a CUDA device.
+    pub cuda_available: bool,
+    /// CPU threads libtorch uses.
+    pub torch_threads: i32,
+    /// Estimator settings.
+    pub estimator: EstimatorConfig,
+    /// Estimator name.
+    pub estimator_kind: String,
+    /// n and K.
+    pub sampling: SamplingConfig,
+    /// Bootstrap resamples.
+    pub bootstrap_resamples: usize,
+    /// Interval coverage.
+    pub confidence_level: f64,
+    /// Plugin libraries that loaded.
+    pub plugins: Vec<PluginRecord>,
+}
+
+/// libtorch version and CUDA build, as recorded when the harness was built.
+pub fn libtorch_build() -> (&'static str, &'static str) {
+    (env!("UPBENCH_LIBTORCH_VERSION"), env!("UPBENCH_LIBTORCH_CUDA"))
+}
+
+/// The commit the harness was built from.
+pub fn git_commit() -> &'static str {
+    env!("UPBENCH_GIT_COMMIT")
+}

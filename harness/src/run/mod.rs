@@ -1,0 +1,71 @@
+//! Stage 3: run a model on a task's measurements and time it.
+//!
+//! [`restore`] hands the measurements to the plugin as a zero-copy view, checks what comes back
+//! (shape, dtype, device, finiteness) and copies it into a harness-owned float64 tensor.
+//! [`throughput`] times repeated calls.
+
+mod throughput;
+
+pub use throughput::{throughput, TimingConfig};
+
+use tch::{Kind, Tensor};
+use upbench_sdk::{DType, ModelBox, PluginError, TensorView};
+
+use crate::device::{sdk_device, tch_device};
+
+/// Why a model's output could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The plugin returned an error (or panicked).
+    #[error("{0}")]
+    Plugin(#[from] PluginError),
+    /// It returned something of the wrong shape, type or device.
+    #[error("plugin output is malformed: {0}")]
+    Malformed(String),
+    /// It returned NaN or infinite values.
+    #[error("plugin output contains NaN or infinite values")]
+    NonFinite,
+    /// libtorch failed on the harness side.
+    #[error("libtorch error: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// A view of a contiguous harness tensor, for the duration of a call.
+pub fn view_of(tensor: &Tensor) -> Result<TensorView, RunError> {
+    let dtype = match tensor.kind() {
+        Kind::Double => DType::F64,
+        Kind::Float => DType::F32,
+        other => return Err(RunError::Malformed(format!("cannot pass a {other:?} tensor"))),
+    };
+    Ok(TensorView { data: tensor.data_ptr(), shape: tensor.size().into(), strides: tensor.stride().into(), dtype, device: sdk_device(tensor.device()) })
+}
+
+/// Calls `model.restore` on `measurements` (`[n, m]`, contiguous) and returns its samples as a
+/// float64 tensor `[n, n_samples, d]` on the measurements' device.
+pub fn restore(model: &mut ModelBox, measurements: &Tensor, n_samples: u32, seed: u64, dim: i64) -> Result<Tensor, RunError> {
+    let view = view_of(measurements)?;
+    let output = model.restore(&view, n_samples, seed).into_result()?;
+    let out = output.view();
+    out.validate()?;
+    let n = measurements.size()[0];
+    let want = [n, i64::from(n_samples), dim];
+    if out.shape.as_slice() != want {
+        return Err(RunError::Malformed(format!("expected shape {want:?}, got {:?}", out.shape.as_slice())));
+    }
+    if out.device != view.device {
+        return Err(RunError::Malformed(format!("samples on {:?}, measurements on {:?}", out.device, view.device)));
+    }
+    let kind = match out.dtype {
+        DType::F32 => Kind::Float,
+        DType::F64 => Kind::Double,
+    };
+    // SAFETY: `output` owns the memory and outlives `borrowed`, which is copied before both drop.
+    let borrowed = unsafe { Tensor::f_from_blob(out.data as *const u8, &out.shape, &out.strides, kind, tch_device(out.device))? };
+    let samples = borrowed.f_to_dtype(Kind::Double, false, true)?;
+    drop(borrowed);
+    drop(output);
+    if !bool::try_from(samples.isfinite().all())? {
+        return Err(RunError::NonFinite);
+    }
+    Ok(samples)
+}

@@ -1,0 +1,352 @@
+//! Suite files: what to run, in TOML (format version [`SUITE_FORMAT`]).
+//!
+//! ```toml
+//! seed = 7
+//! [sampling]
+//! observations = 32              # n: measurements y per task
+//! samples_per_observation = 2048 # K: samples per y
+//! [[task]]
+//! name = "ar1-d16"
+//! dim = 16
+//! prior = { kind = "ar1", rho = 0.8 }
+//! operator = { kind = "denoising", noise_std = 0.5 }
+//! [[plugin]]
+//! name = "gamma-optimal"
+//! params = { gamma = [0.0, 0.5, 1.0] }   # an array sweeps
+//! ```
+//!
+//! Unknown keys and wrong types are errors that name the file, line and column. Compatibility
+//! rule: `format` is 1 today; a reader accepts files of its own format or older, and a later
+//! format that changes meaning increments it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::{EstimatorConfig, Shrinkage};
+use crate::run::TimingConfig;
+use crate::task::TaskConfig;
+
+/// The suite format this harness reads.
+pub const SUITE_FORMAT: u32 = 1;
+
+/// The default suite, compiled in: `upbench run` without a file runs it.
+pub const DEFAULT_SUITE: &str = include_str!("../../benchmarks/default.toml");
+
+fn default_format() -> u32 {
+    SUITE_FORMAT
+}
+
+/// A parsed suite file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    /// Suite format version.
+    #[serde(default = "default_format")]
+    pub format: u32,
+    /// Name for reports (defaults to the file stem).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Master seed; every random stream derives from it and the task and model names.
+    pub seed: u64,
+    /// How many observations and samples.
+    pub sampling: SamplingConfig,
+    /// Estimator settings.
+    #[serde(default)]
+    pub estimator: EstimatorSection,
+    /// Confidence intervals and verdict tolerance.
+    #[serde(default)]
+    pub statistics: StatisticsConfig,
+    /// Throughput timing.
+    #[serde(default = "default_timing")]
+    pub timing: TimingConfig,
+    /// Directories searched for plugins named by `name`, relative to the suite file. The
+    /// directory of the `upbench` executable is always searched last.
+    #[serde(default)]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// The tasks.
+    #[serde(rename = "task")]
+    pub tasks: Vec<TaskConfig>,
+    /// The plugins and their parameter sweeps.
+    #[serde(rename = "plugin")]
+    pub plugins: Vec<PluginEntry>,
+}
+
+/// Sample counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// n: measurements per task (the bootstrap's units).
+    pub observations: usize,
+    /// K: samples per measurement for stochastic models, and posterior draws per measurement.
+    pub samples_per_observation: usize,
+}
+
+/// Which estimator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimatorKind {
+    /// Fitted Gaussians and closed forms.
+    #[default]
+    Gaussian,
+}
+
+/// `[estimator]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimatorSection {
+    /// The estimator.
+    #[serde(default)]
+    pub kind: EstimatorKind,
+    /// Covariance shrinkage.
+    #[serde(default = "default_shrinkage")]
+    pub shrinkage: Shrinkage,
+    /// Finite-sample bias corrections.
+    #[serde(default = "yes")]
+    pub bias_correction: bool,
+}
+
+fn default_shrinkage() -> Shrinkage {
+    Shrinkage::Auto
+}
+fn yes() -> bool {
+    true
+}
+fn default_timing() -> TimingConfig {
+    TimingConfig { warmup: 1, repetitions: 5 }
+}
+
+impl Default for EstimatorSection {
+    fn default() -> Self {
+        EstimatorSection { kind: EstimatorKind::Gaussian, shrinkage: Shrinkage::Auto, bias_correction: true }
+    }
+}
+
+impl EstimatorSection {
+    /// The estimator's settings.
+    pub fn config(&self) -> EstimatorConfig {
+        EstimatorConfig { shrinkage: self.shrinkage, bias_correction: self.bias_correction }
+    }
+}
+
+/// `[statistics]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsConfig {
+    /// Bootstrap resamples.
+    #[serde(default = "default_resamples")]
+    pub bootstrap_resamples: usize,
+    /// Interval coverage.
+    #[serde(default = "default_level")]
+    pub confidence_level: f64,
+    /// Relative tolerance of the optimal-band call.
+    #[serde(default = "default_tolerance")]
+    pub band_tolerance: f64,
+}
+
+fn default_resamples() -> usize {
+    1000
+}
+fn default_level() -> f64 {
+    0.95
+}
+fn default_tolerance() -> f64 {
+    0.02
+}
+
+impl Default for StatisticsConfig {
+    fn default() -> Self {
+        StatisticsConfig { bootstrap_resamples: default_resamples(), confidence_level: default_level(), band_tolerance: default_tolerance() }
+    }
+}
+
+/// One `[[plugin]]`: by name (searched in the plugin directories) or by path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    /// The plugin's metadata name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A library file, relative to the suite file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Parameter values; arrays sweep.
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Spanned<toml::Value>>,
+}
+
+impl PluginEntry {
+    /// How the suite refers to it.
+    pub fn reference(&self) -> String {
+        match (&self.name, &self.path) {
+            (Some(n), _) => n.clone(),
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => "<unnamed plugin>".into(),
+        }
+    }
+}
+
+/// Why a suite file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// Unreadable file.
+    #[error("{path}: cannot read suite file: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key or wrong type: toml's message names line and column.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// toml's message.
+        message: String,
+    },
+    /// Well-formed but inconsistent.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A suite with where it came from (for messages and relative paths).
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The parsed file.
+    pub file: SuiteFile,
+    /// The name shown in reports.
+    pub name: String,
+    /// The file's path, or `<default>` for the embedded suite.
+    pub origin: String,
+    /// Directory relative paths resolve against.
+    pub base_dir: PathBuf,
+    /// The text, for line and column look-ups.
+    pub text: String,
+}
+
+impl Suite {
+    /// Reads and parses the suite at `path`.
+    pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("suite").to_string();
+        Suite::parse(&text, &path.display().to_string(), base, &stem)
+    }
+
+    /// The embedded default suite; its relative paths resolve against `base_dir`.
+    pub fn embedded_default(base_dir: PathBuf) -> Result<Suite, SuiteError> {
+        Suite::parse(DEFAULT_SUITE, "<default suite>", base_dir, "default")
+    }
+
+    /// Parses suite text.
+    pub fn parse(text: &str, origin: &str, base_dir: PathBuf, stem: &str) -> Result<Suite, SuiteError> {
+        let file: SuiteFile = toml::from_str(text).map_err(|e| SuiteError::Parse { path: origin.to_string(), message: e.to_string().trim_end().to_string() })?;
+        let suite = Suite { name: file.name.clone().unwrap_or_else(|| stem.to_string()), file, origin: origin.to_string(), base_dir, text: text.to_string() };
+        suite.validate()?;
+        Ok(suite)
+    }
+
+    /// An error located at byte `offset` of the text.
+    pub fn error_at(&self, offset: usize, message: String) -> SuiteError {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        SuiteError::Invalid { path: self.origin.clone(), line, column, message }
+    }
+
+    fn locate(&self, needle: &str) -> usize {
+        self.text.find(needle).unwrap_or(0)
+    }
+
+    fn validate(&self) -> Result<(), SuiteError> {
+        let f = &self.file;
+        if f.format > SUITE_FORMAT {
+            return Err(self.error_at(self.locate("format"), format!("suite format {} is newer than this harness reads ({SUITE_FORMAT}); upgrade upbench", f.format)));
+        }
+        if f.sampling.observations < 2 {
+            return Err(self.error_at(self.locate("observations"), "observations must be at least 2 (32 or more for tight intervals)".into()));
+        }
+        if f.sampling.samples_per_observation < 2 {
+            return Err(self.error_at(self.locate("samples_per_observation"), "samples_per_observation must be at least 2".into()));
+        }
+        if !(f.statistics.confidence_level > 0.0 && f.statistics.confidence_level < 1.0) {
+            return Err(self.error_at(self.locate("confidence_level"), "confidence_level must be in (0, 1)".into()));
+        }
+        if f.statistics.bootstrap_resamples < 100 {
+            return Err(self.error_at(self.locate("bootstrap_resamples"), "bootstrap_resamples must be at least 100".into()));
+        }
+        if f.timing.repetitions < 2 {
+            return Err(self.error_at(self.locate("repetitions"), "timing repetitions must be at least 2".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for task in &f.tasks {
+            if !names.insert(task.name.as_str()) {
+                return Err(self.error_at(self.locate(&format!("\"{}\"", task.name)), format!("task name '{}' is used twice", task.name)));
+            }
+            task.resolve().map_err(|e| self.error_at(self.locate(&format!("\"{}\"", task.name)), e.to_string()))?;
+        }
+        for p in &f.plugins {
+            if p.name.is_some() == p.path.is_some() {
+                return Err(self.error_at(self.locate("[[plugin]]"), format!("plugin '{}' needs exactly one of `name` and `path`", p.reference())));
+            }
+        }
+        if f.tasks.is_empty() || f.plugins.is_empty() {
+            return Err(self.error_at(0, "a suite needs at least one [[task]] and one [[plugin]]".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "seed = 1\n[sampling]\nobservations = 8\nsamples_per_observation = 64\n[[task]]\nname = \"t\"\npreset = \"example-1\"\n[[plugin]]\nname = \"posterior-mean\"\n";
+
+    #[test]
+    fn embedded_default_parses() {
+        Suite::embedded_default(PathBuf::from(".")).unwrap();
+    }
+
+    #[test]
+    fn minimal_suite_gets_defaults() {
+        let s = Suite::parse(MINIMAL, "m.toml", PathBuf::new(), "m").unwrap();
+        assert_eq!(s.name, "m");
+        assert_eq!(s.file.statistics.confidence_level, 0.95);
+        assert_eq!(s.file.timing.repetitions, 5);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let text = MINIMAL.replace("[[task]]\nname = \"t\"", "[[task]]\nname = \"t\"\ndimension = 3");
+        let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.starts_with("s.toml: "), "{err}");
+        assert!(err.contains("line 7, column 1"), "{err}");
+        assert!(err.contains("unknown field `dimension`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_column() {
+        let text = MINIMAL.replace("observations = 8", "observations = \"eight\"");
+        let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.contains("line 3, column 16"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_values_are_located() {
+        let text = MINIMAL.replace("observations = 8", "observations = 1");
+        let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.starts_with("s.toml:3:1: observations must be at least 2"), "{err}");
+    }
+}

@@ -1,0 +1,212 @@
+//! [`ExactTask`]: a linear-Gaussian task with its closed-form posterior, in float64.
+
+use tch::{Device, Kind, Tensor};
+use upbench_sdk::{GaussianPrior, TaskKind, TaskSpec};
+
+use super::{PriorConfig, TaskConfig, TaskError};
+use crate::estimate::Truth;
+
+/// A built exact task. The posterior is computed in information form,
+/// Σ = (Σx⁻¹ + AᵀA/σ²)⁻¹ and μ_y = Σ·Aᵀ·y/σ², independently of the Kalman-gain form the oracle
+/// plugins use, so that the two derivations check each other.
+pub struct ExactTask {
+    /// The task's name in the suite.
+    pub name: String,
+    /// Denoising, inpainting or super-resolution.
+    pub kind: TaskKind,
+    /// The prior, for labels.
+    pub prior: PriorConfig,
+    /// d.
+    pub dim: usize,
+    /// m.
+    pub measurement_dim: usize,
+    /// σ.
+    pub noise_std: f64,
+    prior_cov: Vec<f64>,
+    operator_rows: Vec<f64>,
+    prior_chol: Tensor,
+    operator: Tensor,
+    posterior_cov: Tensor,
+    posterior_chol: Tensor,
+    mean_gain: Tensor,
+    log_det_posterior: f64,
+}
+
+/// One draw of a task's data on a device: what the model sees and what the judge knows.
+pub struct TaskSamples {
+    /// Ground truths x `[n, d]`.
+    pub signals: Tensor,
+    /// Measurements y `[n, m]`.
+    pub measurements: Tensor,
+    /// Exact posterior means `[n, d]`.
+    pub posterior_mean: Tensor,
+    /// Posterior covariance `[d, d]` on the device.
+    pub posterior_cov: Tensor,
+    /// K independent posterior draws per y `[n, K, d]`.
+    pub posterior_draws: Tensor,
+}
+
+impl TaskSamples {
+    /// The view the estimators take.
+    pub fn truth(&self) -> Truth<'_> {
+        Truth { signals: &self.signals, posterior_mean: &self.posterior_mean, posterior_cov: &self.posterior_cov, posterior_draws: &self.posterior_draws }
+    }
+}
+
+fn matrix(values: &[f64], rows: usize, cols: usize) -> Tensor {
+    Tensor::from_slice(values).reshape([rows as i64, cols as i64])
+}
+
+impl ExactTask {
+    /// Builds the task; `seed` fixes the inpainting mask.
+    pub fn build(config: &TaskConfig, seed: u64) -> Result<Self, TaskError> {
+        let _no_grad = tch::no_grad_guard();
+        let (d, prior, operator_cfg) = config.resolve()?;
+        let prior_cov = prior.covariance(d)?;
+        let (operator_rows, m) = operator_cfg.matrix(d, seed)?;
+        let noise_std = operator_cfg.noise_std();
+
+        let cov = matrix(&prior_cov, d, d);
+        let prior_chol = cov.f_linalg_cholesky(false).map_err(|e| TaskError::Invalid(format!("task '{}': prior covariance is not positive definite ({e})", config.name)))?;
+        let operator = matrix(&operator_rows, m, d);
+        let precision = prior_chol.f_cholesky_inverse(false)? + operator.tr().f_matmul(&operator)? / (noise_std * noise_std);
+        let precision = (&precision + precision.tr()) * 0.5;
+        let precision_chol = precision.f_linalg_cholesky(false)?;
+        let posterior_cov = precision_chol.f_cholesky_inverse(false)?;
+        let posterior_cov = (&posterior_cov + posterior_cov.tr()) * 0.5;
+        let posterior_chol = posterior_cov.f_linalg_cholesky(false)?;
+        let mean_gain = posterior_cov.f_matmul(&operator.tr())? / (noise_std * noise_std);
+        let log_det_posterior = -2.0 * precision_chol.diagonal(0, 0, 1).log().sum(Kind::Double).double_value(&[]);
+
+        Ok(ExactTask {
+            name: config.name.clone(),
+            kind: operator_cfg.kind(),
+            prior,
+            dim: d,
+            measurement_dim: m,
+            noise_std,
+            prior_cov,
+            operator_rows,
+            prior_chol,
+            operator,
+            posterior_cov,
+            posterior_chol,
+            mean_gain,
+            log_det_posterior,
+        })
+    }
+
+    /// N(X|Y) = |Σ|^(1/d), the inherent uncertainty (`theory.md`: geometric mean of the
+    /// posterior covariance's eigenvalues; the same for every y here).
+    pub fn inherent_uncertainty(&self) -> f64 {
+        (self.log_det_posterior / self.dim as f64).exp()
+    }
+
+    /// N(X_G|Y): equal to N(X|Y) because the posterior is Gaussian, so the optimal band is the
+    /// bound itself.
+    pub fn gaussian_inherent_uncertainty(&self) -> f64 {
+        self.inherent_uncertainty()
+    }
+
+    /// Σ, the posterior covariance (CPU, float64).
+    pub fn posterior_covariance(&self) -> &Tensor {
+        &self.posterior_cov
+    }
+
+    /// ln|Σ|, the posterior covariance's log-determinant.
+    pub fn log_det_posterior(&self) -> f64 {
+        self.log_det_posterior
+    }
+
+    /// What a plugin is told about the task.
+    pub fn spec(&self, device: upbench_sdk::Device) -> TaskSpec {
+        TaskSpec {
+            name: self.name.as_str().into(),
+            kind: self.kind.as_str().into(),
+            signal_dim: self.dim as u64,
+            measurement_dim: self.measurement_dim as u64,
+            operator: self.operator_rows.clone().into(),
+            noise_std: self.noise_std,
+            prior: Some(GaussianPrior { mean: vec![0.0; self.dim].into(), covariance: self.prior_cov.clone().into() }).into(),
+            device,
+        }
+    }
+
+    /// Draws n ground truths, their measurements, exact posterior means and K posterior draws
+    /// each, on `device`, from libtorch's generator seeded with `seed`.
+    pub fn sample(&self, n: usize, k: usize, seed: u64, device: Device) -> Result<TaskSamples, TaskError> {
+        let _no_grad = tch::no_grad_guard();
+        let (n, k, d, m) = (n as i64, k as i64, self.dim as i64, self.measurement_dim as i64);
+        let opts = (Kind::Double, device);
+        tch::manual_seed(seed as i64);
+        let signals = Tensor::f_randn([n, d], opts)?.f_matmul(&self.prior_chol.to_device(device).tr())?;
+        let noise = Tensor::f_randn([n, m], opts)? * self.noise_std;
+        let measurements = signals.f_matmul(&self.operator.to_device(device).tr())? + noise;
+        let posterior_mean = measurements.f_matmul(&self.mean_gain.to_device(device).tr())?;
+        let deviations = Tensor::f_randn([n, k, d], opts)?.f_matmul(&self.posterior_chol.to_device(device).tr())?;
+        let posterior_draws = posterior_mean.unsqueeze(1) + deviations;
+        Ok(TaskSamples { signals, measurements, posterior_mean, posterior_cov: self.posterior_cov.to_device(device), posterior_draws })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{OperatorConfig, Preset};
+
+    fn config(dim: usize, prior: PriorConfig, operator: OperatorConfig) -> TaskConfig {
+        TaskConfig { name: "t".into(), preset: None, dim: Some(dim), prior: Some(prior), operator: Some(operator) }
+    }
+
+    #[test]
+    fn example1_inherent_uncertainty_is_sigma2_over_1_plus_sigma2() {
+        for sigma in [0.5, 1.0, 3.0] {
+            let cfg = TaskConfig {
+                name: "ex1".into(),
+                preset: Some(Preset::Example1),
+                dim: None,
+                prior: None,
+                operator: Some(OperatorConfig::Denoising { noise_std: sigma }),
+            };
+            let task = ExactTask::build(&cfg, 0).unwrap();
+            let want = sigma * sigma / (1.0 + sigma * sigma);
+            assert!((task.inherent_uncertainty() - want).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn white_inpainting_posterior_is_known_per_coordinate() {
+        // Observed coordinates have variance σ²/(1+σ²), unobserved ones keep the prior's 1.
+        let (d, sigma) = (20, 0.5);
+        let task = ExactTask::build(&config(d, PriorConfig::Identity { variance: 1.0 }, OperatorConfig::Inpainting { noise_std: sigma, observed_fraction: 0.4 }), 3).unwrap();
+        let observed = 8.0;
+        let want = (observed * (sigma * sigma / (1.0 + sigma * sigma) as f64).ln() / d as f64).exp();
+        assert!((task.inherent_uncertainty() - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn information_form_matches_kalman_form() {
+        let task = ExactTask::build(&config(12, PriorConfig::Ar1 { rho: 0.8, variance: 1.3 }, OperatorConfig::SuperResolution { noise_std: 0.2, factor: 3, blur_std: 1.0 }), 0).unwrap();
+        let cov = matrix(&task.prior_cov, 12, 12);
+        let a = &task.operator;
+        let s = a.matmul(&cov).matmul(&a.tr()) + Tensor::eye(task.measurement_dim as i64, (Kind::Double, Device::Cpu)) * 0.04;
+        let gain = cov.matmul(&a.tr()).matmul(&s.inverse());
+        let post = &cov - gain.matmul(a).matmul(&cov);
+        let diff = (&post - &task.posterior_cov).abs().max().double_value(&[]);
+        assert!(diff < 1e-10, "max difference {diff}");
+        let gdiff = (gain - &task.mean_gain).abs().max().double_value(&[]);
+        assert!(gdiff < 1e-10);
+    }
+
+    #[test]
+    fn samples_have_the_posterior_moments() {
+        let task = ExactTask::build(&config(4, PriorConfig::Ar1 { rho: 0.5, variance: 1.0 }, OperatorConfig::Denoising { noise_std: 0.7 }), 0).unwrap();
+        let s = task.sample(3, 20_000, 1, Device::Cpu).unwrap();
+        let dev = &s.posterior_draws - s.posterior_mean.unsqueeze(1);
+        let emp = dev.transpose(1, 2).matmul(&dev) / 20_000.0;
+        let err = (emp - task.posterior_cov.unsqueeze(0)).abs().max().double_value(&[]);
+        assert!(err < 0.03, "covariance error {err}");
+        let again = task.sample(3, 20_000, 1, Device::Cpu).unwrap();
+        assert!(again.posterior_draws.equal(&s.posterior_draws), "same seed, same draws");
+    }
+}

@@ -1,0 +1,179 @@
+//! The `upbench` binary end to end, on the CPU with the oracle plugins.
+
+use std::io::Write;
+use std::path::Path;
+
+use assert_cmd::Command;
+use upbench::judge::bound::eta;
+
+use crate::util::plugins;
+
+fn upbench() -> Command {
+    plugins();
+    Command::cargo_bin("upbench").unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const SMALL_SUITE: &str = r#"
+name = "small"
+seed = 5
+[sampling]
+observations = 16
+samples_per_observation = 512
+[timing]
+warmup = 0
+repetitions = 2
+[[task]]
+name = "ar1-d8"
+dim = 8
+prior = { kind = "ar1", rho = 0.7 }
+operator = { kind = "denoising", noise_std = 0.5 }
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.5, 1.0] }
+[[plugin]]
+name = "posterior-mean"
+"#;
+
+#[test]
+fn theory_prints_eta() {
+    let out = upbench().args(["theory", "--dim", "64", "2048", "--perception", "0", "2"]).output().unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains(&format!("{:.6}", eta(2.0, 64))), "{text}");
+    assert!(text.contains(&format!("{:.6}", eta(2.0, 2048))), "{text}");
+    assert!(text.contains("2.000000"));
+}
+
+#[test]
+fn run_writes_table_json_csv_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("small.toml");
+    std::fs::write(&suite, SMALL_SUITE).unwrap();
+    let out = upbench().args(["run", suite.to_str().unwrap(), "--device", "cpu", "--out"]).arg(dir.path().join("reports")).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Task ar1-d8"), "{text}");
+    assert!(text.contains("gamma-optimal(gamma=0.5)"));
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert!(run.file_name().unwrap().to_str().unwrap().ends_with("-small"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["manifest"]["seed"], 5);
+    assert_eq!(json["manifest"]["device"], "cpu");
+    assert_eq!(json["manifest"]["plugins"][0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(json["results"].as_array().unwrap().len(), 3);
+    let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    assert!(csv.lines().next().unwrap().starts_with("task,plugin,label,rank"));
+    assert!(run.join("manifest.json").is_file() && run.join("table.txt").is_file());
+}
+
+#[test]
+fn a_bad_suite_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bad.toml");
+    std::fs::write(&suite, SMALL_SUITE.replace("observations = 16", "observations = 16\nobservatons = 3")).unwrap();
+    let out = upbench().args(["run", suite.to_str().unwrap(), "--out"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml: TOML parse error at line 6, column 1"), "{err}");
+    assert!(err.contains("unknown field `observatons`"), "{err}");
+}
+
+#[test]
+fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("s.toml");
+    std::fs::write(&suite, format!("{SMALL_SUITE}\n[[plugin]]\nname = \"panicking\"\n")).unwrap();
+    let out = upbench().args(["run", suite.to_str().unwrap(), "--device", "cpu", "--quiet", "--out"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("failed: panicking"), "{}", stdout(&out));
+    let run = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["results"].as_array().unwrap().len(), 3);
+    assert_eq!(json["failures"][0]["stage"], "run");
+}
+
+#[test]
+fn plugins_lists_what_loads_and_why_the_rest_does_not() {
+    let out = upbench().arg("plugins").arg(plugins()).output().unwrap();
+    let text = stdout(&out);
+    for name in ["posterior-mean", "posterior-sampler", "gamma-optimal", "isotropic-noise", "overdispersed-sampler", "panicking"] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    assert!(text.contains("gamma: float = 0.5"));
+    assert!(text.contains("libfixture_not_a_plugin.so: not an upbench plugin"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn cuda_request_without_a_gpu_is_a_clear_error() {
+    if tch::Cuda::is_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = upbench().args(["run", "--device", "cuda", "--out"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--device cuda: libtorch sees no CUDA device"), "{}", stderr(&out));
+}
+
+/// Writes a little-endian float64 C-order `.npy` file.
+fn write_npy(path: &Path, shape: &[usize], data: &[f64]) {
+    let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}", dims.join(", "));
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(b"\x93NUMPY\x01\x00").unwrap();
+    f.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
+    f.write_all(header.as_bytes()).unwrap();
+    for v in data {
+        f.write_all(&v.to_le_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn estimate_recovers_the_entropy_power_of_gaussian_errors() {
+    // Errors N(0, diag(v)) with v = (0.5, 1, 2, 4): U = (0.5·1·2·4)^(1/4) = 2^(1/2).
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let (n, k, d) = (32, 2000, 4);
+    let v = [0.5f64, 1.0, 2.0, 4.0];
+    let data: Vec<f64> = (0..n * k * d)
+        .map(|i| {
+            let (u1, u2): (f64, f64) = (rng.random(), rng.random());
+            (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * v[i % d].sqrt()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("errors.npy");
+    write_npy(&path, &[n, k, d], &data);
+    let out = upbench().args(["estimate", "--errors"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains("U = N")).unwrap();
+    let value: f64 = line.split('┆').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((value / 2f64.sqrt() - 1.0).abs() < 0.01, "U = {value}");
+}
+
+#[test]
+fn estimate_rejects_a_wrong_rank_file_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flat.npy");
+    write_npy(&path, &[6], &[0.0; 6]);
+    let out = upbench().args(["estimate", "--errors"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("flat.npy: expected shape [n, K, d], got [6]"), "{}", stderr(&out));
+}

@@ -1,0 +1,190 @@
+//! The reference plugins on exact tasks (d = 1, 16, 64) land where the closed forms say
+//! (`theory.md`, results 2 and 3): every assertion compares a measured value with an exact one.
+
+use std::sync::OnceLock;
+
+use tch::Kind;
+use upbench::judge::{bound::eta, Region};
+use upbench::report::RunReport;
+use upbench::task::{ExactTask, TaskConfig};
+
+use crate::util::{result, run};
+
+const SUITE: &str = r#"
+seed = 11
+[sampling]
+observations = 64
+samples_per_observation = 4096
+[timing]
+warmup = 0
+repetitions = 2
+
+[[task]]
+name = "d1"
+preset = "example-1"
+
+[[task]]
+name = "d16"
+dim = 16
+prior = { kind = "ar1", rho = 0.8 }
+operator = { kind = "denoising", noise_std = 0.5 }
+
+[[task]]
+name = "d16-inpainting"
+dim = 16
+prior = { kind = "ar1", rho = 0.9 }
+operator = { kind = "inpainting", noise_std = 0.2, observed_fraction = 0.5 }
+
+[[task]]
+name = "d64"
+dim = 64
+prior = { kind = "power-law", beta = 2.0 }
+operator = { kind = "super-resolution", noise_std = 0.1, factor = 2, blur_std = 1.0 }
+
+[[plugin]]
+name = "posterior-mean"
+[[plugin]]
+name = "posterior-sampler"
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.25, 0.5] }
+[[plugin]]
+name = "isotropic-noise"
+params = { tau = 0.3 }
+[[plugin]]
+name = "overdispersed-sampler"
+params = { spread = 1.5 }
+"#;
+
+const TASKS: [(&str, usize); 4] = [("d1", 1), ("d16", 16), ("d16-inpainting", 16), ("d64", 64)];
+
+fn report() -> &'static RunReport {
+    static REPORT: OnceLock<RunReport> = OnceLock::new();
+    REPORT.get_or_init(|| run(SUITE))
+}
+
+fn close(measured: f64, exact: f64, rel: f64, what: &str) {
+    assert!((measured / exact - 1.0).abs() <= rel, "{what}: measured {measured}, exact {exact} (tolerance {rel})");
+}
+
+#[test]
+fn the_run_has_no_failures() {
+    assert!(report().failures.is_empty(), "{:?}", report().failures);
+    assert_eq!(report().results.len(), 4 * 6);
+}
+
+#[test]
+fn gamma_optimal_lands_on_the_bound() {
+    for (task, d) in TASKS {
+        for gamma in [0.25, 0.5] {
+            let r = result(report(), task, &format!("gamma-optimal(gamma={gamma})"));
+            let j = &r.judgement;
+            let what = format!("{task} γ={gamma}");
+            assert!((j.bound_ratio.point - 1.0).abs() <= 0.02, "{what}: U/bound = {:?}", j.bound_ratio);
+            assert!(j.bound_ratio.ci.contains(1.0), "{what}: CI {:?} excludes 1", j.bound_ratio.ci);
+            close(j.uncertainty_ratio.point, 1.0 + gamma, 0.02, &format!("{what} U/N"));
+            let p_exact = d as f64 / 2.0 * ((1.0 + gamma).powi(2) / (4.0 * gamma)).ln();
+            assert!((j.perception_nats.point - p_exact).abs() <= 0.03 * p_exact + 0.01, "{what}: P = {}, exact {p_exact}", j.perception_nats.point);
+            assert_eq!(j.region, Region::OptimalBand, "{what}");
+            assert!(j.validity.is_valid(), "{what}: {}", j.validity);
+        }
+    }
+}
+
+#[test]
+fn posterior_sampler_has_perfect_perception_and_twice_the_inherent_uncertainty() {
+    for (task, _) in TASKS {
+        let j = &result(report(), task, "posterior-sampler").judgement;
+        assert!(j.perception_nats.point.abs() < 0.02, "{task}: P = {:?}", j.perception_nats);
+        close(j.uncertainty_ratio.point, 2.0, 0.02, &format!("{task} U/N"));
+        assert_eq!(j.region, Region::OptimalBand, "{task}");
+    }
+}
+
+#[test]
+fn posterior_mean_has_the_inherent_uncertainty_and_infinite_perception_index() {
+    for (task, _) in TASKS {
+        let r = result(report(), task, "posterior-mean");
+        let j = &r.judgement;
+        assert!(!r.stochastic);
+        assert_eq!(j.perception_nats.point, f64::INFINITY);
+        close(j.uncertainty_ratio.point, 1.0, 0.02, &format!("{task} U/N"));
+        assert!(j.uncertainty_ratio.ci.contains(1.0) || (j.uncertainty_ratio.point - 1.0).abs() < 0.005, "{task}: {:?}", j.uncertainty_ratio);
+        // Its expected MSE is tr(Σ)/d, which bounds U = N(X|Y) = |Σ|^(1/d) from above
+        // (theory.md, result 4: MSE ≥ U ≥ N(X|Y) for conditionally unbiased models).
+        let sigma = exact_task(task).posterior_covariance().shallow_clone();
+        let mse_exact = sigma.trace().double_value(&[]) / sigma.size()[0] as f64;
+        assert!(j.mse.ci.contains(mse_exact), "{task}: MSE {:?}, exact {mse_exact}", j.mse);
+        assert!(mse_exact >= j.uncertainty.point * (1.0 - 0.02), "{task}");
+    }
+}
+
+/// The suite's task `name`, built as the pipeline builds it.
+fn exact_task(name: &str) -> ExactTask {
+    let section = SUITE.split("[[").find(|t| t.starts_with("task]]") && t.contains(&format!("name = \"{name}\""))).unwrap();
+    let cfg: TaskConfig = toml::from_str(section.trim_start_matches("task]]")).unwrap();
+    ExactTask::build(&cfg, upbench::seed::derive_seed(11, &["task", name])).unwrap()
+}
+
+/// The exact U and P of μ + τZ: eigenvalues λ of the posterior covariance give
+/// U = exp(mean ln(λ + τ²)) and P = Σ ln((λ + τ²)/2) − ½ ln λ − ½ ln τ².
+fn isotropic_exact(task_name: &str, tau: f64) -> (f64, f64, f64) {
+    let task = exact_task(task_name);
+    let lambda = Vec::<f64>::try_from(task.posterior_covariance().linalg_eigvalsh("L").to_kind(Kind::Double)).unwrap();
+    let t2 = tau * tau;
+    let u = (lambda.iter().map(|l| (l + t2).ln()).sum::<f64>() / lambda.len() as f64).exp();
+    let p = lambda.iter().map(|l| ((l + t2) / 2.0).ln() - 0.5 * l.ln() - 0.5 * t2.ln()).sum::<f64>();
+    (u, p, task.inherent_uncertainty())
+}
+
+#[test]
+fn isotropic_noise_matches_its_closed_form_and_is_strictly_suboptimal_on_correlated_posteriors() {
+    for (task, d) in TASKS {
+        let j = &result(report(), task, "isotropic-noise(tau=0.3)").judgement;
+        let (u, p, n_inh) = isotropic_exact(task, 0.3);
+        close(j.uncertainty.point, u, 0.02, &format!("{task} U"));
+        assert!((j.perception_nats.point - p).abs() <= 0.03 * p + 0.01, "{task}: P {} vs exact {p}", j.perception_nats.point);
+        let exact_ratio = u / (eta(p, d) * n_inh);
+        if d == 1 {
+            // A scalar posterior is isotropic: μ + τZ is then the optimal model with γ = τ²/Σ.
+            assert!((exact_ratio - 1.0).abs() < 1e-12);
+            assert_eq!(j.region, Region::OptimalBand, "{task}");
+        } else {
+            assert!(exact_ratio > 1.05, "{task}: exact ratio {exact_ratio}");
+            assert_eq!(j.region, Region::Suboptimal, "{task}: {:?}", j.bound_ratio);
+            assert!(j.bound_ratio.ci.lower > 1.02, "{task}: {:?}", j.bound_ratio);
+            close(j.bound_ratio.point, exact_ratio, 0.02, &format!("{task} U/bound"));
+        }
+    }
+}
+
+#[test]
+fn overdispersed_sampler_sits_s_squared_above_the_bound() {
+    // U = (1 + s²)·N, P = d·ln((1 + s²)/(2s)); the optimal model at that P has γ = 1/s², so
+    // U / bound = (1 + s²)/(1 + 1/s²) = s².
+    let s: f64 = 1.5;
+    for (task, d) in TASKS {
+        let j = &result(report(), task, "overdispersed-sampler(spread=1.5)").judgement;
+        close(j.uncertainty_ratio.point, 1.0 + s * s, 0.02, &format!("{task} U/N"));
+        let p = d as f64 * ((1.0 + s * s) / (2.0 * s)).ln();
+        assert!((j.perception_nats.point - p).abs() <= 0.03 * p + 0.01, "{task}: P {} vs {p}", j.perception_nats.point);
+        close(j.bound_ratio.point, s * s, 0.02, &format!("{task} U/bound"));
+        assert_eq!(j.region, Region::Suboptimal);
+    }
+}
+
+#[test]
+fn results_are_bit_for_bit_reproducible() {
+    let again = run(SUITE);
+    for (a, b) in report().results.iter().zip(&again.results) {
+        assert_eq!(a.label, b.label);
+        assert_eq!(a.judgement, b.judgement, "{} on {}", a.label, a.task);
+    }
+}
+
+#[test]
+fn ranks_put_valid_results_closest_to_the_bound_first() {
+    let d16: Vec<_> = report().results.iter().filter(|r| r.task == "d16").collect();
+    assert_eq!(d16.iter().map(|r| r.rank).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+    assert_eq!(d16.last().unwrap().label, "overdispersed-sampler(spread=1.5)");
+}

@@ -1,0 +1,89 @@
+//! Loader failures: each gives a clear error naming the file, and the run goes on.
+
+use upbench::plugin::{load, LoadError};
+use upbench::report::Stage;
+
+use crate::util::{incompatible_plugin, plugins, result, run};
+
+#[test]
+fn a_non_plugin_library_is_named_and_refused() {
+    let path = plugins().join("libfixture_not_a_plugin.so");
+    let err = load(&path, &std::env::temp_dir()).unwrap_err();
+    assert!(matches!(err, LoadError::NotAPlugin { .. }), "{err}");
+    assert!(err.to_string().starts_with(&path.display().to_string()));
+    assert!(err.to_string().contains("not an upbench plugin"));
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err = load(std::path::Path::new("/nonexistent/libx.so"), &std::env::temp_dir()).unwrap_err();
+    assert_eq!(err.to_string(), "/nonexistent/libx.so: no such file");
+}
+
+#[test]
+fn an_incompatible_sdk_gives_a_one_line_summary_and_a_full_log() {
+    let logs = tempfile::tempdir().unwrap();
+    let err = load(incompatible_plugin(), logs.path()).unwrap_err();
+    let LoadError::IncompatibleLayout { summary, log, .. } = &err else { panic!("unexpected error: {err}") };
+    assert_eq!(err.to_string().lines().count(), 1);
+    assert!(summary.starts_with("mismatched type: expected `RResult`, found `u64`"), "{summary}");
+    let full = std::fs::read_to_string(log).unwrap();
+    assert!(full.lines().count() > 100, "the full layout report goes to the log");
+}
+
+#[test]
+fn failing_plugins_are_recorded_and_the_run_continues() {
+    let incompatible = incompatible_plugin().display().to_string();
+    let not_a_plugin = plugins().join("libfixture_not_a_plugin.so").display().to_string();
+    let suite = format!(
+        r#"
+seed = 3
+[sampling]
+observations = 16
+samples_per_observation = 256
+[timing]
+warmup = 0
+repetitions = 2
+[[task]]
+name = "ex1"
+preset = "example-1"
+[[plugin]]
+name = "panicking"
+[[plugin]]
+name = "panicking"
+params = {{ panic_in_constructor = true }}
+[[plugin]]
+path = "{incompatible}"
+[[plugin]]
+path = "{not_a_plugin}"
+[[plugin]]
+path = "/nonexistent/libnothing.so"
+[[plugin]]
+name = "no-such-plugin"
+[[plugin]]
+name = "gamma-optimal"
+params = {{ gamma = 0.5, gama = 1 }}
+[[plugin]]
+name = "gamma-optimal"
+params = {{ gamma = 2.0 }}
+[[plugin]]
+name = "posterior-sampler"
+"#
+    );
+    let report = run(&suite);
+    // The good plugin still ran.
+    assert!(result(&report, "ex1", "posterior-sampler").judgement.validity.is_valid());
+    let msgs: Vec<String> = report.failures.iter().map(|f| format!("{:?} {} {}", f.stage, f.subject, f.message)).collect();
+    let has = |stage: Stage, needle: &str| report.failures.iter().any(|f| f.stage == stage && format!("{} {}", f.subject, f.message).contains(needle));
+    assert!(has(Stage::Run, "plugin panicked: fixture panic in restore"), "{msgs:#?}");
+    assert!(has(Stage::Configure, "plugin panicked: fixture panic in new_model"), "{msgs:#?}");
+    assert!(has(Stage::Load, "mismatched type"), "{msgs:#?}");
+    assert!(has(Stage::Load, "not an upbench plugin"), "{msgs:#?}");
+    assert!(has(Stage::Load, "/nonexistent/libnothing.so: no such file"), "{msgs:#?}");
+    assert!(has(Stage::Load, "no plugin named 'no-such-plugin'"), "{msgs:#?}");
+    assert!(has(Stage::Configure, "test.toml:27:32: plugin 'gamma-optimal' has no parameter 'gama'"), "{msgs:#?}");
+    assert!(has(Stage::Configure, "invalid parameter 'gamma': 2 is outside [0, 1]"), "{msgs:#?}");
+    // Failures name the plugin's file.
+    assert!(report.failures.iter().filter(|f| f.stage == Stage::Run).all(|f| f.subject.contains("libfixture_panicking_plugin")));
+    assert_eq!(report.failures.len(), 8, "{msgs:#?}");
+}

@@ -1,0 +1,76 @@
+//! Test helpers: build the plugin libraries once, locate them, run suites in-process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use upbench::pipeline::{run_suite, RunPlan, Silent};
+use upbench::report::RunReport;
+use upbench::suite::Suite;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
+}
+
+/// Where the plugins of this profile live.
+pub fn plugin_dir() -> PathBuf {
+    // tests/… binaries live in target/<profile>/deps
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| target_dir().join("debug"))
+}
+
+fn cargo(args: &[&str]) {
+    let status = Command::new(env!("CARGO")).args(args).current_dir(workspace()).status().expect("cannot run cargo");
+    assert!(status.success(), "cargo {args:?} failed");
+}
+
+/// Builds the reference plugins and the fixtures (once per test binary).
+pub fn plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let profile = plugin_dir().file_name().unwrap().to_string_lossy().into_owned();
+        let mut args = vec!["build", "--quiet"];
+        if profile == "release" {
+            args.push("--release");
+        }
+        for p in ["posterior-mean", "posterior-sampler", "gamma-optimal", "isotropic-noise", "overdispersed-sampler", "fixture-panicking-plugin", "fixture-not-a-plugin"] {
+            args.extend(["-p", p]);
+        }
+        cargo(&args);
+        plugin_dir()
+    })
+}
+
+/// Builds the incompatible-SDK fixture (outside the workspace) and returns its library.
+pub fn incompatible_plugin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let fixtures = target_dir().join("fixtures");
+        let manifest = workspace().join("harness/tests/fixtures/incompatible-plugin/Cargo.toml");
+        cargo(&["build", "--quiet", "--manifest-path", manifest.to_str().unwrap(), "--target-dir", fixtures.to_str().unwrap()]);
+        fixtures.join("debug/libfixture_incompatible_plugin.so")
+    })
+}
+
+/// Runs suite text in-process on the CPU with the built plugins.
+pub fn run(suite_text: &str) -> RunReport {
+    let dir = plugins().to_path_buf();
+    let suite = Suite::parse(suite_text, "test.toml", workspace(), "test").unwrap_or_else(|e| panic!("{e}"));
+    let log_dir = tempfile::tempdir().unwrap().keep();
+    let plan = RunPlan { suite, device: tch::Device::Cpu, plugin_dirs: vec![dir], log_dir, run_id: "test".into() };
+    run_suite(&plan, &mut Silent)
+}
+
+/// The result labelled `label` on task `task`.
+pub fn result<'a>(report: &'a RunReport, task: &str, label: &str) -> &'a upbench::report::ConfigResult {
+    report
+        .results
+        .iter()
+        .find(|r| r.task == task && r.label == label)
+        .unwrap_or_else(|| panic!("no result {label} on {task}; failures: {:?}", report.failures))
+}
