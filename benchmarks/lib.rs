@@ -13,7 +13,8 @@ use std::process::Command;
 /// Builds the reference plugins in this profile and returns their directory.
 pub fn plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("no current executable");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("bench binaries live in target/<profile>/deps").to_path_buf();
+    let dir =
+        exe.parent().and_then(|d| d.parent()).expect("bench binaries live in target/<profile>/deps").to_path_buf();
     let mut args = vec!["build", "--quiet"];
     if dir.file_name().is_some_and(|n| n == "release") {
         args.push("--release");

@@ -18,14 +18,19 @@ fn main() {
         println!("cargo:rerun-if-changed={p}");
     }
     let commit = match git(&["rev-parse", "HEAD"]) {
-        Some(c) if git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()) => format!("{c}-dirty"),
+        Some(c) if git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()) => {
+            format!("{c}-dirty")
+        }
         Some(c) => c,
         None => "unknown".into(),
     };
     println!("cargo:rustc-env=UPBENCH_GIT_COMMIT={commit}");
 
     // torch/lib/../version.py holds `__version__ = '2.11.0+cu130'` and `cuda = '13.0'`.
-    let version_py = std::env::var("DEP_TCH_LIBTORCH_LIB").ok().and_then(|lib| std::fs::read_to_string(std::path::Path::new(&lib).join("../version.py")).ok()).unwrap_or_default();
+    let version_py = std::env::var("DEP_TCH_LIBTORCH_LIB")
+        .ok()
+        .and_then(|lib| std::fs::read_to_string(std::path::Path::new(&lib).join("../version.py")).ok())
+        .unwrap_or_default();
     let field = |key: &str| {
         version_py
             .lines()

@@ -10,7 +10,13 @@ use upbench::suite::Suite;
 fn default_suite(c: &mut Criterion) {
     let dir = upbench_benchmarks::plugin_dir();
     let suite = Suite::embedded_default(dir.clone()).expect("default suite");
-    let plan = RunPlan { suite, device: tch::Device::Cpu, plugin_dirs: vec![dir], log_dir: std::env::temp_dir(), run_id: "bench".into() };
+    let plan = RunPlan {
+        suite,
+        device: tch::Device::Cpu,
+        plugin_dirs: vec![dir],
+        log_dir: std::env::temp_dir(),
+        run_id: "bench".into(),
+    };
     let mut group = c.benchmark_group("default suite");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(60));
     group.bench_function("cpu", |b| {

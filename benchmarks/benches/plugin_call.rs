@@ -8,12 +8,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use tch::{Device, Kind, Tensor};
 use upbench::run::view_of;
 use upbench::task::{ExactTask, TaskConfig};
-use upbench_sdk::{Params, Plugin, RestoreModel};
 use upbench_plugin_posterior_mean::PosteriorMean;
+use upbench_sdk::{Params, Plugin, RestoreModel};
 
 fn boundary(c: &mut Criterion) {
     let dir = upbench_benchmarks::plugin_dir();
-    let plugin = upbench::plugin::load(&dir.join("libupbench_plugin_posterior_mean.so"), &std::env::temp_dir()).expect("load posterior-mean");
+    let plugin = upbench::plugin::load(&dir.join("libupbench_plugin_posterior_mean.so"), &std::env::temp_dir())
+        .expect("load posterior-mean");
     let cfg: TaskConfig = toml::from_str("name = 'ex1'\npreset = 'example-1'").expect("task");
     let task = ExactTask::build(&cfg, 0).expect("task");
     let spec = task.spec(upbench_sdk::Device::CPU);
@@ -24,8 +25,12 @@ fn boundary(c: &mut Criterion) {
     let mut in_process = PosteriorMean::new_model(&Params::default(), &spec).expect("model");
 
     let mut group = c.benchmark_group("restore, d = 1, one measurement");
-    group.bench_function("through the SDK (loaded cdylib)", |b| b.iter(|| through_sdk.restore(&view, 1, 0).into_result().expect("restore")));
-    group.bench_function("in process (same crate as rlib)", |b| b.iter(|| in_process.restore(&view, 1, 0).expect("restore")));
+    group.bench_function("through the SDK (loaded cdylib)", |b| {
+        b.iter(|| through_sdk.restore(&view, 1, 0).into_result().expect("restore"))
+    });
+    group.bench_function("in process (same crate as rlib)", |b| {
+        b.iter(|| in_process.restore(&view, 1, 0).expect("restore"))
+    });
     group.finish();
 }
 

@@ -76,10 +76,12 @@ fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedP
     let mut tried = Vec::new();
     for dir in &plan.plugin_dirs {
         let Ok(listing) = std::fs::read_dir(dir) else { continue };
-        let mut paths: Vec<PathBuf> = listing.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| plugin::is_library(p)).collect();
+        let mut paths: Vec<PathBuf> =
+            listing.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| plugin::is_library(p)).collect();
         // Libraries whose file name mentions the plugin first: loading is permanent, so the
         // others are opened only when no such file holds it.
-        let mentions = |p: &PathBuf| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.replace('-', "_").contains(&wanted));
+        let mentions =
+            |p: &PathBuf| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.replace('-', "_").contains(&wanted));
         paths.sort_by_key(|p| (!mentions(p), p.clone()));
         for path in paths {
             if found.iter().any(|(p, _)| *p == path) {
@@ -136,15 +138,19 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 continue;
             }
         };
-        let samples = match task.sample(n, k, derive_seed(file.seed, &["data", &task.name]), plan.device) {
+        let samples = match task.sample(n, derive_seed(file.seed, &["data", &task.name]), plan.device) {
             Ok(s) => s,
             Err(e) => {
                 rec.fail(Stage::Task, task.name.clone(), Some(&task.name), e.to_string());
                 continue;
             }
         };
-        let truth = TaskTruth { inherent_uncertainty: task.inherent_uncertainty(), gaussian_inherent_uncertainty: task.gaussian_inherent_uncertainty(), dim: task.dim };
-        let signal_power = task.spec(sdk_device(plan.device)).prior.into_option().map(|p| (0..task.dim).map(|i| p.covariance[i * task.dim + i]).sum::<f64>() / task.dim as f64).unwrap_or(1.0);
+        let truth = TaskTruth {
+            inherent_uncertainty: task.inherent_uncertainty(),
+            gaussian_inherent_uncertainty: task.gaussian_inherent_uncertainty(),
+            dim: task.dim,
+        };
+        let signal_power = task.signal_power();
         tasks.push(TaskSummary {
             name: task.name.clone(),
             kind: task.kind.to_string(),
@@ -169,23 +175,45 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 rec.fail(Stage::Configure, subject, Some(&task.name), format!("does not support {} tasks", task.kind));
                 continue;
             }
-            let given: Vec<(String, toml::Value)> = entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+            let given: Vec<(String, toml::Value)> =
+                entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
             let configs = match plugin::resolve_params(&plugin.metadata, &given) {
                 Ok(c) => c,
                 Err(e) => {
                     let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
-                    rec.fail(Stage::Configure, subject, Some(&task.name), plan.suite.error_at(at, e.to_string()).to_string());
+                    rec.fail(
+                        Stage::Configure,
+                        subject,
+                        Some(&task.name),
+                        plan.suite.error_at(at, e.to_string()).to_string(),
+                    );
                     continue;
                 }
             };
             rec.progress.task_started(&task.name, configs.len());
             for config in configs {
-                match run_config(plan, plugin, &config, &task, &spec, &samples, &truth, &estimator, stats_cfg, signal_power) {
+                match run_config(
+                    plan,
+                    plugin,
+                    &config,
+                    &task,
+                    &spec,
+                    &samples,
+                    &truth,
+                    &estimator,
+                    stats_cfg,
+                    signal_power,
+                ) {
                     Ok(r) => {
                         rec.progress.result(&r);
                         task_results.push(r);
                     }
-                    Err((stage, message)) => rec.fail(stage, format!("{} ({})", config.label, plugin.path.display()), Some(&task.name), message),
+                    Err((stage, message)) => rec.fail(
+                        stage,
+                        format!("{} ({})", config.label, plugin.path.display()),
+                        Some(&task.name),
+                        message,
+                    ),
                 }
             }
         }
@@ -214,7 +242,12 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         confidence_level: stats_cfg.confidence_level,
         plugins: libraries
             .iter()
-            .map(|(_, p)| PluginRecord { name: p.name().into(), version: p.metadata.version.to_string(), path: p.path.display().to_string(), sha256: p.sha256.clone() })
+            .map(|(_, p)| PluginRecord {
+                name: p.name().into(),
+                version: p.metadata.version.to_string(),
+                path: p.path.display().to_string(),
+                sha256: p.sha256.clone(),
+            })
             .collect(),
     };
     RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures: rec.failures }
@@ -249,13 +282,37 @@ fn run_config(
     let mut model = plugin.new_model(&config.params, spec).map_err(|e| (Stage::Configure, e.to_string()))?;
     let stochastic = plugin.metadata.stochastic;
     let k = if stochastic { file.sampling.samples_per_observation as u32 } else { 1 };
-    let seed = derive_seed(file.seed, &["model", &task.name, &config.label]);
-    let outputs = run::restore(&mut model, &samples.measurements, k, seed, task.dim as i64).map_err(|e| (Stage::Run, e.to_string()))?;
-    let observation_stats = estimate::gaussian_stats(estimator, &outputs, !stochastic, &samples.truth()).map_err(|e| (Stage::Estimate, e.to_string()))?;
-    drop(outputs);
-    let bootstrap = Bootstrap { resamples: stats.bootstrap_resamples, level: stats.confidence_level, seed: derive_seed(file.seed, &["bootstrap", &task.name, &config.label]) };
-    let judgement = judge::judge(&observation_stats, truth, &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance });
-    let throughput = run::throughput(&mut model, &samples.measurements, k, task.dim as i64, file.timing, bootstrap).map_err(|e| (Stage::Run, e.to_string()))?;
+    let k_truth = file.sampling.samples_per_observation;
+    let chunk_len = chunk_len(k_truth, task.dim);
+    let mut observation_stats: Option<estimate::ObservationStats> = None;
+    let mut first_chunk = None;
+    for (index, start) in (0..samples.len()).step_by(chunk_len).enumerate() {
+        let chunk = samples
+            .chunk(start..(start + chunk_len).min(samples.len()), k_truth)
+            .map_err(|e| (Stage::Estimate, e.to_string()))?;
+        let seed = derive_seed(file.seed, &["model", &task.name, &config.label, &index.to_string()]);
+        let outputs = run::restore(&mut model, &chunk.measurements, k, seed, task.dim as i64)
+            .map_err(|e| (Stage::Run, e.to_string()))?;
+        let stats = estimate::gaussian_stats(estimator, &outputs, !stochastic, &chunk.truth())
+            .map_err(|e| (Stage::Estimate, e.to_string()))?;
+        match observation_stats.as_mut() {
+            Some(all) => all.extend(stats),
+            None => observation_stats = Some(stats),
+        }
+        first_chunk.get_or_insert(chunk.measurements);
+    }
+    let (Some(observation_stats), Some(timing_batch)) = (observation_stats, first_chunk) else {
+        return Err((Stage::Run, "the task has no observations".into()));
+    };
+    let bootstrap = Bootstrap {
+        resamples: stats.bootstrap_resamples,
+        level: stats.confidence_level,
+        seed: derive_seed(file.seed, &["bootstrap", &task.name, &config.label]),
+    };
+    let judgement =
+        judge::judge(&observation_stats, truth, &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance });
+    let throughput = run::throughput(&mut model, &timing_batch, k, task.dim as i64, file.timing, bootstrap)
+        .map_err(|e| (Stage::Run, e.to_string()))?;
     let psnr_db = 10.0 * (signal_power / judgement.mse.point).log10();
     Ok(ConfigResult {
         task: task.name.clone(),
@@ -269,6 +326,12 @@ fn run_config(
         psnr_db,
         throughput_samples_per_sec: throughput,
     })
+}
+
+/// Observations per chunk: one chunk's K·d-sized tensors (model samples, posterior draws,
+/// errors) stay near 2²⁴ float64 values (128 MiB) each, so memory does not grow with n.
+fn chunk_len(k: usize, d: usize) -> usize {
+    ((1usize << 24) / (k * d).max(1)).max(1)
 }
 
 /// The default plugin directory: where the running executable lives (cargo puts plugin

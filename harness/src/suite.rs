@@ -157,7 +157,11 @@ fn default_tolerance() -> f64 {
 
 impl Default for StatisticsConfig {
     fn default() -> Self {
-        StatisticsConfig { bootstrap_resamples: default_resamples(), confidence_level: default_level(), band_tolerance: default_tolerance() }
+        StatisticsConfig {
+            bootstrap_resamples: default_resamples(),
+            confidence_level: default_level(),
+            band_tolerance: default_tolerance(),
+        }
     }
 }
 
@@ -238,7 +242,8 @@ pub struct Suite {
 impl Suite {
     /// Reads and parses the suite at `path`.
     pub fn load(path: &Path) -> Result<Suite, SuiteError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("suite").to_string();
         Suite::parse(&text, &path.display().to_string(), base, &stem)
@@ -251,8 +256,17 @@ impl Suite {
 
     /// Parses suite text.
     pub fn parse(text: &str, origin: &str, base_dir: PathBuf, stem: &str) -> Result<Suite, SuiteError> {
-        let file: SuiteFile = toml::from_str(text).map_err(|e| SuiteError::Parse { path: origin.to_string(), message: e.to_string().trim_end().to_string() })?;
-        let suite = Suite { name: file.name.clone().unwrap_or_else(|| stem.to_string()), file, origin: origin.to_string(), base_dir, text: text.to_string() };
+        let file: SuiteFile = toml::from_str(text).map_err(|e| SuiteError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let suite = Suite {
+            name: file.name.clone().unwrap_or_else(|| stem.to_string()),
+            file,
+            origin: origin.to_string(),
+            base_dir,
+            text: text.to_string(),
+        };
         suite.validate()?;
         Ok(suite)
     }
@@ -272,19 +286,30 @@ impl Suite {
     fn validate(&self) -> Result<(), SuiteError> {
         let f = &self.file;
         if f.format > SUITE_FORMAT {
-            return Err(self.error_at(self.locate("format"), format!("suite format {} is newer than this harness reads ({SUITE_FORMAT}); upgrade upbench", f.format)));
+            return Err(self.error_at(
+                self.locate("format"),
+                format!("suite format {} is newer than this harness reads ({SUITE_FORMAT}); upgrade upbench", f.format),
+            ));
         }
         if f.sampling.observations < 2 {
-            return Err(self.error_at(self.locate("observations"), "observations must be at least 2 (32 or more for tight intervals)".into()));
+            return Err(self.error_at(
+                self.locate("observations"),
+                "observations must be at least 2 (32 or more for tight intervals)".into(),
+            ));
         }
         if f.sampling.samples_per_observation < 2 {
-            return Err(self.error_at(self.locate("samples_per_observation"), "samples_per_observation must be at least 2".into()));
+            return Err(self.error_at(
+                self.locate("samples_per_observation"),
+                "samples_per_observation must be at least 2".into(),
+            ));
         }
         if !(f.statistics.confidence_level > 0.0 && f.statistics.confidence_level < 1.0) {
             return Err(self.error_at(self.locate("confidence_level"), "confidence_level must be in (0, 1)".into()));
         }
         if f.statistics.bootstrap_resamples < 100 {
-            return Err(self.error_at(self.locate("bootstrap_resamples"), "bootstrap_resamples must be at least 100".into()));
+            return Err(
+                self.error_at(self.locate("bootstrap_resamples"), "bootstrap_resamples must be at least 100".into())
+            );
         }
         if f.timing.repetitions < 2 {
             return Err(self.error_at(self.locate("repetitions"), "timing repetitions must be at least 2".into()));
@@ -292,13 +317,19 @@ impl Suite {
         let mut names = std::collections::HashSet::new();
         for task in &f.tasks {
             if !names.insert(task.name.as_str()) {
-                return Err(self.error_at(self.locate(&format!("\"{}\"", task.name)), format!("task name '{}' is used twice", task.name)));
+                return Err(self.error_at(
+                    self.locate(&format!("\"{}\"", task.name)),
+                    format!("task name '{}' is used twice", task.name),
+                ));
             }
             task.resolve().map_err(|e| self.error_at(self.locate(&format!("\"{}\"", task.name)), e.to_string()))?;
         }
         for p in &f.plugins {
             if p.name.is_some() == p.path.is_some() {
-                return Err(self.error_at(self.locate("[[plugin]]"), format!("plugin '{}' needs exactly one of `name` and `path`", p.reference())));
+                return Err(self.error_at(
+                    self.locate("[[plugin]]"),
+                    format!("plugin '{}' needs exactly one of `name` and `path`", p.reference()),
+                ));
             }
         }
         if f.tasks.is_empty() || f.plugins.is_empty() {

@@ -57,7 +57,11 @@ fn run_writes_table_json_csv_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("small.toml");
     std::fs::write(&suite, SMALL_SUITE).unwrap();
-    let out = upbench().args(["run", suite.to_str().unwrap(), "--device", "cpu", "--out"]).arg(dir.path().join("reports")).output().unwrap();
+    let out = upbench()
+        .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--out"])
+        .arg(dir.path().join("reports"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("Task ar1-d8"), "{text}");
@@ -95,7 +99,11 @@ fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("s.toml");
     std::fs::write(&suite, format!("{SMALL_SUITE}\n[[plugin]]\nname = \"panicking\"\n")).unwrap();
-    let out = upbench().args(["run", suite.to_str().unwrap(), "--device", "cpu", "--quiet", "--out"]).arg(dir.path()).output().unwrap();
+    let out = upbench()
+        .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--quiet", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("failed: panicking"), "{}", stdout(&out));
     let run = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
@@ -108,7 +116,14 @@ fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
 fn plugins_lists_what_loads_and_why_the_rest_does_not() {
     let out = upbench().arg("plugins").arg(plugins()).output().unwrap();
     let text = stdout(&out);
-    for name in ["posterior-mean", "posterior-sampler", "gamma-optimal", "isotropic-noise", "overdispersed-sampler", "panicking"] {
+    for name in [
+        "posterior-mean",
+        "posterior-sampler",
+        "gamma-optimal",
+        "isotropic-noise",
+        "overdispersed-sampler",
+        "panicking",
+    ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
     assert!(text.contains("gamma: float = 0.5"));

@@ -73,8 +73,11 @@ name = "posterior-sampler"
     let report = run(&suite);
     // The good plugin still ran.
     assert!(result(&report, "ex1", "posterior-sampler").judgement.validity.is_valid());
-    let msgs: Vec<String> = report.failures.iter().map(|f| format!("{:?} {} {}", f.stage, f.subject, f.message)).collect();
-    let has = |stage: Stage, needle: &str| report.failures.iter().any(|f| f.stage == stage && format!("{} {}", f.subject, f.message).contains(needle));
+    let msgs: Vec<String> =
+        report.failures.iter().map(|f| format!("{:?} {} {}", f.stage, f.subject, f.message)).collect();
+    let has = |stage: Stage, needle: &str| {
+        report.failures.iter().any(|f| f.stage == stage && format!("{} {}", f.subject, f.message).contains(needle))
+    };
     assert!(has(Stage::Run, "plugin panicked: fixture panic in restore"), "{msgs:#?}");
     assert!(has(Stage::Configure, "plugin panicked: fixture panic in new_model"), "{msgs:#?}");
     assert!(has(Stage::Load, "mismatched type"), "{msgs:#?}");
@@ -84,6 +87,10 @@ name = "posterior-sampler"
     assert!(has(Stage::Configure, "test.toml:27:32: plugin 'gamma-optimal' has no parameter 'gama'"), "{msgs:#?}");
     assert!(has(Stage::Configure, "invalid parameter 'gamma': 2 is outside [0, 1]"), "{msgs:#?}");
     // Failures name the plugin's file.
-    assert!(report.failures.iter().filter(|f| f.stage == Stage::Run).all(|f| f.subject.contains("libfixture_panicking_plugin")));
+    assert!(report
+        .failures
+        .iter()
+        .filter(|f| f.stage == Stage::Run)
+        .all(|f| f.subject.contains("libfixture_panicking_plugin")));
     assert_eq!(report.failures.len(), 8, "{msgs:#?}");
 }

@@ -38,7 +38,15 @@ pub fn plugins() -> &'static Path {
         if profile == "release" {
             args.push("--release");
         }
-        for p in ["posterior-mean", "posterior-sampler", "gamma-optimal", "isotropic-noise", "overdispersed-sampler", "fixture-panicking-plugin", "fixture-not-a-plugin"] {
+        for p in [
+            "posterior-mean",
+            "posterior-sampler",
+            "gamma-optimal",
+            "isotropic-noise",
+            "overdispersed-sampler",
+            "fixture-panicking-plugin",
+            "fixture-not-a-plugin",
+        ] {
             args.extend(["-p", p]);
         }
         cargo(&args);
@@ -52,7 +60,14 @@ pub fn incompatible_plugin() -> &'static Path {
     BUILT.get_or_init(|| {
         let fixtures = target_dir().join("fixtures");
         let manifest = workspace().join("harness/tests/fixtures/incompatible-plugin/Cargo.toml");
-        cargo(&["build", "--quiet", "--manifest-path", manifest.to_str().unwrap(), "--target-dir", fixtures.to_str().unwrap()]);
+        cargo(&[
+            "build",
+            "--quiet",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            "--target-dir",
+            fixtures.to_str().unwrap(),
+        ]);
         fixtures.join("debug/libfixture_incompatible_plugin.so")
     })
 }

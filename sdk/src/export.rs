@@ -15,7 +15,10 @@ use abi_stable::{
     std_types::{RResult, RString},
 };
 
-use crate::{Model, ModelBox, Model_TO, OwnedTensor, Params, PluginError, PluginMetadata, PluginModule, PluginModuleRef, TaskSpec, TensorView};
+use crate::{
+    Model, ModelBox, Model_TO, OwnedTensor, Params, PluginError, PluginMetadata, PluginModule, PluginModuleRef,
+    TaskSpec, TensorView,
+};
 
 /// A plugin: its metadata and a constructor of models.
 pub trait Plugin {

@@ -1,12 +1,8 @@
 //! The root module every plugin library exports, and its version strings.
 
 use abi_stable::{
-    declare_root_module_statics,
-    library::RootModule,
-    package_version_strings,
-    sabi_types::VersionStrings,
-    std_types::RResult,
-    StableAbi,
+    declare_root_module_statics, library::RootModule, package_version_strings, sabi_types::VersionStrings,
+    std_types::RResult, StableAbi,
 };
 
 use crate::{ModelBox, Params, PluginError, PluginMetadata, TaskSpec};

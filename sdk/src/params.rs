@@ -138,7 +138,7 @@ impl Params {
 fn missing_or_wrong(name: &str, wanted: ParamKind, found: Option<&ParamValue>) -> PluginError {
     let reason = match found {
         None => "missing".to_string(),
-        Some(v) => format!("expected a {wanted}, got {v}"),
+        Some(v) => format!("expected type {wanted}, got {v}"),
     };
     PluginError::InvalidParameter { name: name.into(), reason: reason.into() }
 }

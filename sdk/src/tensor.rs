@@ -139,7 +139,9 @@ impl TensorView {
         Ok(unsafe {
             match self.dtype {
                 DType::F64 => std::slice::from_raw_parts(self.data as *const f64, n).to_vec(),
-                DType::F32 => std::slice::from_raw_parts(self.data as *const f32, n).iter().map(|&v| f64::from(v)).collect(),
+                DType::F32 => {
+                    std::slice::from_raw_parts(self.data as *const f32, n).iter().map(|&v| f64::from(v)).collect()
+                }
             }
         })
     }
@@ -163,6 +165,12 @@ pub type TensorOwnerBox = TensorOwner_TO<RBox<()>>;
 pub struct OwnedTensor {
     view: TensorView,
     owner: TensorOwnerBox,
+}
+
+impl std::fmt::Debug for OwnedTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedTensor").field("view", &self.view).field("held_bytes", &self.held_bytes()).finish()
+    }
 }
 
 impl OwnedTensor {

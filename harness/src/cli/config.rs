@@ -29,7 +29,13 @@ impl RunConfig {
         };
         let device = args.device.resolve()?;
         let mut plugin_dirs = args.plugin_dirs.clone();
-        plugin_dirs.extend(suite.file.plugin_dirs.iter().map(|d| if d.is_absolute() { d.clone() } else { suite.base_dir.join(d) }));
+        plugin_dirs.extend(suite.file.plugin_dirs.iter().map(|d| {
+            if d.is_absolute() {
+                d.clone()
+            } else {
+                suite.base_dir.join(d)
+            }
+        }));
         plugin_dirs.extend(exe_dir);
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), sanitize(&suite.name));
         let run_dir = unique_dir(args.out.join(&run_id));

@@ -13,7 +13,8 @@ use crate::estimate::{gaussian, mean_of, Bootstrap, Shrinkage};
 pub fn read_npy3(path: &Path) -> anyhow::Result<Tensor> {
     let open = || -> anyhow::Result<npyz::NpyFile<std::io::BufReader<std::fs::File>>> {
         let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-        npyz::NpyFile::new(std::io::BufReader::new(file)).with_context(|| format!("{}: not a .npy file", path.display()))
+        npyz::NpyFile::new(std::io::BufReader::new(file))
+            .with_context(|| format!("{}: not a .npy file", path.display()))
     };
     let npy = open()?;
     let shape: Vec<i64> = npy.shape().iter().map(|&s| s as i64).collect();
@@ -60,7 +61,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
         let (_, cov) = gaussian::fit(&errors, shrink)?;
         let mut log_det = gaussian::log_det(&cov)?;
         if !shrink {
-            log_det = log_det - gaussian::wishart_log_det_bias(d, k);
+            log_det -= gaussian::wishart_log_det_bias(d, k);
         }
         let per_y: Vec<f64> = to_vec(&(log_det / d as f64));
         if per_y.iter().any(|v| !v.is_finite()) {
@@ -69,12 +70,27 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
         let [log_u] = bootstrap.estimate(per_y.len(), |idx| [mean_of(&per_y, idx)]);
         let u = crate::estimate::Estimate {
             point: log_u.point.exp(),
-            ci: crate::estimate::ConfidenceInterval { level: args.level, lower: log_u.ci.lower.exp(), upper: log_u.ci.upper.exp() },
+            ci: crate::estimate::ConfidenceInterval {
+                level: args.level,
+                lower: log_u.ci.lower.exp(),
+                upper: log_u.ci.upper.exp(),
+            },
             standard_error: log_u.point.exp() * log_u.standard_error,
             n: log_u.n,
         };
-        let note = if shrink { "Ledoit–Wolf shrinkage (K < 10·d): biased" } else { "Wishart bias-corrected; Gaussian upper bound" };
-        table.add_row(vec!["U = N(X̂ − X | Y)".to_string(), fmt(&u), n.to_string(), k.to_string(), d.to_string(), note.to_string()]);
+        let note = if shrink {
+            "Ledoit–Wolf shrinkage (K < 10·d): biased"
+        } else {
+            "Wishart bias-corrected; Gaussian upper bound"
+        };
+        table.add_row(vec![
+            "U = N(X̂ − X | Y)".to_string(),
+            fmt(&u),
+            n.to_string(),
+            k.to_string(),
+            d.to_string(),
+            note.to_string(),
+        ]);
     }
     if let (Some(sp), Some(rp)) = (&args.samples, &args.reference) {
         let samples = read_npy3(sp)?;
@@ -87,7 +103,14 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
         let (m2, c2) = gaussian::fit(&samples, Shrinkage::Auto.applies(k, d))?;
         let per_y = to_vec(&gaussian::d_half(&m1, &c1, &m2, &c2)?.to_kind(Kind::Double));
         let [p] = bootstrap.estimate(per_y.len(), |idx| [mean_of(&per_y, idx)]);
-        table.add_row(vec!["P = E_y D½(reference ‖ samples)".to_string(), fmt(&p), n.to_string(), format!("{k} / {k2}"), d.to_string(), "Gaussian fits of both; plug-in (biased upward at small K)".to_string()]);
+        table.add_row(vec![
+            "P = E_y D½(reference ‖ samples)".to_string(),
+            fmt(&p),
+            n.to_string(),
+            format!("{k} / {k2}"),
+            d.to_string(),
+            "Gaussian fits of both; plug-in (biased upward at small K)".to_string(),
+        ]);
     }
     println!("{table}");
     Ok(true)

@@ -15,7 +15,8 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<bool> {
     let (mut loaded, mut failed): (Vec<LoadedPlugin>, Vec<LoadError>) = (Vec::new(), Vec::new());
     for target in &targets {
         if target.is_dir() {
-            let (ok, bad) = scan(target, &log_dir).map_err(|e| anyhow::anyhow!("{}: cannot list directory: {e}", target.display()))?;
+            let (ok, bad) = scan(target, &log_dir)
+                .map_err(|e| anyhow::anyhow!("{}: cannot list directory: {e}", target.display()))?;
             loaded.extend(ok);
             failed.extend(bad);
         } else {
@@ -30,7 +31,8 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<bool> {
     table.set_header(vec!["plugin", "version", "kind", "tasks", "parameters (default)", "description", "file"]);
     for p in &loaded {
         let m = &p.metadata;
-        let params: Vec<String> = m.params.iter().map(|s| format!("{}: {} = {} — {}", s.name, s.kind, s.default, s.description)).collect();
+        let params: Vec<String> =
+            m.params.iter().map(|s| format!("{}: {} = {} — {}", s.name, s.kind, s.default, s.description)).collect();
         let tasks: Vec<&str> = m.task_kinds.iter().map(|k| k.as_str()).collect();
         table.add_row(vec![
             m.name.to_string(),

@@ -32,7 +32,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     let mut loud = Stderr;
     let progress: &mut dyn Progress = if config.quiet { &mut quiet } else { &mut loud };
     if !config.quiet {
-        eprintln!("upbench: suite {} on {} → {}", config.plan.suite.origin, crate::device::device_name(config.plan.device), config.run_dir.display());
+        eprintln!(
+            "upbench: suite {} on {} → {}",
+            config.plan.suite.origin,
+            crate::device::device_name(config.plan.device),
+            config.run_dir.display()
+        );
     }
     let report = run_suite(&config.plan, progress);
     let written = write_run(&report, &config.run_dir)?;

@@ -7,7 +7,7 @@ use crate::judge::bound::{eta, example1_jeffreys_ratio, example1_paper_ratio};
 
 /// Prints η(P; d) (or η·N(X|Y)) for every P and d asked for.
 pub fn run(args: TheoryArgs) -> anyhow::Result<bool> {
-    if let Some(p) = args.perceptions.iter().find(|p| !(**p >= 0.0)) {
+    if let Some(p) = args.perceptions.iter().find(|p| p.is_nan() || **p < 0.0) {
         anyhow::bail!("perception index must be ≥ 0, got {p}");
     }
     if args.dims.contains(&0) {
@@ -30,9 +30,17 @@ pub fn run(args: TheoryArgs) -> anyhow::Result<bool> {
     if args.example1 {
         let mut ex = Table::new();
         ex.load_preset(UTF8_FULL_CONDENSED);
-        ex.set_header(vec!["symmetric-KL P", "U/N(X|Y) as printed in the paper (std devs)", "U/N(X|Y) with Jeffreys divergence (variances)"]);
+        ex.set_header(vec![
+            "symmetric-KL P",
+            "U/N(X|Y) as printed in the paper (std devs)",
+            "U/N(X|Y) with Jeffreys divergence (variances)",
+        ]);
         for &p in &args.perceptions {
-            ex.add_row(vec![format!("{p}"), format!("{:.6}", example1_paper_ratio(p)), format!("{:.6}", example1_jeffreys_ratio(p))]);
+            ex.add_row(vec![
+                format!("{p}"),
+                format!("{:.6}", example1_paper_ratio(p)),
+                format!("{:.6}", example1_jeffreys_ratio(p)),
+            ]);
         }
         println!("Example 1 (scalar denoising, X ~ N(0,1), Y = X + W):\n{ex}");
     }

@@ -20,7 +20,11 @@ impl Bootstrap {
     /// Estimates of several statistics of the same units, resampled jointly so that ratios of
     /// them keep their correlation. `statistic(indices)` returns one value per statistic; the
     /// point estimates use all units in order.
-    pub fn estimate<const S: usize>(&self, n_units: usize, statistic: impl Fn(&mut dyn Iterator<Item = usize>) -> [f64; S]) -> [Estimate; S] {
+    pub fn estimate<const S: usize>(
+        &self,
+        n_units: usize,
+        statistic: impl Fn(&mut dyn Iterator<Item = usize>) -> [f64; S],
+    ) -> [Estimate; S] {
         let point = statistic(&mut (0..n_units));
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut draws: [Vec<f64>; S] = std::array::from_fn(|_| Vec::with_capacity(self.resamples));
@@ -53,7 +57,12 @@ fn summarize(point: f64, draws: &mut [f64], level: f64, n: usize) -> Estimate {
     };
     let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
     let var = sorted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (sorted.len().max(2) - 1) as f64;
-    Estimate { point, ci: ConfidenceInterval { level, lower: at(alpha), upper: at(1.0 - alpha) }, standard_error: var.sqrt(), n }
+    Estimate {
+        point,
+        ci: ConfidenceInterval { level, lower: at(alpha), upper: at(1.0 - alpha) },
+        standard_error: var.sqrt(),
+        n,
+    }
 }
 
 /// Mean of the values selected by `indices`.

@@ -8,7 +8,8 @@
 //!   with ν = K − 1 degrees of freedom;
 //! - D_½(p ‖ q̂) with p known: to second order in the sampling noise of q̂'s mean and covariance,
 //!   bias ≈ ¼·tr(M)/K + [¼·d(d+1) − ⅛·(tr(M²) + tr(M)²)]/ν with M = Σ̄⁻¹·Σ̂_q (derived from the
-//!   Wishart second moments E[E_ij E_kl] = (Σ_ik Σ_jl + Σ_il Σ_jk)/ν; zero at d(d+1)/(8ν) when q = p).
+//!   Wishart second moments E[E_ij E_kl] = (Σ_ik Σ_jl + Σ_il Σ_jk)/ν; it equals d(d+1)/(8ν) when q = p).
+//!
 //! With Ledoit–Wolf shrinkage (few samples for d) the estimates are biased and flagged.
 
 use tch::{Kind, Tensor};
@@ -60,7 +61,8 @@ pub fn fit(samples: &Tensor, shrink: bool) -> Result<(Tensor, Tensor), EstimateE
     let mu = s.diagonal(0, 1, 2).sum_dim_intlist(-1, false, Kind::Double) / d as f64; // [n]
     let target = &eye * mu.view([-1, 1, 1]);
     let delta2 = (&s - &target).square().sum_dim_intlist([1, 2].as_slice(), false, Kind::Double) / d as f64;
-    let norms4 = centered.square().sum_dim_intlist(-1, false, Kind::Double).square().sum_dim_intlist(-1, false, Kind::Double);
+    let norms4 =
+        centered.square().sum_dim_intlist(-1, false, Kind::Double).square().sum_dim_intlist(-1, false, Kind::Double);
     let s_norm2 = s.square().sum_dim_intlist([1, 2].as_slice(), false, Kind::Double);
     let beta_bar2 = (norms4 - s_norm2 * k as f64) / (k * k * d) as f64;
     let beta2 = beta_bar2.minimum(&delta2);
@@ -117,13 +119,16 @@ mod tests {
 
     #[test]
     fn d_half_matches_theory_check_value() {
-        let got = d_half(&t(&[0.3], &[1]), &t(&[0.49], &[1, 1]), &t(&[-0.4], &[1]), &t(&[3.61], &[1, 1])).unwrap().double_value(&[]);
+        let got = d_half(&t(&[0.3], &[1]), &t(&[0.49], &[1, 1]), &t(&[-0.4], &[1]), &t(&[3.61], &[1, 1]))
+            .unwrap()
+            .double_value(&[]);
         assert!((got - 0.492417).abs() < 5e-7, "{got}");
     }
 
     /// −2·ln ∫ sqrt(p·q) by Simpson's rule on a wide grid.
     fn d_half_numeric(m1: f64, s1: f64, m2: f64, s2: f64) -> f64 {
-        let pdf = |x: f64, m: f64, s: f64| (-(x - m).powi(2) / (2.0 * s * s)).exp() / (s * (std::f64::consts::TAU).sqrt());
+        let pdf =
+            |x: f64, m: f64, s: f64| (-(x - m).powi(2) / (2.0 * s * s)).exp() / (s * (std::f64::consts::TAU).sqrt());
         let (a, b, n) = (-60.0, 60.0, 200_000);
         let h = (b - a) / n as f64;
         let f = |x: f64| (pdf(x, m1, s1) * pdf(x, m2, s2)).sqrt();
@@ -136,8 +141,12 @@ mod tests {
 
     #[test]
     fn d_half_matches_numerical_integration() {
-        for (m1, s1, m2, s2) in [(0.3, 0.7, -0.4, 1.9), (0.0, 1.0, 0.0, 1.0), (2.0, 0.5, -1.0, 3.0), (0.1, 2.2, 0.4, 0.3)] {
-            let closed = d_half(&t(&[m1], &[1]), &t(&[s1 * s1], &[1, 1]), &t(&[m2], &[1]), &t(&[s2 * s2], &[1, 1])).unwrap().double_value(&[]);
+        for (m1, s1, m2, s2) in
+            [(0.3, 0.7, -0.4, 1.9), (0.0, 1.0, 0.0, 1.0), (2.0, 0.5, -1.0, 3.0), (0.1, 2.2, 0.4, 0.3)]
+        {
+            let closed = d_half(&t(&[m1], &[1]), &t(&[s1 * s1], &[1, 1]), &t(&[m2], &[1]), &t(&[s2 * s2], &[1, 1]))
+                .unwrap()
+                .double_value(&[]);
             let numeric = d_half_numeric(m1, s1, m2, s2);
             assert!((closed - numeric).abs() < 1e-8, "({m1},{s1})‖({m2},{s2}): closed {closed}, numeric {numeric}");
         }
@@ -151,7 +160,8 @@ mod tests {
         let c2 = t(&[0.5, 0.0, 0.0, 0.7], &[2, 2]);
         let ab = d_half(&mu1, &c1, &mu2, &c2).unwrap().double_value(&[]);
         let ba = d_half(&mu2, &c2, &mu1, &c1).unwrap().double_value(&[]);
-        let parts = d_half_numeric(0.1, 1.0, 0.5, 0.5f64.sqrt()) + d_half_numeric(-0.2, 2f64.sqrt(), 0.3, 0.7f64.sqrt());
+        let parts =
+            d_half_numeric(0.1, 1.0, 0.5, 0.5f64.sqrt()) + d_half_numeric(-0.2, 2f64.sqrt(), 0.3, 0.7f64.sqrt());
         assert!((ab - ba).abs() < 1e-12);
         assert!((ab - parts).abs() < 1e-8);
     }

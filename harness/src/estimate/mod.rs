@@ -81,14 +81,33 @@ fn to_vec(t: &Tensor) -> Result<Vec<f64>, EstimateError> {
         .map_err(|e| EstimateError::Numeric(e.to_string()))
 }
 
+impl ObservationStats {
+    /// Appends the statistics of the next chunk of observations.
+    pub fn extend(&mut self, next: ObservationStats) {
+        self.log_uncertainty.extend(next.log_uncertainty);
+        self.perception.extend(next.perception);
+        self.mse.extend(next.mse);
+        self.shrinkage_used |= next.shrinkage_used;
+    }
+}
+
 /// Computes [`ObservationStats`] with the Gaussian estimator. `samples` is `[n, K, d]` for a
 /// sampler, `[n, 1, d]` for a deterministic model (`deterministic = true`: P = +∞, and the
 /// error law is that of x̂ − X' over the K posterior draws).
-pub fn gaussian_stats(config: &EstimatorConfig, samples: &Tensor, deterministic: bool, truth: &Truth<'_>) -> Result<ObservationStats, EstimateError> {
+pub fn gaussian_stats(
+    config: &EstimatorConfig,
+    samples: &Tensor,
+    deterministic: bool,
+    truth: &Truth<'_>,
+) -> Result<ObservationStats, EstimateError> {
     let (n, k_model, d) = samples.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
     let (n_t, k, d_t) = truth.posterior_draws.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
     if (n, d) != (n_t, d_t) || !(k_model == k || k_model == 1) {
-        return Err(EstimateError::Shape(format!("samples are {:?}, posterior draws {:?}", samples.size(), truth.posterior_draws.size())));
+        return Err(EstimateError::Shape(format!(
+            "samples are {:?}, posterior draws {:?}",
+            samples.size(),
+            truth.posterior_draws.size()
+        )));
     }
     let _no_grad = tch::no_grad_guard();
     let errors = samples - truth.posterior_draws;
@@ -96,7 +115,7 @@ pub fn gaussian_stats(config: &EstimatorConfig, samples: &Tensor, deterministic:
     let (_, err_cov) = gaussian::fit(&errors, shrink)?;
     let mut log_u = gaussian::log_det(&err_cov)?;
     if config.bias_correction && !shrink {
-        log_u = log_u - gaussian::wishart_log_det_bias(d, k);
+        log_u -= gaussian::wishart_log_det_bias(d, k);
     }
     let log_uncertainty = to_vec(&(log_u / d as f64))?;
 
@@ -106,12 +125,19 @@ pub fn gaussian_stats(config: &EstimatorConfig, samples: &Tensor, deterministic:
         let (q_mean, q_cov) = gaussian::fit(samples, config.shrinkage.applies(k_model, d))?;
         let mut p = gaussian::d_half(truth.posterior_mean, truth.posterior_cov, &q_mean, &q_cov)?;
         if config.bias_correction && !config.shrinkage.applies(k_model, d) {
-            p = p - gaussian::d_half_bias(truth.posterior_cov, &q_cov, k_model)?;
+            p -= gaussian::d_half_bias(truth.posterior_cov, &q_cov, k_model)?;
         }
         to_vec(&p.nan_to_num(f64::NAN, Some(f64::INFINITY), Some(f64::NEG_INFINITY)))?
     };
 
     let sq = (samples - truth.signals.unsqueeze(1)).square();
     let mse = to_vec(&sq.mean_dim([1, 2].as_slice(), false, Kind::Double))?;
-    Ok(ObservationStats { log_uncertainty, perception, mse, shrinkage_used: shrink, samples_per_observation: k, dim: d })
+    Ok(ObservationStats {
+        log_uncertainty,
+        perception,
+        mse,
+        shrinkage_used: shrink,
+        samples_per_observation: k,
+        dim: d,
+    })
 }

@@ -9,7 +9,7 @@
 /// `η(0) = 2`, `η(∞) = 1`. Panics in debug builds on negative P or d = 0.
 pub fn eta(perception: f64, dim: usize) -> f64 {
     debug_assert!(dim > 0, "dimension must be positive");
-    debug_assert!(!(perception < 0.0), "perception index must be non-negative, got {perception}");
+    debug_assert!(perception.is_nan() || perception >= 0.0, "perception index must be non-negative, got {perception}");
     1.0 + optimal_gamma(perception, dim)
 }
 
@@ -42,7 +42,7 @@ pub fn optimal_gamma(perception: f64, dim: usize) -> f64 {
 /// The inverse of η: the least perception index a model can have at uncertainty
 /// `ratio`·N(X|Y). `Some(0)` for ratio ≥ 2; `None` for ratio ≤ 1 (no model is that certain).
 pub fn perception_at(ratio: f64, dim: usize) -> Option<f64> {
-    if !(ratio > 1.0) {
+    if ratio.is_nan() || ratio <= 1.0 {
         return None;
     }
     if ratio >= 2.0 {
@@ -72,7 +72,9 @@ mod tests {
 
     #[test]
     fn eta_matches_theory_reference_values() {
-        for (p, d, want) in [(2.0, 64, 1.6050), (2.0, 2048, 1.9154), (0.1, 1, 1.4028), (1.0, 256, 1.8379), (10.0, 64, 1.3175)] {
+        for (p, d, want) in
+            [(2.0, 64, 1.6050), (2.0, 2048, 1.9154), (0.1, 1, 1.4028), (1.0, 256, 1.8379), (10.0, 64, 1.3175)]
+        {
             let got = eta(p, d);
             assert!((got - want).abs() < 5e-5, "η({p}; {d}) = {got}, want {want}");
         }

@@ -103,7 +103,9 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     if k <= stats.dim {
         reasons.push(Reason::TooFewSamples { samples: k as usize, dim: d });
     }
-    if stats.log_uncertainty.iter().chain(&stats.mse).any(|v| !v.is_finite()) || stats.perception.iter().any(|v| v.is_nan()) {
+    if stats.log_uncertainty.iter().chain(&stats.mse).any(|v| !v.is_finite())
+        || stats.perception.iter().any(|v| v.is_nan())
+    {
         reasons.push(Reason::NonFinite);
     }
     if region == Region::Impossible {
@@ -112,11 +114,25 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     if n < 8 {
         reasons.push(Reason::TooFewObservations { observations: n });
     }
-    let validity = if reasons.is_empty() { Validity::Valid { shrinkage_used: stats.shrinkage_used } } else { Validity::Invalid(reasons) };
+    let validity = if reasons.is_empty() {
+        Validity::Valid { shrinkage_used: stats.shrinkage_used }
+    } else {
+        Validity::Invalid(reasons)
+    };
 
     let headroom = Headroom {
         uncertainty: uncertainty.point - bound_value,
         perception_nats: bound::perception_at(uncertainty.point / n_inh, d).map(|p_star| p.point - p_star),
     };
-    Judgement { uncertainty, uncertainty_ratio, perception_nats: p, bound: bound_value, bound_ratio: ratio, mse, region, validity, headroom }
+    Judgement {
+        uncertainty,
+        uncertainty_ratio,
+        perception_nats: p,
+        bound: bound_value,
+        bound_ratio: ratio,
+        mse,
+        region,
+        validity,
+        headroom,
+    }
 }

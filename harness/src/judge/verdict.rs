@@ -78,8 +78,12 @@ impl fmt::Display for Reason {
             Reason::TooFewSamples { samples, dim } => {
                 write!(f, "{samples} samples per observation for d = {dim}: covariance is singular; raise samples_per_observation well above d (≥ 10·d avoids shrinkage)")
             }
-            Reason::TooFewObservations { observations } => write!(f, "only {observations} observations; use at least 8 (32 or more for tight intervals)"),
-            Reason::NonFinite => write!(f, "NaN or infinite values in the model's samples or the estimates; check the plugin's output"),
+            Reason::TooFewObservations { observations } => {
+                write!(f, "only {observations} observations; use at least 8 (32 or more for tight intervals)")
+            }
+            Reason::NonFinite => {
+                write!(f, "NaN or infinite values in the model's samples or the estimates; check the plugin's output")
+            }
             Reason::BelowBound { upper } => {
                 write!(f, "measured in the impossible region (U/bound ≤ {upper:.3}, beyond the tolerance): the estimate is biased; add samples or observations")
             }

@@ -119,7 +119,8 @@ pub fn load(path: &Path, log_dir: &Path) -> Result<LoadedPlugin, LoadError> {
     let module = lib_header_from_path(&path)
         .and_then(|header| header.init_root_module::<PluginModuleRef>())
         .map_err(|e| classify(path.clone(), e, log_dir))?;
-    let metadata = (module.metadata())().into_result().map_err(|source| LoadError::Metadata { path: path.clone(), source })?;
+    let metadata =
+        (module.metadata())().into_result().map_err(|source| LoadError::Metadata { path: path.clone(), source })?;
     Ok(LoadedPlugin { path, metadata, sha256, module })
 }
 
@@ -128,7 +129,11 @@ fn classify(path: PathBuf, err: LibraryError, log_dir: &Path) -> LoadError {
         LibraryError::OpenError { err, .. } => LoadError::Open { path, reason: err.to_string() },
         LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin { path },
         LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => {
-            LoadError::IncompatibleVersion { path, expected: expected_version.to_string(), found: actual_version.to_string() }
+            LoadError::IncompatibleVersion {
+                path,
+                expected: expected_version.to_string(),
+                found: actual_version.to_string(),
+            }
         }
         LibraryError::AbiInstability(report) => {
             let report = report.to_string();
@@ -173,7 +178,10 @@ pub(crate) fn summarize_layout_report(report: &str) -> String {
 /// Loads every library in `dir` (not recursing): the plugins, and for each other library the
 /// reason it is not one.
 pub fn scan(dir: &Path, log_dir: &Path) -> std::io::Result<(Vec<LoadedPlugin>, Vec<LoadError>)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && is_library(p)).collect();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_library(p))
+        .collect();
     paths.sort();
     let (mut ok, mut failed) = (Vec::new(), Vec::new());
     for path in paths {
@@ -192,6 +200,9 @@ mod tests {
     #[test]
     fn layout_report_becomes_one_line() {
         let report = "Layout of expected type:\n  lots\n\nError:mismatched type\nExpected:\n    RResult\nFound:\n    u64\n4 error(s)inside:\n\nError:too many fields\nExpected:\n    3\nFound:\n    2\n";
-        assert_eq!(summarize_layout_report(report), "mismatched type: expected `RResult`, found `u64` (and 1 more mismatches)");
+        assert_eq!(
+            summarize_layout_report(report),
+            "mismatched type: expected `RResult`, found `u64` (and 1 more mismatches)"
+        );
     }
 }

@@ -53,7 +53,9 @@ impl ParamError {
     /// The parameter the error is about.
     pub fn param_name(&self) -> &str {
         match self {
-            ParamError::Unknown { name, .. } | ParamError::WrongType { name, .. } | ParamError::EmptySweep { name, .. } => name,
+            ParamError::Unknown { name, .. }
+            | ParamError::WrongType { name, .. }
+            | ParamError::EmptySweep { name, .. } => name,
         }
     }
 }
@@ -96,7 +98,14 @@ pub fn resolve_params(meta: &PluginMetadata, given: &[(String, toml::Value)]) ->
         }
         let values = items
             .into_iter()
-            .map(|v| convert(v, spec.kind).ok_or_else(|| ParamError::WrongType { plugin: plugin.clone(), name: name.clone(), expected: spec.kind, found: format!("{} `{v}`", v.type_str()) }))
+            .map(|v| {
+                convert(v, spec.kind).ok_or_else(|| ParamError::WrongType {
+                    plugin: plugin.clone(),
+                    name: name.clone(),
+                    expected: spec.kind,
+                    found: format!("{} `{v}`", v.type_str()),
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         axes.push((name, values, true));
     }
@@ -141,7 +150,10 @@ mod tests {
 
     #[test]
     fn sweeps_expand_to_the_cartesian_product_with_defaults() {
-        let given = vec![("gamma".to_string(), toml::Value::Array(vec![toml::Value::Integer(0), toml::Value::Float(0.25)])), ("steps".to_string(), toml::Value::Array(vec![1.into(), 2.into()]))];
+        let given = vec![
+            ("gamma".to_string(), toml::Value::Array(vec![toml::Value::Integer(0), toml::Value::Float(0.25)])),
+            ("steps".to_string(), toml::Value::Array(vec![1.into(), 2.into()])),
+        ];
         let configs = resolve_params(&meta(), &given).unwrap();
         assert_eq!(configs.len(), 4);
         assert_eq!(configs[1].label, "p(gamma=0, steps=2)");

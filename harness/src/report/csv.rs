@@ -5,7 +5,7 @@ use super::{Exporter, ReportError, RunReport};
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
 pub struct CsvExporter;
 
-const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,validity";
+const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity";
 
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -38,12 +38,14 @@ impl Exporter for CsvExporter {
                 j.bound_ratio.ci.lower,
                 j.bound_ratio.ci.upper,
             ];
-            let mut cells = vec![field(&r.task), field(&r.plugin), field(&r.label), r.rank.to_string(), r.stochastic.to_string()];
+            let mut cells =
+                vec![field(&r.task), field(&r.plugin), field(&r.label), r.rank.to_string(), r.stochastic.to_string()];
             cells.extend(nums.iter().map(|v| format!("{v:e}")));
             cells.push(j.region.to_string());
             cells.extend([j.mse.point, j.mse.ci.lower, j.mse.ci.upper, r.psnr_db].iter().map(|v| format!("{v:e}")));
             let t = &r.throughput_samples_per_sec;
-            cells.extend([t.point, t.ci.lower, t.ci.upper].iter().map(|v| format!("{v:e}")));
+            cells.extend([t.point, t.ci.lower, t.ci.upper, j.headroom.uncertainty].iter().map(|v| format!("{v:e}")));
+            cells.push(j.headroom.perception_nats.map(|v| format!("{v:e}")).unwrap_or_default());
             cells.push(field(&j.validity.to_string()));
             out.push_str(&cells.join(","));
             out.push('\n');

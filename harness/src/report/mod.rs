@@ -180,7 +180,8 @@ pub fn create_run_dir(dir: &Path) -> Result<(), ReportError> {
 
 /// Writes `results.json`, `results.csv`, `manifest.json` and `table.txt` into `dir`.
 pub fn write_run(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let exporters: [&dyn Exporter; 4] = [&JsonExporter, &CsvExporter, &ManifestExporter, &TableExporter { width: Some(200) }];
+    let exporters: [&dyn Exporter; 4] =
+        [&JsonExporter, &CsvExporter, &ManifestExporter, &TableExporter { width: Some(200) }];
     let mut written = Vec::new();
     for exporter in exporters {
         let path = dir.join(exporter.file_name());

@@ -57,7 +57,19 @@ impl TableExporter {
             if let Some(w) = self.width {
                 table.set_width(w);
             }
-            table.set_header(vec!["#", "model", "U ↓", "U/N(X|Y)", "P ↓ (nats)", "U / bound (1 = optimal)", "region", "MSE ↓", "PSNR ↑ (dB)", "samples/s ↑", "verdict"]);
+            table.set_header(vec![
+                "#",
+                "model",
+                "U ↓",
+                "U/N(X|Y)",
+                "P ↓ (nats)",
+                "U / bound (1 = optimal)",
+                "region",
+                "MSE ↓",
+                "PSNR ↑ (dB)",
+                "samples/s ↑",
+                "verdict",
+            ]);
             for r in report.results.iter().filter(|r| r.task == task.name) {
                 let j = &r.judgement;
                 table.add_row(vec![
@@ -76,7 +88,8 @@ impl TableExporter {
             }
             out.push_str(&table.to_string());
             out.push('\n');
-            let failed: Vec<_> = report.failures.iter().filter(|f| f.task.as_deref() == Some(task.name.as_str())).collect();
+            let failed: Vec<_> =
+                report.failures.iter().filter(|f| f.task.as_deref() == Some(task.name.as_str())).collect();
             for f in failed {
                 out.push_str(&format!("  failed: {} — {}\n", f.subject, f.message));
             }

@@ -37,12 +37,24 @@ pub fn view_of(tensor: &Tensor) -> Result<TensorView, RunError> {
         Kind::Float => DType::F32,
         other => return Err(RunError::Malformed(format!("cannot pass a {other:?} tensor"))),
     };
-    Ok(TensorView { data: tensor.data_ptr(), shape: tensor.size().into(), strides: tensor.stride().into(), dtype, device: sdk_device(tensor.device()) })
+    Ok(TensorView {
+        data: tensor.data_ptr(),
+        shape: tensor.size().into(),
+        strides: tensor.stride().into(),
+        dtype,
+        device: sdk_device(tensor.device()),
+    })
 }
 
 /// Calls `model.restore` on `measurements` (`[n, m]`, contiguous) and returns its samples as a
 /// float64 tensor `[n, n_samples, d]` on the measurements' device.
-pub fn restore(model: &mut ModelBox, measurements: &Tensor, n_samples: u32, seed: u64, dim: i64) -> Result<Tensor, RunError> {
+pub fn restore(
+    model: &mut ModelBox,
+    measurements: &Tensor,
+    n_samples: u32,
+    seed: u64,
+    dim: i64,
+) -> Result<Tensor, RunError> {
     let view = view_of(measurements)?;
     let output = model.restore(&view, n_samples, seed).into_result()?;
     let out = output.view();
@@ -60,7 +72,8 @@ pub fn restore(model: &mut ModelBox, measurements: &Tensor, n_samples: u32, seed
         DType::F64 => Kind::Double,
     };
     // SAFETY: `output` owns the memory and outlives `borrowed`, which is copied before both drop.
-    let borrowed = unsafe { Tensor::f_from_blob(out.data as *const u8, &out.shape, &out.strides, kind, tch_device(out.device))? };
+    let borrowed =
+        unsafe { Tensor::f_from_blob(out.data as *const u8, &out.shape, &out.strides, kind, tch_device(out.device))? };
     let samples = borrowed.f_to_dtype(Kind::Double, false, true)?;
     drop(borrowed);
     drop(output);

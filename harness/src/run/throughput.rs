@@ -20,7 +20,14 @@ pub struct TimingConfig {
 
 /// Samples per second of `model` on `measurements`, each call producing `n_samples` per
 /// measurement; CUDA work is synchronised before each clock read.
-pub fn throughput(model: &mut ModelBox, measurements: &Tensor, n_samples: u32, dim: i64, timing: TimingConfig, bootstrap: Bootstrap) -> Result<Estimate, RunError> {
+pub fn throughput(
+    model: &mut ModelBox,
+    measurements: &Tensor,
+    n_samples: u32,
+    dim: i64,
+    timing: TimingConfig,
+    bootstrap: Bootstrap,
+) -> Result<Estimate, RunError> {
     let sync = || {
         if let tch::Device::Cuda(i) = measurements.device() {
             tch::Cuda::synchronize(i as i64);

@@ -2,14 +2,14 @@
 //!
 //! An exact task is a linear-Gaussian problem Y = A·X + σ·W, X ~ N(0, Σx) ([`PriorConfig`],
 //! [`OperatorConfig`]) whose posterior is known in closed form, so every quantity the harness
-//! reports can be checked: [`ExactTask`] holds it, [`ExactTask::sample`] draws observations,
-//! ground truths and posterior draws on the run's device.
+//! reports can be checked: [`ExactTask`] holds it, [`ExactTask::sample`] draws observations and
+//! ground truths on the run's device, and [`TaskSamples::chunk`] exact posterior draws.
 
 mod exact;
 mod operator;
 mod prior;
 
-pub use exact::{ExactTask, TaskSamples};
+pub use exact::{ExactTask, ObservationChunk, TaskSamples};
 pub use operator::OperatorConfig;
 pub use prior::PriorConfig;
 
@@ -78,7 +78,10 @@ impl TaskConfig {
         let missing = |what: &str| TaskError::Invalid(format!("task '{}' needs `{what}` (or a `preset`)", self.name));
         let dim = dim.ok_or_else(|| missing("dim"))?;
         if dim == 0 || dim > MAX_DIM {
-            return Err(TaskError::Invalid(format!("task '{}': dim must be between 1 and {MAX_DIM}, got {dim}", self.name)));
+            return Err(TaskError::Invalid(format!(
+                "task '{}': dim must be between 1 and {MAX_DIM}, got {dim}",
+                self.name
+            )));
         }
         Ok((dim, prior.ok_or_else(|| missing("prior"))?, operator.ok_or_else(|| missing("operator"))?))
     }

@@ -63,7 +63,9 @@ impl OperatorConfig {
     /// σ.
     pub fn noise_std(&self) -> f64 {
         match *self {
-            OperatorConfig::Denoising { noise_std } | OperatorConfig::Inpainting { noise_std, .. } | OperatorConfig::SuperResolution { noise_std, .. } => noise_std,
+            OperatorConfig::Denoising { noise_std }
+            | OperatorConfig::Inpainting { noise_std, .. }
+            | OperatorConfig::SuperResolution { noise_std, .. } => noise_std,
         }
     }
 
@@ -71,13 +73,17 @@ impl OperatorConfig {
     pub fn matrix(&self, d: usize, seed: u64) -> Result<(Vec<f64>, usize), TaskError> {
         let sigma = self.noise_std();
         if !(sigma > 0.0 && sigma.is_finite()) {
-            return Err(TaskError::Invalid(format!("noise_std must be positive (an exact task needs a proper posterior), got {sigma}")));
+            return Err(TaskError::Invalid(format!(
+                "noise_std must be positive (an exact task needs a proper posterior), got {sigma}"
+            )));
         }
         match *self {
             OperatorConfig::Denoising { .. } => Ok((selection(d, &(0..d).collect::<Vec<_>>()), d)),
             OperatorConfig::Inpainting { observed_fraction, .. } => {
                 if !(observed_fraction > 0.0 && observed_fraction <= 1.0) {
-                    return Err(TaskError::Invalid(format!("observed_fraction must be in (0, 1], got {observed_fraction}")));
+                    return Err(TaskError::Invalid(format!(
+                        "observed_fraction must be in (0, 1], got {observed_fraction}"
+                    )));
                 }
                 let m = ((observed_fraction * d as f64).round() as usize).clamp(1, d);
                 let mut coords: Vec<usize> = (0..d).collect();
@@ -147,7 +153,8 @@ mod tests {
 
     #[test]
     fn super_resolution_rows_are_normalised_blurs() {
-        let (a, m) = OperatorConfig::SuperResolution { noise_std: 0.1, factor: 4, blur_std: 1.5 }.matrix(16, 0).unwrap();
+        let (a, m) =
+            OperatorConfig::SuperResolution { noise_std: 0.1, factor: 4, blur_std: 1.5 }.matrix(16, 0).unwrap();
         assert_eq!(m, 4);
         for r in 0..m {
             assert!((a[r * 16..(r + 1) * 16].iter().sum::<f64>() - 1.0).abs() < 1e-12);

@@ -84,7 +84,11 @@ impl PriorConfig {
                 // Σ_ij = (1/d)·Σ_k λ_k·cos(2πk(i−j)/d), a function of (i − j) mod d.
                 let row: Vec<f64> = (0..d)
                     .map(|lag| {
-                        spectrum.iter().enumerate().map(|(k, l)| l * (std::f64::consts::TAU * (k * lag) as f64 / d as f64).cos()).sum::<f64>()
+                        spectrum
+                            .iter()
+                            .enumerate()
+                            .map(|(k, l)| l * (std::f64::consts::TAU * (k * lag) as f64 / d as f64).cos())
+                            .sum::<f64>()
                             * scale
                             / d as f64
                     })

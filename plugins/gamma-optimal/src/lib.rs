@@ -3,7 +3,10 @@
 //! its conditional covariance is γ·Σ_y, its uncertainty (1+γ)·N(X|Y) = η(P; d)·N(X|Y).
 
 use oracle_kit::{bridge, GaussianPosterior};
-use upbench_sdk::{export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView};
+use upbench_sdk::{
+    export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
+    TaskKind, TaskSpec, TensorView,
+};
 
 /// The plugin.
 pub struct GammaOptimal;
@@ -12,16 +15,27 @@ impl Plugin for GammaOptimal {
     type Model = GammaOptimalModel;
 
     fn metadata() -> PluginMetadata {
-        PluginMetadata::new("gamma-optimal", env!("CARGO_PKG_VERSION"), "optimal family μ + √γ·(X' − μ): on the bound (oracle)")
-            .with_task_kinds(&TaskKind::ALL)
-            .stochastic()
-            .with_param(ParamSpec::new("gamma", ParamValue::Float(0.5), "γ ∈ [0, 1]: 0 = posterior mean, 1 = posterior sampling"))
+        PluginMetadata::new(
+            "gamma-optimal",
+            env!("CARGO_PKG_VERSION"),
+            "optimal family μ + √γ·(X' − μ): on the bound (oracle)",
+        )
+        .with_task_kinds(&TaskKind::ALL)
+        .stochastic()
+        .with_param(ParamSpec::new(
+            "gamma",
+            ParamValue::Float(0.5),
+            "γ ∈ [0, 1]: 0 = posterior mean, 1 = posterior sampling",
+        ))
     }
 
     fn new_model(params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
         let gamma = params.float("gamma")?;
         if !(0.0..=1.0).contains(&gamma) {
-            return Err(PluginError::InvalidParameter { name: "gamma".into(), reason: format!("{gamma} is outside [0, 1]").into() });
+            return Err(PluginError::InvalidParameter {
+                name: "gamma".into(),
+                reason: format!("{gamma} is outside [0, 1]").into(),
+            });
         }
         Ok(GammaOptimalModel { posterior: GaussianPosterior::from_task(task)?, scale: gamma.sqrt() })
     }

@@ -5,7 +5,10 @@
 
 use oracle_kit::{bridge, GaussianPosterior};
 use tch::{Kind, Tensor};
-use upbench_sdk::{export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView};
+use upbench_sdk::{
+    export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
+    TaskKind, TaskSpec, TensorView,
+};
 
 /// The plugin.
 pub struct IsotropicNoise;
@@ -14,16 +17,27 @@ impl Plugin for IsotropicNoise {
     type Model = IsotropicNoiseModel;
 
     fn metadata() -> PluginMetadata {
-        PluginMetadata::new("isotropic-noise", env!("CARGO_PKG_VERSION"), "posterior mean plus white noise of level τ (suboptimal)")
-            .with_task_kinds(&TaskKind::ALL)
-            .stochastic()
-            .with_param(ParamSpec::new("tau", ParamValue::Float(0.3), "τ > 0: standard deviation of the added white noise"))
+        PluginMetadata::new(
+            "isotropic-noise",
+            env!("CARGO_PKG_VERSION"),
+            "posterior mean plus white noise of level τ (suboptimal)",
+        )
+        .with_task_kinds(&TaskKind::ALL)
+        .stochastic()
+        .with_param(ParamSpec::new(
+            "tau",
+            ParamValue::Float(0.3),
+            "τ > 0: standard deviation of the added white noise",
+        ))
     }
 
     fn new_model(params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
         let tau = params.float("tau")?;
         if !(tau > 0.0 && tau.is_finite()) {
-            return Err(PluginError::InvalidParameter { name: "tau".into(), reason: format!("{tau} is not a positive number").into() });
+            return Err(PluginError::InvalidParameter {
+                name: "tau".into(),
+                reason: format!("{tau} is not a positive number").into(),
+            });
         }
         Ok(IsotropicNoiseModel { posterior: GaussianPosterior::from_task(task)?, tau })
     }

@@ -39,8 +39,14 @@ fn tch_kind(dtype: DType) -> Kind {
 /// that received the view, and copy anything that must survive.
 pub unsafe fn view_as_tensor(view: &TensorView) -> Result<Tensor, PluginError> {
     view.validate()?;
-    Tensor::f_from_blob(view.data as *const u8, &view.shape, &view.strides, tch_kind(view.dtype), tch_device(view.device))
-        .map_err(PluginError::failed)
+    Tensor::f_from_blob(
+        view.data as *const u8,
+        &view.shape,
+        &view.strides,
+        tch_kind(view.dtype),
+        tch_device(view.device),
+    )
+    .map_err(PluginError::failed)
 }
 
 struct TchOwner(Mutex<Tensor>);

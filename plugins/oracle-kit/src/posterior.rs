@@ -23,11 +23,16 @@ impl GaussianPosterior {
     /// Computes the posterior of an exact task on its device, in float64.
     pub fn from_task(task: &TaskSpec) -> Result<Self, PluginError> {
         let prior = task.prior.as_ref().into_option().ok_or_else(|| {
-            PluginError::UnsupportedTask(format!("task '{}' has no Gaussian prior: this oracle needs an exact task", task.name).into())
+            PluginError::UnsupportedTask(
+                format!("task '{}' has no Gaussian prior: this oracle needs an exact task", task.name).into(),
+            )
         })?;
         let (d, m) = (task.signal_dim as i64, task.measurement_dim as i64);
-        if prior.covariance.len() as i64 != d * d || prior.mean.len() as i64 != d || task.operator.len() as i64 != m * d {
-            return Err(PluginError::UnsupportedTask("prior or operator sizes disagree with the task's dimensions".into()));
+        if prior.covariance.len() as i64 != d * d || prior.mean.len() as i64 != d || task.operator.len() as i64 != m * d
+        {
+            return Err(PluginError::UnsupportedTask(
+                "prior or operator sizes disagree with the task's dimensions".into(),
+            ));
         }
         if task.noise_std <= 0.0 {
             return Err(PluginError::UnsupportedTask("noise_std must be positive for a proper posterior".into()));
@@ -41,14 +46,15 @@ impl GaussianPosterior {
         let operator = on(&task.operator, &[m, d])?;
 
         let a_cov = operator.f_matmul(&cov).map_err(fail)?; // A·Σx, m × d
-        let s = a_cov.f_matmul(&operator.tr()).map_err(fail)? + Tensor::eye(m, (Kind::Double, device)) * task.noise_std.powi(2);
+        let s = a_cov.f_matmul(&operator.tr()).map_err(fail)?
+            + Tensor::eye(m, (Kind::Double, device)) * task.noise_std.powi(2);
         let s_chol = s.f_linalg_cholesky(false).map_err(fail)?;
         let gain_t = a_cov.f_cholesky_solve(&s_chol, false).map_err(fail)?; // S⁻¹·A·Σx = Gᵀ
         let post = &cov - gain_t.tr().f_matmul(&a_cov).map_err(fail)?;
         let post = (&post + post.tr()) * 0.5;
-        let cholesky = post.f_linalg_cholesky(false).map_err(|e| {
-            PluginError::Failed(format!("posterior covariance is not positive definite: {e}").into())
-        })?;
+        let cholesky = post
+            .f_linalg_cholesky(false)
+            .map_err(|e| PluginError::Failed(format!("posterior covariance is not positive definite: {e}").into()))?;
         Ok(GaussianPosterior { gain: gain_t.tr().contiguous(), prior_mean, operator, cholesky, signal_dim: d })
     }
 

@@ -3,7 +3,10 @@
 //! its uncertainty is (1 + s²)·N(X|Y) instead of (1 + 1/s²)·N(X|Y): strictly suboptimal.
 
 use oracle_kit::{bridge, GaussianPosterior};
-use upbench_sdk::{export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView};
+use upbench_sdk::{
+    export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
+    TaskKind, TaskSpec, TensorView,
+};
 
 /// The plugin.
 pub struct OverdispersedSampler;
@@ -12,16 +15,27 @@ impl Plugin for OverdispersedSampler {
     type Model = OverdispersedSamplerModel;
 
     fn metadata() -> PluginMetadata {
-        PluginMetadata::new("overdispersed-sampler", env!("CARGO_PKG_VERSION"), "miscalibrated sampler, spread too wide by s (suboptimal)")
-            .with_task_kinds(&TaskKind::ALL)
-            .stochastic()
-            .with_param(ParamSpec::new("spread", ParamValue::Float(1.5), "s ≥ 1: factor on the posterior's standard deviations"))
+        PluginMetadata::new(
+            "overdispersed-sampler",
+            env!("CARGO_PKG_VERSION"),
+            "miscalibrated sampler, spread too wide by s (suboptimal)",
+        )
+        .with_task_kinds(&TaskKind::ALL)
+        .stochastic()
+        .with_param(ParamSpec::new(
+            "spread",
+            ParamValue::Float(1.5),
+            "s ≥ 1: factor on the posterior's standard deviations",
+        ))
     }
 
     fn new_model(params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
         let spread = params.float("spread")?;
         if !(spread >= 1.0 && spread.is_finite()) {
-            return Err(PluginError::InvalidParameter { name: "spread".into(), reason: format!("{spread} is below 1").into() });
+            return Err(PluginError::InvalidParameter {
+                name: "spread".into(),
+                reason: format!("{spread} is below 1").into(),
+            });
         }
         Ok(OverdispersedSamplerModel { posterior: GaussianPosterior::from_task(task)?, spread })
     }

@@ -3,7 +3,10 @@
 //! bound's P → ∞ end, U = N(X|Y) (`theory.md`, result 3 with γ → 0).
 
 use oracle_kit::{bridge, GaussianPosterior};
-use upbench_sdk::{export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView};
+use upbench_sdk::{
+    export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
+    TensorView,
+};
 
 /// The plugin.
 pub struct PosteriorMean;
@@ -12,8 +15,12 @@ impl Plugin for PosteriorMean {
     type Model = PosteriorMeanModel;
 
     fn metadata() -> PluginMetadata {
-        PluginMetadata::new("posterior-mean", env!("CARGO_PKG_VERSION"), "exact posterior mean E[X|Y] (oracle, deterministic)")
-            .with_task_kinds(&TaskKind::ALL)
+        PluginMetadata::new(
+            "posterior-mean",
+            env!("CARGO_PKG_VERSION"),
+            "exact posterior mean E[X|Y] (oracle, deterministic)",
+        )
+        .with_task_kinds(&TaskKind::ALL)
     }
 
     fn new_model(_params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {

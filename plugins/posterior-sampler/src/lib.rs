@@ -2,7 +2,10 @@
 //! `theory.md` result 3 (γ = 1) uncertainty exactly 2·N(X|Y).
 
 use oracle_kit::{bridge, GaussianPosterior};
-use upbench_sdk::{export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView};
+use upbench_sdk::{
+    export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
+    TensorView,
+};
 
 /// The plugin.
 pub struct PosteriorSampler;
@@ -11,9 +14,13 @@ impl Plugin for PosteriorSampler {
     type Model = PosteriorSamplerModel;
 
     fn metadata() -> PluginMetadata {
-        PluginMetadata::new("posterior-sampler", env!("CARGO_PKG_VERSION"), "exact posterior sampling (oracle, perfect perception)")
-            .with_task_kinds(&TaskKind::ALL)
-            .stochastic()
+        PluginMetadata::new(
+            "posterior-sampler",
+            env!("CARGO_PKG_VERSION"),
+            "exact posterior sampling (oracle, perfect perception)",
+        )
+        .with_task_kinds(&TaskKind::ALL)
+        .stochastic()
     }
 
     fn new_model(_params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
