@@ -32,8 +32,8 @@ pub struct RunPlan {
 
 /// Progress events; every method defaults to doing nothing.
 pub trait Progress {
-    /// A task is about to run.
-    fn task_started(&mut self, _task: &str, _configs: usize) {}
+    /// A task was built and its models are about to run.
+    fn task_started(&mut self, _task: &TaskSummary) {}
     /// One configuration finished.
     fn result(&mut self, _result: &ConfigResult) {}
     /// Something failed; the run continues.
@@ -164,6 +164,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             observations: n,
             samples_per_observation: k,
         });
+        rec.progress.task_started(tasks.last().expect("just pushed"));
         let spec = task.spec(sdk_device(plan.device));
 
         let mut task_results = Vec::new();
@@ -190,7 +191,6 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                     continue;
                 }
             };
-            rec.progress.task_started(&task.name, configs.len());
             for config in configs {
                 match run_config(
                     plan,

@@ -7,20 +7,25 @@ use anyhow::Context;
 use super::config::RunConfig;
 use super::RunArgs;
 use crate::pipeline::{run_suite, Progress};
-use crate::report::{create_run_dir, write_run, ConfigResult, Failure, TableExporter};
+use crate::report::{create_run_dir, write_run, ConfigResult, Failure, TableExporter, TaskSummary};
+
+/// One progress line on stderr; a closed stderr (e.g. piped into `head`) must not stop the run.
+fn note(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "upbench: {line}");
+}
 
 /// Progress lines on stderr.
 struct Stderr;
 
 impl Progress for Stderr {
-    fn task_started(&mut self, task: &str, configs: usize) {
-        eprintln!("upbench: {task}: running {configs} configuration(s)");
+    fn task_started(&mut self, task: &TaskSummary) {
+        note(format_args!("task {} (d = {}, N(X|Y) = {:.4})", task.name, task.signal_dim, task.inherent_uncertainty));
     }
     fn result(&mut self, r: &ConfigResult) {
-        eprintln!("upbench:   {} — U/bound {:.4}, {}", r.label, r.judgement.bound_ratio.point, r.judgement.region);
+        note(format_args!("  {} — U/bound {:.4}, {}", r.label, r.judgement.bound_ratio.point, r.judgement.region));
     }
     fn failure(&mut self, f: &Failure) {
-        eprintln!("upbench: error: {}: {}", f.subject, f.message);
+        note(format_args!("error: {}: {}", f.subject, f.message));
     }
 }
 
@@ -32,12 +37,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     let mut loud = Stderr;
     let progress: &mut dyn Progress = if config.quiet { &mut quiet } else { &mut loud };
     if !config.quiet {
-        eprintln!(
-            "upbench: suite {} on {} → {}",
+        note(format_args!(
+            "suite {} on {} → {}",
             config.plan.suite.origin,
             crate::device::device_name(config.plan.device),
             config.run_dir.display()
-        );
+        ));
     }
     let report = run_suite(&config.plan, progress);
     let written = write_run(&report, &config.run_dir)?;

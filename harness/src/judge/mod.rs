@@ -2,13 +2,13 @@
 //!
 //! From per-observation statistics ([`ObservationStats`]) this stage forms U = exp(mean of
 //! (1/d)·ln|Σ̂_E,y|), P = mean of D_½ over y, their ratio to the bound η(P; d)·N(X|Y), with
-//! bootstrap confidence intervals over y, and turns the *whole* interval of that ratio into a
+//! bootstrap confidence intervals over y, and turns the *whole* confidence box of (P, U) into a
 //! [`Region`] and a [`Validity`] verdict. It never prints.
 
 pub mod bound;
 mod verdict;
 
-pub use verdict::{Reason, Region, Validity};
+pub use verdict::{ConfidenceBox, Reason, Region, Validity};
 
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,11 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     let uncertainty_ratio = scale(uncertainty, 1.0 / n_inh);
     let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
     let band_top = truth.gaussian_inherent_uncertainty / n_inh;
-    let region = Region::from_interval(ratio.ci.lower, ratio.ci.upper, band_top, config.band_tolerance);
+    let confidence_box = ConfidenceBox {
+        perception: (p.ci.lower, p.ci.upper),
+        uncertainty_ratio: (uncertainty_ratio.ci.lower, uncertainty_ratio.ci.upper),
+    };
+    let region = Region::from_box(confidence_box, d, band_top, config.band_tolerance);
 
     let mut reasons = Vec::new();
     let k = stats.samples_per_observation;

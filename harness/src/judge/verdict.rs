@@ -4,31 +4,50 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Position of a model in the (P, U) plane, decided from the whole confidence interval of
-/// U / (η(P; d)·N(X|Y)), never from the point alone.
+/// Position of a model in the (P, U) plane, decided from the whole confidence box
+/// [P_lo, P_hi] × [U_lo, U_hi], never from the point alone (`theory.md`, result 2).
+///
+/// The band at perception P is [η(P)·N(X|Y), η(P)·N(X_G|Y)], and η decreases in P, so over the
+/// box the band's values span [η(P_hi)·N(X|Y), η(P_lo)·N(X_G|Y)]. Working on the box rather than
+/// on the ratio U / η(P)·N keeps the call sound where η is steep (P → 0, where η falls like a
+/// square root and a tiny perception error moves the ratio by percents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Region {
-    /// The whole interval lies below the bound by more than the tolerance: no model can be
-    /// there, so the estimate is wrong.
+    /// Even the largest plausible U is below the lowest the bound allows over the plausible P,
+    /// by more than the tolerance: no model can be there, so the estimate is wrong.
     Impossible,
-    /// The interval lies within the band [η·N(X|Y), η·N(X_G|Y)], up to the tolerance: optimal.
+    /// Every plausible U is within the tolerance of the band at some plausible P: optimal.
     OptimalBand,
-    /// The whole interval lies above the band: a better model exists at this perception.
+    /// Even the smallest plausible U is above the band's highest value over the plausible P, by
+    /// more than the tolerance: a better model exists at this perception.
     Suboptimal,
-    /// The interval straddles a boundary: more observations are needed to tell.
+    /// The box straddles a boundary: more observations or samples are needed to tell.
     Undecided,
 }
 
+/// A confidence box in the (P, U) plane, U in units of N(X|Y).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConfidenceBox {
+    /// [lower, upper] of P, nats (+∞ for a deterministic model).
+    pub perception: (f64, f64),
+    /// [lower, upper] of U / N(X|Y).
+    pub uncertainty_ratio: (f64, f64),
+}
+
 impl Region {
-    /// Classifies the interval [lower, upper] of the bound ratio; the band is [1, band_top],
-    /// resolved to the relative `tolerance` (the verdict's stated precision) on both sides.
-    pub fn from_interval(lower: f64, upper: f64, band_top: f64, tolerance: f64) -> Region {
-        if upper < 1.0 - tolerance {
+    /// Classifies a confidence box in dimension `dim`; the band is [1, band_top]·η(P) in units
+    /// of N(X|Y), resolved to the relative `tolerance` (the verdict's stated precision).
+    pub fn from_box(b: ConfidenceBox, dim: usize, band_top: f64, tolerance: f64) -> Region {
+        let eta_at = |p: f64| super::bound::eta(p.max(0.0), dim);
+        let lowest_bound = eta_at(b.perception.1);
+        let highest_band = eta_at(b.perception.0) * band_top;
+        let (u_lo, u_hi) = b.uncertainty_ratio;
+        if u_hi < lowest_bound * (1.0 - tolerance) {
             Region::Impossible
-        } else if lower > band_top * (1.0 + tolerance) {
+        } else if u_lo > highest_band * (1.0 + tolerance) {
             Region::Suboptimal
-        } else if lower >= 1.0 - tolerance && upper <= band_top * (1.0 + tolerance) {
+        } else if u_lo >= lowest_bound * (1.0 - tolerance) && u_hi <= highest_band * (1.0 + tolerance) {
             Region::OptimalBand
         } else {
             Region::Undecided
@@ -65,9 +84,9 @@ pub enum Reason {
     },
     /// The model's output or the estimate is NaN or infinite where it must be finite.
     NonFinite,
-    /// The ratio's whole interval is below 1: impossible, so the estimate is biased.
+    /// The whole confidence box is below the bound: impossible, so the estimate is biased.
     BelowBound {
-        /// The interval's upper end.
+        /// The upper end of U / (η(P; d)·N(X|Y))'s interval.
         upper: f64,
     },
 }
@@ -129,15 +148,31 @@ impl fmt::Display for Validity {
 mod tests {
     use super::*;
 
+    fn region(p: (f64, f64), u: (f64, f64), d: usize) -> Region {
+        Region::from_box(ConfidenceBox { perception: p, uncertainty_ratio: u }, d, 1.0, 0.02)
+    }
+
     #[test]
-    fn region_uses_the_whole_interval() {
-        assert_eq!(Region::from_interval(0.90, 0.97, 1.0, 0.02), Region::Impossible);
-        assert_eq!(Region::from_interval(0.99, 1.01, 1.0, 0.02), Region::OptimalBand);
+    fn region_uses_the_whole_box() {
+        let inf = (f64::INFINITY, f64::INFINITY);
+        assert_eq!(region(inf, (0.90, 0.97), 4), Region::Impossible);
+        assert_eq!(region(inf, (0.99, 1.01), 4), Region::OptimalBand);
         // below the bound, but within the stated precision: on the bound
-        assert_eq!(Region::from_interval(0.9969, 0.9993, 1.0, 0.02), Region::OptimalBand);
-        assert_eq!(Region::from_interval(1.05, 1.2, 1.0, 0.02), Region::Suboptimal);
-        assert_eq!(Region::from_interval(0.95, 1.10, 1.0, 0.02), Region::Undecided);
-        // a wide Gaussian-gap band contains what lies between the two curves
-        assert_eq!(Region::from_interval(1.1, 1.3, 1.4, 0.02), Region::OptimalBand);
+        assert_eq!(region(inf, (0.9969, 0.9993), 4), Region::OptimalBand);
+        assert_eq!(region(inf, (1.05, 1.2), 4), Region::Suboptimal);
+        assert_eq!(region(inf, (0.95, 1.10), 4), Region::Undecided);
+        // a Gaussian gap widens the band to [1, 1.4]·η
+        assert_eq!(
+            Region::from_box(ConfidenceBox { perception: inf, uncertainty_ratio: (1.1, 1.3) }, 4, 1.4, 0.02),
+            Region::OptimalBand
+        );
+    }
+
+    #[test]
+    fn a_perfect_sampler_is_on_the_bound_despite_the_steep_square_root() {
+        // P̂ within ±1e-4 of 0 at d = 1 moves η(P̂) by up to 3 %, U/N ≈ 2: the box is explained
+        // by the curve, though the ratio U/η(P̂)·N alone would straddle the tolerance.
+        assert_eq!(region((-4e-5, 1.2e-4), (1.987, 2.032), 1), Region::OptimalBand);
+        assert_eq!(region((-4e-5, 1.2e-4), (2.06, 2.1), 1), Region::Suboptimal);
     }
 }

@@ -104,7 +104,7 @@ impl TableExporter {
         }
         let ci = report.manifest.confidence_level * 100.0;
         out.push_str(&format!(
-            "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole interval. PSNR peak² = mean prior variance. Device: {}.\n",
+            "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Device: {}.\n",
             report.manifest.device
         ));
         out
