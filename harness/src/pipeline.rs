@@ -247,6 +247,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 version: p.metadata.version.to_string(),
                 path: p.path.display().to_string(),
                 sha256: p.sha256.clone(),
+                sdk_version: p.sdk_version.clone(),
             })
             .collect(),
     };

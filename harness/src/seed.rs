@@ -16,6 +16,16 @@ pub fn derive_seed(master: u64, names: &[&str]) -> u64 {
     (z ^ (z >> 31)) >> 1 // non-negative as i64, which libtorch's manual_seed takes
 }
 
+/// Seeds libtorch's generators, the CPU one and, when CUDA is present, every CUDA device's, so
+/// that draws are reproducible on whichever device the run uses. Plugins share these
+/// generators (one libtorch per process): the harness reseeds before each of its own draws.
+pub fn seed_torch(seed: u64) {
+    tch::manual_seed(seed as i64);
+    if tch::Cuda::is_available() {
+        tch::Cuda::manual_seed_all(seed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::derive_seed;

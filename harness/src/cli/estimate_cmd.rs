@@ -68,16 +68,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
             bail!("{}: an error covariance is singular (K = {k} samples for d = {d}); need K > d", path.display());
         }
         let [log_u] = bootstrap.estimate(per_y.len(), |idx| [mean_of(&per_y, idx)]);
-        let u = crate::estimate::Estimate {
-            point: log_u.point.exp(),
-            ci: crate::estimate::ConfidenceInterval {
-                level: args.level,
-                lower: log_u.ci.lower.exp(),
-                upper: log_u.ci.upper.exp(),
-            },
-            standard_error: log_u.point.exp() * log_u.standard_error,
-            n: log_u.n,
-        };
+        let u = log_u.exp();
         let note = if shrink {
             "Ledoit–Wolf shrinkage (K < 10·d): biased"
         } else {

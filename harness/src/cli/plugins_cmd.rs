@@ -28,7 +28,7 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<bool> {
     }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header(vec!["plugin", "version", "kind", "tasks", "parameters (default)", "description", "file"]);
+    table.set_header(vec!["plugin", "version", "SDK", "kind", "tasks", "parameters (default)", "description", "file"]);
     for p in &loaded {
         let m = &p.metadata;
         let params: Vec<String> =
@@ -37,6 +37,7 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<bool> {
         table.add_row(vec![
             m.name.to_string(),
             m.version.to_string(),
+            p.sdk_version.clone(),
             if m.stochastic { "stochastic".into() } else { "deterministic".to_string() },
             tasks.join(", "),
             if params.is_empty() { "—".into() } else { params.join("\n") },

@@ -35,6 +35,28 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// The estimate of f(θ) for an increasing f: point and interval ends mapped, the standard
+    /// error by the delta method (`derivative` = f′ at the point).
+    pub fn map_increasing(self, f: impl Fn(f64) -> f64, derivative: f64) -> Estimate {
+        Estimate {
+            point: f(self.point),
+            ci: ConfidenceInterval { level: self.ci.level, lower: f(self.ci.lower), upper: f(self.ci.upper) },
+            standard_error: self.standard_error * derivative,
+            n: self.n,
+        }
+    }
+
+    /// exp(θ), e.g. an entropy power from a mean log-determinant.
+    pub fn exp(self) -> Estimate {
+        let at = self.point.exp();
+        self.map_increasing(f64::exp, at)
+    }
+
+    /// s·θ for s > 0.
+    pub fn scaled(self, s: f64) -> Estimate {
+        self.map_increasing(|v| v * s, s)
+    }
+
     /// An exactly known value (zero-width interval), e.g. P = ∞ for a deterministic model.
     pub fn exact(value: f64, level: f64, n: usize) -> Self {
         Estimate { point: value, ci: ConfidenceInterval { level, lower: value, upper: value }, standard_error: 0.0, n }

@@ -80,20 +80,8 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         let mse = mean_of(&stats.mse, &mut chosen.iter().copied());
         [log_u, p, ratio_of(log_u, p), mse]
     });
-    let exp_of = |e: Estimate| Estimate {
-        point: e.point.exp(),
-        ci: crate::estimate::ConfidenceInterval { level: e.ci.level, lower: e.ci.lower.exp(), upper: e.ci.upper.exp() },
-        standard_error: e.point.exp() * e.standard_error,
-        n: e.n,
-    };
-    let uncertainty = exp_of(log_u);
-    let scale = |e: Estimate, s: f64| Estimate {
-        point: e.point * s,
-        ci: crate::estimate::ConfidenceInterval { level: e.ci.level, lower: e.ci.lower * s, upper: e.ci.upper * s },
-        standard_error: e.standard_error * s,
-        n: e.n,
-    };
-    let uncertainty_ratio = scale(uncertainty, 1.0 / n_inh);
+    let uncertainty = log_u.exp();
+    let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
     let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
     let band_top = truth.gaussian_inherent_uncertainty / n_inh;
     let confidence_box = ConfidenceBox {

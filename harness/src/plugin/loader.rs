@@ -20,6 +20,8 @@ pub struct LoadedPlugin {
     pub metadata: PluginMetadata,
     /// SHA-256 of the library file, hex, for the run manifest.
     pub sha256: String,
+    /// The upbench-sdk version the plugin was built against.
+    pub sdk_version: String,
     module: PluginModuleRef,
 }
 
@@ -116,12 +118,12 @@ pub fn load(path: &Path, log_dir: &Path) -> Result<LoadedPlugin, LoadError> {
     }
     let bytes = std::fs::read(&path).map_err(|e| LoadError::Open { path: path.clone(), reason: e.to_string() })?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let module = lib_header_from_path(&path)
-        .and_then(|header| header.init_root_module::<PluginModuleRef>())
-        .map_err(|e| classify(path.clone(), e, log_dir))?;
+    let header = lib_header_from_path(&path).map_err(|e| classify(path.clone(), e, log_dir))?;
+    let module = header.init_root_module::<PluginModuleRef>().map_err(|e| classify(path.clone(), e, log_dir))?;
+    let sdk_version = header.version_strings().to_string();
     let metadata =
         (module.metadata())().into_result().map_err(|source| LoadError::Metadata { path: path.clone(), source })?;
-    Ok(LoadedPlugin { path, metadata, sha256, module })
+    Ok(LoadedPlugin { path, metadata, sha256, sdk_version, module })
 }
 
 fn classify(path: PathBuf, err: LibraryError, log_dir: &Path) -> LoadError {

@@ -16,6 +16,8 @@ pub struct PluginRecord {
     pub path: String,
     /// SHA-256 of the library file.
     pub sha256: String,
+    /// The upbench-sdk version it was built against.
+    pub sdk_version: String,
 }
 
 /// Run provenance, written as `manifest.json` and inside `results.json`.
@@ -33,7 +35,7 @@ pub struct Manifest {
     pub started_at: String,
     /// Wall time of the whole run, seconds.
     pub wall_secs: f64,
-    /// upbench version.
+    /// upbench version (also the SDK version the harness was built with).
     pub upbench_version: String,
     /// Git commit the harness was built from (`-dirty` if it had local changes).
     pub git_commit: String,

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::{PriorConfig, TaskConfig, TaskError};
 use crate::estimate::Truth;
-use crate::seed::derive_seed;
+use crate::seed::{derive_seed, seed_torch};
 
 /// A built exact task. The posterior is computed in information form,
 /// Σ = (Σx⁻¹ + AᵀA/σ²)⁻¹ and μ_y = Σ·Aᵀ·y/σ², independently of the Kalman-gain form the oracle
@@ -95,7 +95,7 @@ impl TaskSamples {
         let chol_t = self.posterior_chol.tr();
         let mut deviations = Vec::with_capacity(range.len());
         for i in range.clone() {
-            tch::manual_seed(derive_seed(self.seed, &["posterior-draws", &i.to_string()]) as i64);
+            seed_torch(derive_seed(self.seed, &["posterior-draws", &i.to_string()]));
             deviations.push(
                 Tensor::f_randn([1, k as i64, d], (Kind::Double, self.posterior_cov.device()))?.f_matmul(&chol_t)?,
             );
@@ -207,7 +207,7 @@ impl ExactTask {
         let _no_grad = tch::no_grad_guard();
         let (n, d, m) = (n as i64, self.dim as i64, self.measurement_dim as i64);
         let opts = (Kind::Double, device);
-        tch::manual_seed(seed as i64);
+        seed_torch(seed);
         let signals = Tensor::f_randn([n, d], opts)?.f_matmul(&self.prior_chol.to_device(device).tr())?;
         let noise = Tensor::f_randn([n, m], opts)? * self.noise_std;
         let measurements = signals.f_matmul(&self.operator.to_device(device).tr())? + noise;

@@ -90,6 +90,9 @@ pub fn restore_with(
     // SAFETY: `y` is dropped before this call returns, while the harness keeps the view alive.
     let y = unsafe { view_as_tensor(measurements)? };
     tch::manual_seed(seed as i64);
+    if y.device().is_cuda() {
+        tch::Cuda::manual_seed_all(seed);
+    }
     let out = sample(&y)?;
     drop(y);
     tensor_into_owned(out)
