@@ -43,7 +43,8 @@ def main():
         ok = overlap(x["uncertainty_ratio"], y["uncertainty_ratio"]) and overlap(x["perception_nats"], y["perception_nats"]) and x["region"] == y["region"]
         bad += not ok
         p = lambda r: "inf" if r["perception_nats"]["point"] is None else f"{r['perception_nats']['point']:.4f}"
-        speed = x["throughput_samples_per_sec"]["point"] / y["throughput_samples_per_sec"]["point"]
+        tx, ty = x["throughput_samples_per_sec"], y["throughput_samples_per_sec"]
+        speed = tx["point"] / ty["point"] if tx and ty else float("nan")
         print(f"{key[0]:24} {key[1]:36} {x['uncertainty_ratio']['point']:9.4f} {y['uncertainty_ratio']['point']:9.4f} {p(x):>10} {p(y):>10} {x['region']:>14} {speed:14.2f}  {'yes' if ok else 'NO'}")
     print(f"{bad} configuration(s) disagree")
     sys.exit(1 if bad else 0)

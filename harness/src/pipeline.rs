@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::device::{device_name, sdk_device};
-use crate::estimate::{self, Bootstrap};
+use crate::estimate::{self, Bootstrap, ObservationStats};
 use crate::judge::{self, JudgeConfig, TaskTruth};
 use crate::plugin::{self, LoadedPlugin, PluginConfig};
 use crate::report::{ConfigResult, Failure, Manifest, PluginRecord, RunReport, Stage, TaskSummary, SCHEMA_VERSION};
 use crate::run;
 use crate::seed::derive_seed;
 use crate::suite::{PluginEntry, Suite};
-use crate::task::ExactTask;
+use crate::task::{ExactTask, TaskSamples};
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
 #[derive(Debug, Clone)]
@@ -125,9 +125,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         }
     }
 
-    let estimator = file.estimator.config();
     let (n, k) = (file.sampling.observations, file.sampling.samples_per_observation);
-    let stats_cfg = file.statistics;
     let mut tasks = Vec::new();
     let mut results = Vec::new();
     for task_cfg in &file.tasks {
@@ -150,7 +148,6 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             gaussian_inherent_uncertainty: task.gaussian_inherent_uncertainty(),
             dim: task.dim,
         };
-        let signal_power = task.signal_power();
         tasks.push(TaskSummary {
             name: task.name.clone(),
             kind: task.kind.to_string(),
@@ -160,18 +157,19 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             noise_std: task.noise_std,
             inherent_uncertainty: truth.inherent_uncertainty,
             gaussian_inherent_uncertainty: truth.gaussian_inherent_uncertainty,
-            signal_power,
+            signal_power: task.signal_power(),
             observations: n,
             samples_per_observation: k,
         });
         rec.progress.task_started(tasks.last().expect("just pushed"));
-        let spec = task.spec(sdk_device(plan.device));
+        let prepared = PreparedTask { spec: task.spec(sdk_device(plan.device)), task, samples, truth };
 
         let mut task_results = Vec::new();
         for (entry, lib) in &entries {
             let Some(lib) = lib else { continue };
             let plugin = &libraries[*lib].1;
             let subject = format!("{} ({})", plugin.name(), plugin.path.display());
+            let task = &prepared.task;
             if !plugin.metadata.supports(task.kind) {
                 rec.fail(Stage::Configure, subject, Some(&task.name), format!("does not support {} tasks", task.kind));
                 continue;
@@ -192,28 +190,16 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 }
             };
             for config in configs {
-                match run_config(
-                    plan,
-                    plugin,
-                    &config,
-                    &task,
-                    &spec,
-                    &samples,
-                    &truth,
-                    &estimator,
-                    stats_cfg,
-                    signal_power,
-                ) {
-                    Ok(r) => {
+                let subject = format!("{} ({})", config.label, plugin.path.display());
+                match run_config(plan, plugin, &config, &prepared) {
+                    Ok((r, timing_error)) => {
+                        if let Some(message) = timing_error {
+                            rec.fail(Stage::Run, subject, Some(&prepared.task.name), message);
+                        }
                         rec.progress.result(&r);
                         task_results.push(r);
                     }
-                    Err((stage, message)) => rec.fail(
-                        stage,
-                        format!("{} ({})", config.label, plugin.path.display()),
-                        Some(&task.name),
-                        message,
-                    ),
+                    Err((stage, message)) => rec.fail(stage, subject, Some(&prepared.task.name), message),
                 }
             }
         }
@@ -235,11 +221,11 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         device: device_name(plan.device),
         cuda_available: tch::Cuda::is_available(),
         torch_threads: tch::get_num_threads(),
-        estimator,
+        estimator: file.estimator.config(),
         estimator_kind: "gaussian".into(),
         sampling: file.sampling,
-        bootstrap_resamples: stats_cfg.bootstrap_resamples,
-        confidence_level: stats_cfg.confidence_level,
+        bootstrap_resamples: file.statistics.bootstrap_resamples,
+        confidence_level: file.statistics.confidence_level,
         plugins: libraries
             .iter()
             .map(|(_, p)| PluginRecord {
@@ -266,26 +252,29 @@ fn rank(results: &mut [ConfigResult]) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A built task with its data and what the plugins and the judge are told about it.
+struct PreparedTask {
+    task: ExactTask,
+    spec: upbench_sdk::TaskSpec,
+    samples: TaskSamples,
+    truth: TaskTruth,
+}
+
+/// Runs, estimates, judges and times one plugin configuration. A timing failure after the
+/// quality numbers are in keeps them (throughput `None`) and comes back as the second value.
 fn run_config(
     plan: &RunPlan,
     plugin: &LoadedPlugin,
     config: &PluginConfig,
-    task: &ExactTask,
-    spec: &upbench_sdk::TaskSpec,
-    samples: &crate::task::TaskSamples,
-    truth: &TaskTruth,
-    estimator: &estimate::EstimatorConfig,
-    stats: crate::suite::StatisticsConfig,
-    signal_power: f64,
-) -> Result<ConfigResult, (Stage, String)> {
-    let file = &plan.suite.file;
-    let mut model = plugin.new_model(&config.params, spec).map_err(|e| (Stage::Configure, e.to_string()))?;
+    prepared: &PreparedTask,
+) -> Result<(ConfigResult, Option<String>), (Stage, String)> {
+    let (file, task, samples) = (&plan.suite.file, &prepared.task, &prepared.samples);
+    let mut model = plugin.new_model(&config.params, &prepared.spec).map_err(|e| (Stage::Configure, e.to_string()))?;
     let stochastic = plugin.metadata.stochastic;
-    let k = if stochastic { file.sampling.samples_per_observation as u32 } else { 1 };
     let k_truth = file.sampling.samples_per_observation;
+    let k = if stochastic { k_truth as u32 } else { 1 };
     let chunk_len = chunk_len(k_truth, task.dim);
-    let mut observation_stats: Option<estimate::ObservationStats> = None;
+    let mut observation_stats: Option<ObservationStats> = None;
     let mut first_chunk = None;
     for (index, start) in (0..samples.len()).step_by(chunk_len).enumerate() {
         let chunk = samples
@@ -294,7 +283,7 @@ fn run_config(
         let seed = derive_seed(file.seed, &["model", &task.name, &config.label, &index.to_string()]);
         let outputs = run::restore(&mut model, &chunk.measurements, k, seed, task.dim as i64)
             .map_err(|e| (Stage::Run, e.to_string()))?;
-        let stats = estimate::gaussian_stats(estimator, &outputs, !stochastic, &chunk.truth())
+        let stats = estimate::gaussian_stats(&file.estimator.config(), &outputs, !stochastic, &chunk.truth())
             .map_err(|e| (Stage::Estimate, e.to_string()))?;
         match observation_stats.as_mut() {
             Some(all) => all.extend(stats),
@@ -305,17 +294,24 @@ fn run_config(
     let (Some(observation_stats), Some(timing_batch)) = (observation_stats, first_chunk) else {
         return Err((Stage::Run, "the task has no observations".into()));
     };
+    let stats = file.statistics;
     let bootstrap = Bootstrap {
         resamples: stats.bootstrap_resamples,
         level: stats.confidence_level,
         seed: derive_seed(file.seed, &["bootstrap", &task.name, &config.label]),
     };
-    let judgement =
-        judge::judge(&observation_stats, truth, &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance });
-    let throughput = run::throughput(&mut model, &timing_batch, k, task.dim as i64, file.timing, bootstrap)
-        .map_err(|e| (Stage::Run, e.to_string()))?;
-    let psnr_db = 10.0 * (signal_power / judgement.mse.point).log10();
-    Ok(ConfigResult {
+    let judgement = judge::judge(
+        &observation_stats,
+        &prepared.truth,
+        &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance },
+    );
+    let (throughput, timing_error) =
+        match run::throughput(&mut model, &timing_batch, k, task.dim as i64, file.timing, bootstrap) {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(format!("timing failed after the quality numbers were measured: {e}"))),
+        };
+    let psnr_db = 10.0 * (task.signal_power() / judgement.mse.point).log10();
+    let result = ConfigResult {
         task: task.name.clone(),
         plugin: plugin.name().into(),
         plugin_version: plugin.metadata.version.to_string(),
@@ -326,7 +322,8 @@ fn run_config(
         judgement,
         psnr_db,
         throughput_samples_per_sec: throughput,
-    })
+    };
+    Ok((result, timing_error))
 }
 
 /// Observations per chunk: one chunk's K·d-sized tensors (model samples, posterior draws,

@@ -14,17 +14,42 @@ fn note(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr(), "upbench: {line}");
 }
 
-/// Progress lines on stderr.
-struct Stderr;
+/// Progress for the command line: lines on stderr unless quiet, and every result and failure
+/// appended to `partial.jsonl` as it comes, so an interrupted run keeps what it computed.
+struct CliProgress {
+    quiet: bool,
+    partial: Option<std::fs::File>,
+}
 
-impl Progress for Stderr {
+impl CliProgress {
+    fn save(&mut self, record: &impl serde::Serialize) {
+        if let Some(file) = self.partial.as_mut() {
+            if let Ok(line) = serde_json::to_string(record) {
+                let _ = writeln!(file, "{line}");
+            }
+        }
+    }
+}
+
+impl Progress for CliProgress {
     fn task_started(&mut self, task: &TaskSummary) {
+        if self.quiet {
+            return;
+        }
         note(format_args!("task {} (d = {}, N(X|Y) = {:.4})", task.name, task.signal_dim, task.inherent_uncertainty));
     }
     fn result(&mut self, r: &ConfigResult) {
+        self.save(r);
+        if self.quiet {
+            return;
+        }
         note(format_args!("  {} — U/bound {:.4}, {}", r.label, r.judgement.bound_ratio.point, r.judgement.region));
     }
     fn failure(&mut self, f: &Failure) {
+        self.save(f);
+        if self.quiet {
+            return;
+        }
         note(format_args!("error: {}: {}", f.subject, f.message));
     }
 }
@@ -33,9 +58,8 @@ impl Progress for Stderr {
 pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     let config = RunConfig::from_args(args)?;
     create_run_dir(&config.run_dir).context("cannot create the output directory")?;
-    let mut quiet = crate::pipeline::Silent;
-    let mut loud = Stderr;
-    let progress: &mut dyn Progress = if config.quiet { &mut quiet } else { &mut loud };
+    let partial_path = config.run_dir.join("partial.jsonl");
+    let mut progress = CliProgress { quiet: config.quiet, partial: std::fs::File::create(&partial_path).ok() };
     if !config.quiet {
         note(format_args!(
             "suite {} on {} → {}",
@@ -44,8 +68,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             config.run_dir.display()
         ));
     }
-    let report = run_suite(&config.plan, progress);
+    let report = run_suite(&config.plan, &mut progress);
     let written = write_run(&report, &config.run_dir)?;
+    drop(progress);
+    let _ = std::fs::remove_file(&partial_path);
     let table = TableExporter { width: None }.render(&report);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(table.as_bytes())?;

@@ -43,8 +43,8 @@ impl Exporter for CsvExporter {
             cells.extend(nums.iter().map(|v| format!("{v:e}")));
             cells.push(j.region.to_string());
             cells.extend([j.mse.point, j.mse.ci.lower, j.mse.ci.upper, r.psnr_db].iter().map(|v| format!("{v:e}")));
-            let t = &r.throughput_samples_per_sec;
-            cells.extend([t.point, t.ci.lower, t.ci.upper, j.headroom.uncertainty].iter().map(|v| format!("{v:e}")));
+            let t = r.throughput_samples_per_sec.map_or([f64::NAN; 3], |t| [t.point, t.ci.lower, t.ci.upper]);
+            cells.extend(t.iter().chain([&j.headroom.uncertainty]).map(|v| format!("{v:e}")));
             cells.push(j.headroom.perception_nats.map(|v| format!("{v:e}")).unwrap_or_default());
             cells.push(field(&j.validity.to_string()));
             out.push_str(&cells.join(","));

@@ -73,8 +73,8 @@ pub struct ConfigResult {
     pub judgement: Judgement,
     /// 10·log10(signal_power / MSE), dB.
     pub psnr_db: f64,
-    /// Samples per second of `restore`.
-    pub throughput_samples_per_sec: Estimate,
+    /// Samples per second of `restore`; `None` when timing failed (recorded in `failures`).
+    pub throughput_samples_per_sec: Option<Estimate>,
 }
 
 /// Where in the pipeline something failed.

@@ -82,7 +82,7 @@ impl TableExporter {
                     Cell::new(j.region.to_string()),
                     Cell::new(sig(j.mse.point)).set_alignment(CellAlignment::Right),
                     Cell::new(format!("{:.2}", r.psnr_db)).set_alignment(CellAlignment::Right),
-                    Cell::new(with_ci(&r.throughput_samples_per_sec)),
+                    Cell::new(r.throughput_samples_per_sec.as_ref().map_or("—".into(), with_ci)),
                     Cell::new(j.validity.to_string()),
                 ]);
             }
