@@ -162,25 +162,54 @@ fn write_npy(path: &Path, shape: &[usize], data: &[f64]) {
 #[test]
 fn estimate_recovers_the_entropy_power_of_gaussian_errors() {
     // Errors N(0, diag(v)) with v = (0.5, 1, 2, 4): U = (0.5·1·2·4)^(1/4) = 2^(1/2).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("errors.npy");
+    gaussian_npy(&path, 9, (32, 2000, 4), &[0.5f64.sqrt(), 1.0, 2f64.sqrt(), 2.0]);
+    let out = upbench().args(["estimate", "--errors"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let u = estimate_value(&stdout(&out), "U = N");
+    assert!((u / 2f64.sqrt() - 1.0).abs() < 0.01, "U = {u}");
+}
+
+/// Writes `[n, K, d]` independent normal values, coordinate j with standard deviation stds[j].
+fn gaussian_npy(path: &Path, seed: u64, (n, k, d): (usize, usize, usize), stds: &[f64]) {
     use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-    let (n, k, d) = (32, 2000, 4);
-    let v = [0.5f64, 1.0, 2.0, 4.0];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let data: Vec<f64> = (0..n * k * d)
         .map(|i| {
             let (u1, u2): (f64, f64) = (rng.random(), rng.random());
-            (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * v[i % d].sqrt()
+            (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * stds[i % d]
         })
         .collect();
+    write_npy(path, &[n, k, d], &data);
+}
+
+fn estimate_value(text: &str, row: &str) -> f64 {
+    let line = text.lines().find(|l| l.contains(row)).unwrap_or_else(|| panic!("no row {row} in\n{text}"));
+    line.split('┆').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn estimate_measures_the_divergence_between_two_sample_sets() {
+    // D½(N(0, I) ‖ N(0, 4·I)) in d = 2: d·[ln((1 + 4)/2) − ½·ln 4] = 2·ln(5/4).
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("errors.npy");
-    write_npy(&path, &[n, k, d], &data);
-    let out = upbench().args(["estimate", "--errors"]).arg(&path).output().unwrap();
+    let (reference, samples) = (dir.path().join("ref.npy"), dir.path().join("s.npy"));
+    gaussian_npy(&reference, 1, (16, 4000, 2), &[1.0, 1.0]);
+    gaussian_npy(&samples, 2, (16, 4000, 2), &[2.0, 2.0]);
+    let out =
+        upbench().args(["estimate", "--samples"]).arg(&samples).arg("--reference").arg(&reference).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    let p = estimate_value(&stdout(&out), "P = E_y");
+    let exact = 2.0 * 1.25f64.ln();
+    assert!((p / exact - 1.0).abs() < 0.05, "P = {p}, exact {exact}");
+}
+
+#[test]
+fn theory_shows_both_example1_curves_labelled() {
+    let out = upbench().args(["theory", "--dim", "1", "--perception", "1", "--example1"]).output().unwrap();
     let text = stdout(&out);
-    let line = text.lines().find(|l| l.contains("U = N")).unwrap();
-    let value: f64 = line.split('┆').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!((value / 2f64.sqrt() - 1.0).abs() < 0.01, "U = {value}");
+    assert!(text.contains("as printed in the paper") && text.contains("Jeffreys"), "{text}");
+    assert!(text.contains("1.071797") && text.contains("1.267949"), "{text}");
 }
 
 #[test]
