@@ -221,8 +221,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         device: device_name(plan.device),
         cuda_available: tch::Cuda::is_available(),
         torch_threads: tch::get_num_threads(),
-        estimator: file.estimator.config(),
-        estimator_kind: "gaussian".into(),
+        estimator: file.estimator,
         sampling: file.sampling,
         bootstrap_resamples: file.statistics.bootstrap_resamples,
         confidence_level: file.statistics.confidence_level,
@@ -283,7 +282,7 @@ fn run_config(
         let seed = derive_seed(file.seed, &["model", &task.name, &config.label, &index.to_string()]);
         let outputs = run::restore(&mut model, &chunk.measurements, k, seed, task.dim as i64)
             .map_err(|e| (Stage::Run, e.to_string()))?;
-        let stats = estimate::gaussian_stats(&file.estimator.config(), &outputs, !stochastic, &chunk.truth())
+        let stats = estimate::observation_stats(&file.estimator, &outputs, !stochastic, &chunk.truth())
             .map_err(|e| (Stage::Estimate, e.to_string()))?;
         match observation_stats.as_mut() {
             Some(all) => all.extend(stats),

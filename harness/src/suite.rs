@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::{EstimatorConfig, Shrinkage};
+use crate::estimate::EstimatorConfig;
 use crate::run::TimingConfig;
 use crate::task::TaskConfig;
 
@@ -54,7 +54,7 @@ pub struct SuiteFile {
     pub sampling: SamplingConfig,
     /// Estimator settings.
     #[serde(default)]
-    pub estimator: EstimatorSection,
+    pub estimator: EstimatorConfig,
     /// Confidence intervals and verdict tolerance.
     #[serde(default)]
     pub statistics: StatisticsConfig,
@@ -83,51 +83,8 @@ pub struct SamplingConfig {
     pub samples_per_observation: usize,
 }
 
-/// Which estimator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum EstimatorKind {
-    /// Fitted Gaussians and closed forms.
-    #[default]
-    Gaussian,
-}
-
-/// `[estimator]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EstimatorSection {
-    /// The estimator.
-    #[serde(default)]
-    pub kind: EstimatorKind,
-    /// Covariance shrinkage.
-    #[serde(default = "default_shrinkage")]
-    pub shrinkage: Shrinkage,
-    /// Finite-sample bias corrections.
-    #[serde(default = "yes")]
-    pub bias_correction: bool,
-}
-
-fn default_shrinkage() -> Shrinkage {
-    Shrinkage::Auto
-}
-fn yes() -> bool {
-    true
-}
 fn default_timing() -> TimingConfig {
     TimingConfig { warmup: 1, repetitions: 5 }
-}
-
-impl Default for EstimatorSection {
-    fn default() -> Self {
-        EstimatorSection { kind: EstimatorKind::Gaussian, shrinkage: Shrinkage::Auto, bias_correction: true }
-    }
-}
-
-impl EstimatorSection {
-    /// The estimator's settings.
-    pub fn config(&self) -> EstimatorConfig {
-        EstimatorConfig { shrinkage: self.shrinkage, bias_correction: self.bias_correction }
-    }
 }
 
 /// `[statistics]`.

@@ -12,11 +12,13 @@ mod bootstrap;
 #[allow(clippy::module_inception)]
 mod estimate;
 pub mod gaussian;
+pub mod knn;
 pub mod special;
 
 pub use bootstrap::{mean_of, Bootstrap};
 pub use estimate::{ConfidenceInterval, Estimate};
 pub use gaussian::Shrinkage;
+pub use knn::KnnConfig;
 
 use tch::{Kind, Tensor};
 
@@ -31,18 +33,60 @@ pub enum EstimateError {
     Shape(String),
 }
 
-/// Which estimator, with its settings.
+/// Which estimator computes U and P.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimatorKind {
+    /// Fitted Gaussians and closed forms ([`gaussian`]): exact for Gaussian laws, an upper bound
+    /// on entropy otherwise.
+    #[default]
+    Gaussian,
+    /// k-nearest-neighbour estimators ([`knn`]): consistent for any law, biased at high d.
+    Knn,
+}
+
+impl std::fmt::Display for EstimatorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EstimatorKind::Gaussian => "gaussian",
+            EstimatorKind::Knn => "knn",
+        })
+    }
+}
+
+fn default_shrinkage() -> Shrinkage {
+    Shrinkage::Auto
+}
+fn yes() -> bool {
+    true
+}
+
+/// Which estimator, with its settings: the suite's `[estimator]` section.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EstimatorConfig {
-    /// Covariance regularisation.
+    /// The estimator.
+    #[serde(default)]
+    pub kind: EstimatorKind,
+    /// Covariance regularisation (Gaussian estimator).
+    #[serde(default = "default_shrinkage")]
     pub shrinkage: Shrinkage,
-    /// Apply the finite-sample bias corrections of [`gaussian`].
+    /// Apply the finite-sample bias corrections of [`gaussian`] (Gaussian estimator).
+    #[serde(default = "yes")]
     pub bias_correction: bool,
+    /// k, α and the memory bound (k-NN estimator).
+    #[serde(default)]
+    pub knn: KnnConfig,
 }
 
 impl Default for EstimatorConfig {
     fn default() -> Self {
-        EstimatorConfig { shrinkage: Shrinkage::Auto, bias_correction: true }
+        EstimatorConfig {
+            kind: EstimatorKind::Gaussian,
+            shrinkage: Shrinkage::Auto,
+            bias_correction: true,
+            knn: KnnConfig::default(),
+        }
     }
 }
 
@@ -58,27 +102,39 @@ pub struct Truth<'a> {
     pub posterior_draws: &'a Tensor,
 }
 
+/// U and P per observation from the first K/4 and K/2 samples, for the convergence diagnostic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubsampleStats {
+    /// Samples per observation used.
+    pub samples_per_observation: i64,
+    /// As [`ObservationStats::log_uncertainty`].
+    pub log_uncertainty: Vec<f64>,
+    /// As [`ObservationStats::perception`].
+    pub perception: Vec<f64>,
+}
+
 /// Per-observation statistics of one model configuration on one task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservationStats {
-    /// (1/d)·ln|Σ̂_E,y| per y: the log entropy power of the error under the Gaussian estimator,
-    /// so that U = exp(mean over y) (`theory.md`: the average over y is inside the exponent).
+    /// ln N(X̂ − X | Y = y) per y, the log entropy power of the error (for the Gaussian estimator
+    /// (1/d)·ln|Σ̂_E,y|), so that U = exp(mean over y) (`theory.md`: the average over y is inside
+    /// the exponent).
     pub log_uncertainty: Vec<f64>,
-    /// D_½(p(x|y) ‖ q̂(x̂|y)) per y, in nats; +∞ for a deterministic model.
+    /// D_½(p(x|y) ‖ q̂(x̂|y)) per y, in nats (D_α for the k-NN estimator's α); +∞ for a
+    /// deterministic model.
     pub perception: Vec<f64>,
     /// (1/d)·mean over samples of ‖x̂ − x‖² per y, against the ground truth x.
     pub mse: Vec<f64>,
     /// Whether covariance shrinkage was used (then the estimates are biased).
     pub shrinkage_used: bool,
+    /// Points whose k-th neighbour distance was zero (k-NN estimator).
+    pub ties: usize,
+    /// The same statistics from the first K/4 and K/2 samples (where those are ≥ 2).
+    pub subsamples: Vec<SubsampleStats>,
     /// K, the samples per observation the statistics rest on.
     pub samples_per_observation: i64,
     /// d.
     pub dim: i64,
-}
-
-fn to_vec(t: &Tensor) -> Result<Vec<f64>, EstimateError> {
-    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu).flatten(0, -1))
-        .map_err(|e| EstimateError::Numeric(e.to_string()))
 }
 
 impl ObservationStats {
@@ -88,13 +144,86 @@ impl ObservationStats {
         self.perception.extend(next.perception);
         self.mse.extend(next.mse);
         self.shrinkage_used |= next.shrinkage_used;
+        self.ties += next.ties;
+        for (mine, theirs) in self.subsamples.iter_mut().zip(next.subsamples) {
+            mine.log_uncertainty.extend(theirs.log_uncertainty);
+            mine.perception.extend(theirs.perception);
+        }
     }
 }
 
-/// Computes [`ObservationStats`] with the Gaussian estimator. `samples` is `[n, K, d]` for a
+fn to_vec(t: &Tensor) -> Result<Vec<f64>, EstimateError> {
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu).flatten(0, -1))
+        .map_err(|e| EstimateError::Numeric(e.to_string()))
+}
+
+/// U and P per observation from `samples` `[n, K', d]` and `draws` `[n, K, d]`.
+struct Core {
+    log_uncertainty: Vec<f64>,
+    perception: Vec<f64>,
+    shrinkage_used: bool,
+    ties: usize,
+}
+
+fn gaussian_core(
+    config: &EstimatorConfig,
+    samples: &Tensor,
+    deterministic: bool,
+    truth: &Truth<'_>,
+    draws: &Tensor,
+) -> Result<Core, EstimateError> {
+    let (n, k_model, d) = samples.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
+    let k = draws.size()[1];
+    let errors = samples - draws;
+    let shrink = config.shrinkage.applies(k, d);
+    let (_, err_cov) = gaussian::fit(&errors, shrink)?;
+    let mut log_u = gaussian::log_det(&err_cov)?;
+    if config.bias_correction && !shrink {
+        log_u -= gaussian::wishart_log_det_bias(d, k);
+    }
+    let perception = if deterministic {
+        vec![f64::INFINITY; n as usize]
+    } else {
+        let shrink_q = config.shrinkage.applies(k_model, d);
+        let (q_mean, q_cov) = gaussian::fit(samples, shrink_q)?;
+        let mut p = gaussian::d_half(truth.posterior_mean, truth.posterior_cov, &q_mean, &q_cov)?;
+        if config.bias_correction && !shrink_q {
+            p -= gaussian::d_half_bias(truth.posterior_cov, &q_cov, k_model)?;
+        }
+        to_vec(&p.nan_to_num(f64::NAN, Some(f64::INFINITY), Some(f64::NEG_INFINITY)))?
+    };
+    Ok(Core { log_uncertainty: to_vec(&(log_u / d as f64))?, perception, shrinkage_used: shrink, ties: 0 })
+}
+
+fn knn_core(
+    config: &EstimatorConfig,
+    samples: &Tensor,
+    deterministic: bool,
+    draws: &Tensor,
+) -> Result<Core, EstimateError> {
+    let (n, _, d) = samples.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
+    let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
+    let errors = samples - draws;
+    let (mut log_uncertainty, mut perception, mut ties) = (Vec::new(), Vec::new(), 0);
+    for y in 0..n {
+        let h = knn::kl_entropy(&errors.get(y), &config.knn)?;
+        ties += h.ties;
+        log_uncertainty.push(2.0 / d as f64 * h.nats - two_pi_e);
+        if deterministic {
+            perception.push(f64::INFINITY);
+        } else {
+            let p = knn::renyi_divergence(&draws.get(y), &samples.get(y), &config.knn)?;
+            ties += p.ties;
+            perception.push(p.nats);
+        }
+    }
+    Ok(Core { log_uncertainty, perception, shrinkage_used: false, ties })
+}
+
+/// Computes [`ObservationStats`] with the configured estimator. `samples` is `[n, K, d]` for a
 /// sampler, `[n, 1, d]` for a deterministic model (`deterministic = true`: P = +∞, and the
 /// error law is that of x̂ − X' over the K posterior draws).
-pub fn gaussian_stats(
+pub fn observation_stats(
     config: &EstimatorConfig,
     samples: &Tensor,
     deterministic: bool,
@@ -110,33 +239,34 @@ pub fn gaussian_stats(
         )));
     }
     let _no_grad = tch::no_grad_guard();
-    let errors = samples - truth.posterior_draws;
-    let shrink = config.shrinkage.applies(k, d);
-    let (_, err_cov) = gaussian::fit(&errors, shrink)?;
-    let mut log_u = gaussian::log_det(&err_cov)?;
-    if config.bias_correction && !shrink {
-        log_u -= gaussian::wishart_log_det_bias(d, k);
-    }
-    let log_uncertainty = to_vec(&(log_u / d as f64))?;
-
-    let perception = if deterministic {
-        vec![f64::INFINITY; n as usize]
-    } else {
-        let (q_mean, q_cov) = gaussian::fit(samples, config.shrinkage.applies(k_model, d))?;
-        let mut p = gaussian::d_half(truth.posterior_mean, truth.posterior_cov, &q_mean, &q_cov)?;
-        if config.bias_correction && !config.shrinkage.applies(k_model, d) {
-            p -= gaussian::d_half_bias(truth.posterior_cov, &q_cov, k_model)?;
-        }
-        to_vec(&p.nan_to_num(f64::NAN, Some(f64::INFINITY), Some(f64::NEG_INFINITY)))?
+    let core = |samples: &Tensor, draws: &Tensor| match config.kind {
+        EstimatorKind::Gaussian => gaussian_core(config, samples, deterministic, truth, draws),
+        EstimatorKind::Knn => knn_core(config, samples, deterministic, draws),
     };
-
+    let full = core(samples, truth.posterior_draws)?;
+    let mut subsamples = Vec::new();
+    for fraction in [4, 2] {
+        let sub_k = k / fraction;
+        if sub_k < 2 || (config.kind == EstimatorKind::Knn && sub_k <= config.knn.k as i64) {
+            continue;
+        }
+        let sub_samples = samples.narrow(1, 0, sub_k.min(k_model));
+        let sub = core(&sub_samples, &truth.posterior_draws.narrow(1, 0, sub_k))?;
+        subsamples.push(SubsampleStats {
+            samples_per_observation: sub_k,
+            log_uncertainty: sub.log_uncertainty,
+            perception: sub.perception,
+        });
+    }
     let sq = (samples - truth.signals.unsqueeze(1)).square();
     let mse = to_vec(&sq.mean_dim([1, 2].as_slice(), false, Kind::Double))?;
     Ok(ObservationStats {
-        log_uncertainty,
-        perception,
+        log_uncertainty: full.log_uncertainty,
+        perception: full.perception,
         mse,
-        shrinkage_used: shrink,
+        shrinkage_used: full.shrinkage_used,
+        ties: full.ties,
+        subsamples,
         samples_per_observation: k,
         dim: d,
     })

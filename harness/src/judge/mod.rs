@@ -35,6 +35,18 @@ pub struct Headroom {
     pub perception_nats: Option<f64>,
 }
 
+/// U and P estimated from fewer samples per observation: if they still move between K/2 and K,
+/// the estimate has not converged (k-NN bias at high d, too few samples).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConvergencePoint {
+    /// Samples per observation used (K/4, K/2, K).
+    pub samples_per_observation: i64,
+    /// U from them.
+    pub uncertainty: f64,
+    /// P from them, nats.
+    pub perception_nats: f64,
+}
+
 /// The judge's full result for one model configuration on one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Judgement {
@@ -56,6 +68,8 @@ pub struct Judgement {
     pub validity: Validity,
     /// Distance to the bound.
     pub headroom: Headroom,
+    /// U and P at K/4, K/2 and K samples per observation.
+    pub convergence: Vec<ConvergencePoint>,
 }
 
 /// Judging settings.
@@ -106,6 +120,41 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     if n < 8 {
         reasons.push(Reason::TooFewObservations { observations: n });
     }
+    if stats.ties > 0 {
+        reasons.push(Reason::Ties { points: stats.ties });
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mut convergence: Vec<ConvergencePoint> = stats
+        .subsamples
+        .iter()
+        .map(|s| ConvergencePoint {
+            samples_per_observation: s.samples_per_observation,
+            uncertainty: mean(&s.log_uncertainty).exp(),
+            perception_nats: mean(&s.perception),
+        })
+        .collect();
+    convergence.push(ConvergencePoint {
+        samples_per_observation: stats.samples_per_observation,
+        uncertainty: uncertainty.point,
+        perception_nats: p.point,
+    });
+    if let Some(half) = stats.subsamples.last() {
+        let eta_of = |v: f64| bound::eta(v.max(0.0), d).ln();
+        let drift = [
+            ("U", drifted(&stats.log_uncertainty, &half.log_uncertainty, |v| v, config.band_tolerance)),
+            ("η(P)", drifted(&stats.perception, &half.perception, eta_of, config.band_tolerance)),
+        ];
+        for (quantity, change) in drift {
+            if let Some(change) = change {
+                reasons.push(Reason::NotConverged {
+                    quantity: quantity.into(),
+                    from_samples: half.samples_per_observation,
+                    to_samples: stats.samples_per_observation,
+                    change,
+                });
+            }
+        }
+    }
     let validity = if reasons.is_empty() {
         Validity::Valid { shrinkage_used: stats.shrinkage_used }
     } else {
@@ -126,5 +175,20 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         region,
         validity,
         headroom,
+        convergence,
     }
+}
+
+/// The relative change of a quantity between K/2 and K samples, when it is both material (above
+/// `tolerance` on the log scale `to_log`) and significant (above three standard errors of the
+/// paired per-observation differences). Infinite values (deterministic models) never drift.
+fn drifted(full: &[f64], half: &[f64], to_log: impl Fn(f64) -> f64, tolerance: f64) -> Option<f64> {
+    let diffs: Vec<f64> = full.iter().zip(half).map(|(a, b)| to_log(*a) - to_log(*b)).collect();
+    if diffs.len() < 2 || diffs.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let n = diffs.len() as f64;
+    let mean = diffs.iter().sum::<f64>() / n;
+    let se = (diffs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+    (mean.abs() > tolerance && mean.abs() > 3.0 * se).then(|| mean.exp_m1())
 }

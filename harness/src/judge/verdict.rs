@@ -84,6 +84,24 @@ pub enum Reason {
     },
     /// The model's output or the estimate is NaN or infinite where it must be finite.
     NonFinite,
+    /// Some points had a zero k-th neighbour distance (duplicates): the k-NN estimates are
+    /// meaningless.
+    Ties {
+        /// How many.
+        points: usize,
+    },
+    /// The estimate still moves between K/2 and K samples per observation, materially and
+    /// significantly: it has not converged.
+    NotConverged {
+        /// `U` or `η(P)`.
+        quantity: String,
+        /// K/2.
+        from_samples: i64,
+        /// K.
+        to_samples: i64,
+        /// Relative change from K/2 to K.
+        change: f64,
+    },
     /// The whole confidence box is below the bound: impossible, so the estimate is biased.
     BelowBound {
         /// The upper end of U / (η(P; d)·N(X|Y))'s interval.
@@ -100,6 +118,15 @@ impl fmt::Display for Reason {
             Reason::TooFewObservations { observations } => {
                 write!(f, "only {observations} observations; use at least 8 (32 or more for tight intervals)")
             }
+            Reason::Ties { points } => write!(
+                f,
+                "{points} points have a zero k-th neighbour distance (duplicates); dequantise discrete data or use the Gaussian estimator"
+            ),
+            Reason::NotConverged { quantity, from_samples, to_samples, change } => write!(
+                f,
+                "{quantity} still changes by {:+.1} % from K = {from_samples} to K = {to_samples}; raise samples_per_observation",
+                change * 100.0,
+            ),
             Reason::NonFinite => {
                 write!(f, "NaN or infinite values in the model's samples or the estimates; check the plugin's output")
             }

@@ -49,10 +49,8 @@ pub struct Manifest {
     pub cuda_available: bool,
     /// CPU threads libtorch uses.
     pub torch_threads: i32,
-    /// Estimator settings.
+    /// Estimator and its settings.
     pub estimator: EstimatorConfig,
-    /// Estimator name.
-    pub estimator_kind: String,
     /// n and K.
     pub sampling: SamplingConfig,
     /// Bootstrap resamples.
