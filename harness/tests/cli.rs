@@ -205,6 +205,62 @@ fn estimate_measures_the_divergence_between_two_sample_sets() {
 }
 
 #[test]
+fn estimate_with_knn_recovers_entropy_power_and_divergences() {
+    let dir = tempfile::tempdir().unwrap();
+    let (errors, reference, samples) = (dir.path().join("e.npy"), dir.path().join("r.npy"), dir.path().join("s.npy"));
+    gaussian_npy(&errors, 9, (8, 4000, 4), &[0.5f64.sqrt(), 1.0, 2f64.sqrt(), 2.0]);
+    gaussian_npy(&reference, 1, (8, 4000, 2), &[1.0, 1.0]);
+    gaussian_npy(&samples, 2, (8, 4000, 2), &[2.0, 2.0]);
+    let out = upbench()
+        .args(["estimate", "--estimator", "knn", "--errors"])
+        .arg(&errors)
+        .arg("--samples")
+        .arg(&samples)
+        .arg("--reference")
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let u = estimate_value(&text, "U = N");
+    assert!((u / 2f64.sqrt() - 1.0).abs() < 0.03, "U = {u}\n{text}");
+    // Póczos–Schneider at n = 4000, k = 5 overestimates this pair by about 0.06 nats
+    // (docs/estimators.md): 15 % of the exact 0.446.
+    let p = estimate_value(&text, "P = E_y D_0.5");
+    assert!((p / (2.0 * 1.25f64.ln()) - 1.0).abs() < 0.15, "P = {p}\n{text}");
+    // KL(N(0, I) ‖ N(0, 4I)) in d = 2: ½·[tr(Σ₂⁻¹Σ₁) − d + ln(|Σ₂|/|Σ₁|)] = ½·[½ − 2 + ln 16]
+    let kl = estimate_value(&text, "KL(reference");
+    let kl_exact = 0.5 * (0.5 - 2.0 + 16f64.ln());
+    assert!((kl - kl_exact).abs() < 0.03, "KL = {kl} vs {kl_exact}\n{text}");
+}
+
+#[test]
+fn knn_on_quantised_data_asks_for_dequantisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.npy");
+    let data: Vec<f64> = (0..2 * 500).map(|i| ((i * 7919) % 13) as f64).collect();
+    write_npy(&path, &[2, 500, 1], &data);
+    let out = upbench().args(["estimate", "--estimator", "knn", "--errors"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("q.npy: the entropy is not finite") && stderr(&out).contains("--dequantize"),
+        "{}",
+        stderr(&out)
+    );
+    let out = upbench()
+        .args(["estimate", "--estimator", "knn", "--dequantize", "1", "--errors"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Uniform on 13 integers, dequantised by one step: uniform on [−0.5, 12.5), h = ln 13,
+    // N = 13²/(2πe).
+    let u = estimate_value(&stdout(&out), "U = N");
+    let exact = 169.0 / (2.0 * std::f64::consts::PI * std::f64::consts::E);
+    assert!((u / exact - 1.0).abs() < 0.05, "U = {u} vs {exact}");
+}
+
+#[test]
 fn theory_shows_both_example1_curves_labelled() {
     let out = upbench().args(["theory", "--dim", "1", "--perception", "1", "--example1"]).output().unwrap();
     let text = stdout(&out);

@@ -6,8 +6,8 @@ use anyhow::{bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use tch::{Kind, Tensor};
 
-use super::EstimateArgs;
-use crate::estimate::{gaussian, mean_of, Bootstrap, Shrinkage};
+use super::{EstimateArgs, EstimatorChoice};
+use crate::estimate::{gaussian, knn, mean_of, Bootstrap, Estimate, KnnConfig, Shrinkage};
 
 /// Reads a C-order float32/float64 `.npy` file of rank 3 as a float64 tensor.
 pub fn read_npy3(path: &Path) -> anyhow::Result<Tensor> {
@@ -36,12 +36,76 @@ pub fn read_npy3(path: &Path) -> anyhow::Result<Tensor> {
     Ok(Tensor::from_slice(&values).reshape(shape))
 }
 
-fn fmt(e: &crate::estimate::Estimate) -> String {
+fn fmt(e: &Estimate) -> String {
     format!("{:.6} [{:.6}, {:.6}]", e.point, e.ci.lower, e.ci.upper)
 }
 
 fn to_vec(t: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(t.flatten(0, -1)).unwrap_or_default()
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).unwrap_or_default()
+}
+
+/// ln N per observation (the log entropy power) of samples `[n, K, d]`.
+fn log_entropy_power(args: &EstimateArgs, x: &Tensor) -> anyhow::Result<Vec<f64>> {
+    let (_, k, d) = x.size3()?;
+    match args.estimator {
+        EstimatorChoice::Gaussian => {
+            let shrink = Shrinkage::Auto.applies(k, d);
+            let (_, cov) = gaussian::fit(x, shrink)?;
+            let mut log_det = gaussian::log_det(&cov)?;
+            if !shrink {
+                log_det -= gaussian::wishart_log_det_bias(d, k);
+            }
+            Ok(to_vec(&(log_det / d as f64)))
+        }
+        EstimatorChoice::Knn => {
+            let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
+            (0..x.size()[0])
+                .map(|y| Ok(2.0 / d as f64 * knn::kl_entropy(&x.get(y), &knn_config(args))?.nats - two_pi_e))
+                .collect()
+        }
+    }
+}
+
+/// The divergence per observation between `reference` (p) and `samples` (q).
+fn divergence(args: &EstimateArgs, reference: &Tensor, samples: &Tensor, kl: bool) -> anyhow::Result<Vec<f64>> {
+    let ((_, k2, d), (_, k, _)) = (reference.size3()?, samples.size3()?);
+    match args.estimator {
+        EstimatorChoice::Gaussian => {
+            let (m1, c1) = gaussian::fit(reference, Shrinkage::Auto.applies(k2, d))?;
+            let (m2, c2) = gaussian::fit(samples, Shrinkage::Auto.applies(k, d))?;
+            Ok(to_vec(&gaussian::d_half(&m1, &c1, &m2, &c2)?))
+        }
+        EstimatorChoice::Knn => (0..reference.size()[0])
+            .map(|y| {
+                let (p, q) = (reference.get(y), samples.get(y));
+                let est = if kl {
+                    knn::kl_divergence(&p, &q, &knn_config(args))?
+                } else {
+                    knn::renyi_divergence(&p, &q, &knn_config(args))?
+                };
+                Ok(est.nats)
+            })
+            .collect(),
+    }
+}
+
+fn knn_config(args: &EstimateArgs) -> KnnConfig {
+    KnnConfig { k: args.k, alpha: args.alpha, block_values: None }
+}
+
+/// The first half of the samples of every observation.
+fn first_half(x: &Tensor) -> Tensor {
+    x.narrow(1, 0, x.size()[1] / 2)
+}
+
+fn check_finite(values: &[f64], what: &str, path: &Path) -> anyhow::Result<()> {
+    if values.iter().any(|v| !v.is_finite()) {
+        bail!(
+            "{}: {what} is not finite for some observation (singular covariance with K ≤ d, or duplicate points: try --dequantize)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Estimates U from errors and/or P between samples and reference samples.
@@ -49,59 +113,87 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
     if args.errors.is_none() && args.samples.is_none() {
         bail!("nothing to estimate: give --errors E.npy, or --samples S.npy --reference R.npy");
     }
+    if !(args.alpha > 0.0 && args.alpha < 1.0) || args.k == 0 {
+        bail!("--k must be ≥ 1 and --alpha in (0, 1)");
+    }
     let _no_grad = tch::no_grad_guard();
+    tch::manual_seed(args.seed as i64);
+    let load = |path: &Path| -> anyhow::Result<Tensor> {
+        let x = read_npy3(path)?;
+        Ok(match args.dequantize {
+            Some(step) => knn::dequantize(&x, step),
+            None => x,
+        })
+    };
     let bootstrap = Bootstrap { resamples: 2000, level: args.level, seed: args.seed };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(vec!["quantity", "estimate [CI]", "n", "K", "d", "notes"]);
-    if let Some(path) = &args.errors {
-        let errors = read_npy3(path)?;
-        let (n, k, d) = errors.size3()?;
-        let shrink = Shrinkage::Auto.applies(k, d);
-        let (_, cov) = gaussian::fit(&errors, shrink)?;
-        let mut log_det = gaussian::log_det(&cov)?;
-        if !shrink {
-            log_det -= gaussian::wishart_log_det_bias(d, k);
-        }
-        let per_y: Vec<f64> = to_vec(&(log_det / d as f64));
-        if per_y.iter().any(|v| !v.is_finite()) {
-            bail!("{}: an error covariance is singular (K = {k} samples for d = {d}); need K > d", path.display());
-        }
-        let [log_u] = bootstrap.estimate(per_y.len(), |idx| [mean_of(&per_y, idx)]);
-        let u = log_u.exp();
-        let note = if shrink {
-            "Ledoit–Wolf shrinkage (K < 10·d): biased"
-        } else {
-            "Wishart bias-corrected; Gaussian upper bound"
-        };
+    table.set_header(vec!["quantity", "estimate [CI]", "from K/2", "n", "K", "d", "notes"]);
+    let mut row = |name: &str, full: Vec<f64>, half: Vec<f64>, shape: (i64, String, i64), note: String, exp: bool| {
+        let [est] = bootstrap.estimate(full.len(), |idx| [mean_of(&full, idx)]);
+        let half_mean = half.iter().sum::<f64>() / half.len() as f64;
+        let (est, half_mean) = if exp { (est.exp(), half_mean.exp()) } else { (est, half_mean) };
         table.add_row(vec![
-            "U = N(X̂ − X | Y)".to_string(),
-            fmt(&u),
-            n.to_string(),
-            k.to_string(),
-            d.to_string(),
-            note.to_string(),
+            name.to_string(),
+            fmt(&est),
+            format!("{half_mean:.6}"),
+            shape.0.to_string(),
+            shape.1,
+            shape.2.to_string(),
+            note,
         ]);
+    };
+    let method = match args.estimator {
+        EstimatorChoice::Gaussian => "Gaussian fit".to_string(),
+        EstimatorChoice::Knn => format!("k-NN, k = {}", args.k),
+    };
+    if let Some(path) = &args.errors {
+        let errors = load(path)?;
+        let (n, k, d) = errors.size3()?;
+        let full = log_entropy_power(&args, &errors)?;
+        check_finite(&full, "the entropy", path)?;
+        let half = log_entropy_power(&args, &first_half(&errors))?;
+        let note = match args.estimator {
+            EstimatorChoice::Gaussian if Shrinkage::Auto.applies(k, d) => {
+                "Gaussian fit, Ledoit–Wolf shrinkage (K < 10·d): biased".to_string()
+            }
+            EstimatorChoice::Gaussian => "Gaussian fit, Wishart bias-corrected: an upper bound".to_string(),
+            EstimatorChoice::Knn => format!("{method} (Kozachenko–Leonenko)"),
+        };
+        row("U = N(X̂ − X | Y)", full, half, (n, k.to_string(), d), note, true);
     }
     if let (Some(sp), Some(rp)) = (&args.samples, &args.reference) {
-        let samples = read_npy3(sp)?;
-        let reference = read_npy3(rp)?;
+        let samples = load(sp)?;
+        let reference = load(rp)?;
         let ((n, k, d), (n2, k2, d2)) = (samples.size3()?, reference.size3()?);
         if n != n2 || d != d2 {
             bail!("{} is [{n}, {k}, {d}] but {} is [{n2}, {k2}, {d2}]: n and d must agree", sp.display(), rp.display());
         }
-        let (m1, c1) = gaussian::fit(&reference, Shrinkage::Auto.applies(k2, d))?;
-        let (m2, c2) = gaussian::fit(&samples, Shrinkage::Auto.applies(k, d))?;
-        let per_y = to_vec(&gaussian::d_half(&m1, &c1, &m2, &c2)?.to_kind(Kind::Double));
-        let [p] = bootstrap.estimate(per_y.len(), |idx| [mean_of(&per_y, idx)]);
-        table.add_row(vec![
-            "P = E_y D½(reference ‖ samples)".to_string(),
-            fmt(&p),
-            n.to_string(),
-            format!("{k} / {k2}"),
-            d.to_string(),
-            "Gaussian fits of both; plug-in (biased upward at small K)".to_string(),
-        ]);
+        let shape = (n, format!("{k} / {k2}"), d);
+        let full = divergence(&args, &reference, &samples, false)?;
+        check_finite(&full, "the divergence", sp)?;
+        let half = divergence(&args, &first_half(&reference), &first_half(&samples), false)?;
+        let (name, note) = match args.estimator {
+            EstimatorChoice::Gaussian => {
+                ("P = E_y D½(reference ‖ samples)".to_string(), "Gaussian fits of both, plug-in".to_string())
+            }
+            EstimatorChoice::Knn => {
+                (format!("P = E_y D_{}(reference ‖ samples)", args.alpha), format!("{method} (Póczos–Schneider)"))
+            }
+        };
+        row(&name, full, half, shape.clone(), note, false);
+        if args.estimator == EstimatorChoice::Knn {
+            let full = divergence(&args, &reference, &samples, true)?;
+            let half = divergence(&args, &first_half(&reference), &first_half(&samples), true)?;
+            row(
+                "E_y KL(reference ‖ samples)",
+                full,
+                half,
+                shape,
+                format!("{method} (Wang–Kulkarni–Verdú), cross-check"),
+                false,
+            );
+        }
     }
     println!("{table}");
     Ok(true)

@@ -91,12 +91,34 @@ pub struct EstimateArgs {
     /// Posterior samples, shape [n, K', d].
     #[arg(long, requires = "samples")]
     pub reference: Option<PathBuf>,
-    /// Confidence level of the bootstrap intervals.
+    /// The estimator.
+    #[arg(long, value_enum, default_value_t = EstimatorChoice::Gaussian)]
+    pub estimator: EstimatorChoice,
+    /// k of the k-NN estimators.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// Order α of the k-NN Rényi divergence, in (0, 1).
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f64,
+    /// Add uniform noise of this width to every value first (quantised data: one grey level),
+    /// which removes ties for the k-NN estimators.
+    #[arg(long)]
+    pub dequantize: Option<f64>,
+    /// Confidence level of the bootstrap intervals (over the n observations).
     #[arg(long, default_value_t = 0.95)]
     pub level: f64,
-    /// Bootstrap seed.
+    /// Seed of the bootstrap and of the dequantisation noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// `--estimator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EstimatorChoice {
+    /// Fitted Gaussians and closed forms.
+    Gaussian,
+    /// Kozachenko–Leonenko entropy and Póczos–Schneider Rényi divergence (plus Wang–Kulkarni–Verdú KL).
+    Knn,
 }
 
 /// Runs a parsed command line; `Ok(false)` means it ran but something failed along the way.
