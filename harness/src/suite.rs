@@ -316,6 +316,14 @@ mod tests {
     }
 
     #[test]
+    fn knn_estimator_settings_parse() {
+        let text = MINIMAL.replace("[[task]]", "[estimator]\nkind = \"knn\"\nknn = { k = 3, alpha = 0.25 }\n[[task]]");
+        let s = Suite::parse(&text, "k.toml", PathBuf::new(), "k").unwrap();
+        assert_eq!(s.file.estimator.kind, crate::estimate::EstimatorKind::Knn);
+        assert_eq!((s.file.estimator.knn.k, s.file.estimator.knn.alpha), (3, 0.25));
+    }
+
+    #[test]
     fn unknown_key_names_file_line_and_column() {
         let text = MINIMAL.replace("[[task]]\nname = \"t\"", "[[task]]\nname = \"t\"\ndimension = 3");
         let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();

@@ -261,6 +261,24 @@ fn knn_on_quantised_data_asks_for_dequantisation() {
 }
 
 #[test]
+fn study_writes_the_accuracy_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("docs/estimators.md");
+    let out = upbench().args(["study", "--quick", "--device", "cpu", "--out"]).arg(&out_path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = std::fs::read_to_string(&out_path).unwrap();
+    for heading in [
+        "### Gaussian N(0, 1)",
+        "### Student-t (ν = 5)",
+        "### Rényi-½ (Póczos–Schneider), scale",
+        "### KL (Wang–Kulkarni–Verdú), shift",
+    ] {
+        assert!(md.contains(heading), "{heading} missing");
+    }
+    assert!(md.contains("| 16 | 4000 |"));
+}
+
+#[test]
 fn theory_shows_both_example1_curves_labelled() {
     let out = upbench().args(["theory", "--dim", "1", "--perception", "1", "--example1"]).output().unwrap();
     let text = stdout(&out);

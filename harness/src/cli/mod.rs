@@ -5,6 +5,7 @@ pub mod config;
 mod estimate_cmd;
 mod plugins_cmd;
 mod run_cmd;
+mod study_cmd;
 mod theory_cmd;
 
 use std::path::PathBuf;
@@ -34,6 +35,25 @@ pub enum Command {
     Theory(TheoryArgs),
     /// Run the estimators on your own samples stored as .npy files.
     Estimate(EstimateArgs),
+    /// Measure the estimators' accuracy against exact values and write it as Markdown (docs/estimators.md).
+    Study(StudyArgs),
+}
+
+/// `upbench study`.
+#[derive(Debug, clap::Args)]
+pub struct StudyArgs {
+    /// Output file (stdout when omitted), e.g. docs/estimators.md.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A small grid (d ≤ 16, n ≤ 4000, one repetition) for a quick look.
+    #[arg(long)]
+    pub quick: bool,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Seed of every sample.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 /// `upbench run`.
@@ -128,5 +148,6 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         Command::Plugins(a) => plugins_cmd::run(a),
         Command::Theory(a) => theory_cmd::run(a),
         Command::Estimate(a) => estimate_cmd::run(a),
+        Command::Study(a) => study_cmd::run(a),
     }
 }

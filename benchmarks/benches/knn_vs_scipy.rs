@@ -1,0 +1,121 @@
+//! upbench's k-NN entropy against SciPy's cKDTree (an independent CPU reference) on the same
+//! data, side by side in one run: wall time, their ratio, the two estimates (which must agree:
+//! same formula, same points) and this process's peak resident memory.
+//!
+//! Run through `scripts/bench-knn [--quick] [--device cuda]`, which installs SciPy in `.venv`.
+//! Targets (issue [2]): on the CPU not slower than cKDTree for d ≥ 16; on a GPU at least 50×
+//! faster at n = 65,536, d = 243.
+
+use std::process::Command;
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+use upbench::estimate::knn::{kl_entropy, KnnConfig};
+
+fn write_npy(path: &std::path::Path, x: &Tensor) {
+    let (n, d) = x.size2().expect("[n, d]");
+    let values = Vec::<f64>::try_from(x.to_device(Device::Cpu).flatten(0, -1)).expect("f64 values");
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {d}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for v in values {
+        bytes.extend(v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).expect("write .npy");
+}
+
+/// Peak resident set size of this process, MiB (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let device =
+        if args.windows(2).any(|w| w[0] == "--device" && w[1] == "cuda") { Device::Cuda(0) } else { Device::Cpu };
+    let cases: Vec<(i64, i64)> = match (quick, device) {
+        (true, _) => vec![(4096, 16), (8192, 16), (8192, 64)],
+        (false, Device::Cpu) => vec![(4096, 16), (16384, 16), (16384, 64), (16384, 243)],
+        (false, _) => vec![(16384, 16), (16384, 64), (16384, 243), (65536, 243)],
+    };
+    let k = 5;
+    let config = KnnConfig { k, ..KnnConfig::default() };
+    let dir = tempfile_dir();
+    println!(
+        "Kozachenko–Leonenko entropy (k = {k}) of standard normal samples: upbench on {device:?} against SciPy's cKDTree \
+         (CPU, all cores), same points. Best of 3 runs after a warm-up (upbench), one run of tree + query (SciPy).\n"
+    );
+    println!("| n | d | upbench s | SciPy s | speed-up | upbench h (nats) | SciPy h (nats) | peak RSS MiB |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (n, d) in cases {
+        tch::manual_seed(n + d);
+        let x = Tensor::randn([n, d], (Kind::Double, Device::Cpu));
+        let path = dir.join(format!("x-{n}-{d}.npy"));
+        write_npy(&path, &x);
+        let on_device = x.to_device(device);
+        kl_entropy(&on_device, &config).expect("warm-up");
+        let reps = 3;
+        let mut best = f64::INFINITY;
+        let mut ours = 0.0;
+        for _ in 0..reps {
+            if let Device::Cuda(i) = device {
+                tch::Cuda::synchronize(i as i64);
+            }
+            let start = Instant::now();
+            ours = kl_entropy(&on_device, &config).expect("estimate").nats;
+            if let Device::Cuda(i) = device {
+                tch::Cuda::synchronize(i as i64);
+            }
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        let out = Command::new("python")
+            .arg("benchmarks/knn_reference.py")
+            .arg(&path)
+            .arg(k.to_string())
+            .current_dir(workspace())
+            .output();
+        let (theirs, their_secs) = match out {
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                let mut it = text.split_whitespace().map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+                (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
+            }
+            Ok(o) => {
+                eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr));
+                (f64::NAN, f64::NAN)
+            }
+            Err(e) => {
+                eprintln!("cannot run python (use scripts/bench-knn): {e}");
+                (f64::NAN, f64::NAN)
+            }
+        };
+        let rss = peak_rss_mib().map_or("n/a".to_string(), |m| format!("{m:.0}"));
+        println!(
+            "| {n} | {d} | {best:.3} | {their_secs:.3} | {:.2} | {ours:.9} | {theirs:.9} | {rss} |",
+            their_secs / best
+        );
+        assert!(
+            theirs.is_nan() || (ours - theirs).abs() < 1e-6 * ours.abs().max(1.0),
+            "estimates disagree: {ours} vs {theirs}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("upbench-knn-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
