@@ -76,7 +76,7 @@ fn main() {
             }
             best = best.min(start.elapsed().as_secs_f64());
         }
-        let out = Command::new("python")
+        let out = Command::new("python3")
             .arg("benchmarks/knn_reference.py")
             .arg(&path)
             .arg(k.to_string())
@@ -93,7 +93,7 @@ fn main() {
                 (f64::NAN, f64::NAN)
             }
             Err(e) => {
-                eprintln!("cannot run python (use scripts/bench-knn): {e}");
+                eprintln!("cannot run python3 (use scripts/bench-knn): {e}");
                 (f64::NAN, f64::NAN)
             }
         };
@@ -110,7 +110,13 @@ fn main() {
     }
 }
 
+/// The repository root: the current directory when it holds the reference script (a copied
+/// checkout, e.g. on a device machine), else the workspace this bench was built in.
 fn workspace() -> std::path::PathBuf {
+    let here = std::env::current_dir().unwrap_or_default();
+    if here.join("benchmarks/knn_reference.py").is_file() {
+        return here;
+    }
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
 }
 
