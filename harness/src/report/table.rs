@@ -104,7 +104,8 @@ impl TableExporter {
         }
         let ci = report.manifest.confidence_level * 100.0;
         out.push_str(&format!(
-            "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Device: {}.\n",
+            "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Estimator: {}. Device: {}.\n",
+            report.manifest.estimator.kind,
             report.manifest.device
         ));
         out
