@@ -106,8 +106,10 @@ fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedP
     Err(msg)
 }
 
-/// Runs the suite and returns the report; never fails as a whole.
+/// Runs the suite and returns the report; never fails as a whole. Runs in one process are
+/// serialised ([`crate::seed::torch_rng_lock`]): plugins and harness share libtorch's generator.
 pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
+    let _rng = crate::seed::torch_rng_lock();
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let file = &plan.suite.file;
@@ -143,9 +145,16 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 continue;
             }
         };
+        let inherent = match inherent_uncertainty(&task, &samples, k, file) {
+            Ok(v) => v,
+            Err(e) => {
+                rec.fail(Stage::Task, task.name.clone(), Some(&task.name), e.to_string());
+                continue;
+            }
+        };
         let truth = TaskTruth {
-            inherent_uncertainty: task.inherent_uncertainty(),
-            gaussian_inherent_uncertainty: task.gaussian_inherent_uncertainty(),
+            inherent_uncertainty: inherent.inherent.point,
+            gaussian_inherent_uncertainty: inherent.gaussian,
             dim: task.dim,
         };
         tasks.push(TaskSummary {
@@ -156,6 +165,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             measurement_dim: task.measurement_dim,
             noise_std: task.noise_std,
             inherent_uncertainty: truth.inherent_uncertainty,
+            inherent_uncertainty_ci: (!task.is_gaussian()).then_some(inherent.inherent.ci),
             gaussian_inherent_uncertainty: truth.gaussian_inherent_uncertainty,
             signal_power: task.signal_power(),
             observations: n,
@@ -249,6 +259,48 @@ fn rank(results: &mut [ConfigResult]) {
     for (i, r) in results.iter_mut().enumerate() {
         r.rank = i + 1;
     }
+}
+
+/// N(X|Y) with its interval, and N(X_G|Y).
+struct Inherent {
+    inherent: crate::estimate::Estimate,
+    gaussian: f64,
+}
+
+/// N(X|Y) and N(X_G|Y) of the task's observations. Exact for a Gaussian prior. For a mixture,
+/// N(X|Y) = exp(mean over y of (2/d)·ĥ(X|y))/(2πe) with ĥ(X|y) = −mean ln p(x′|y) over the K exact
+/// posterior draws (Monte Carlo, bootstrap interval over y), and N(X_G|Y) = exp(mean over y of
+/// ln|Cov(X|y)|/d) from the closed-form posterior covariances.
+fn inherent_uncertainty(
+    task: &ExactTask,
+    samples: &TaskSamples,
+    k: usize,
+    file: &crate::suite::SuiteFile,
+) -> Result<Inherent, crate::task::TaskError> {
+    let level = file.statistics.confidence_level;
+    if let Some(exact) = task.exact_inherent_uncertainty() {
+        let e = crate::estimate::Estimate::exact(exact, level, samples.len());
+        return Ok(Inherent { inherent: e, gaussian: exact });
+    }
+    let d = task.dim as f64;
+    let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
+    let chunk = chunk_len(k, task.dim);
+    let mut log_n = Vec::with_capacity(samples.len());
+    for start in (0..samples.len()).step_by(chunk) {
+        let c = samples.chunk(start..(start + chunk).min(samples.len()), k)?;
+        let h = -c.draw_log_density.mean_dim(1, false, tch::Kind::Double);
+        let values = Vec::<f64>::try_from(h.to_device(tch::Device::Cpu)).map_err(crate::task::TaskError::from)?;
+        log_n.extend(values.into_iter().map(|h| 2.0 * h / d - two_pi_e));
+    }
+    let bootstrap = Bootstrap {
+        resamples: file.statistics.bootstrap_resamples,
+        level,
+        seed: derive_seed(file.seed, &["inherent", &task.name]),
+    };
+    let [mean_log_n] = bootstrap.estimate(log_n.len(), |idx| [estimate::mean_of(&log_n, idx)]);
+    let (_, log_det) = tch::Tensor::f_linalg_slogdet(&samples.posterior_cov).map_err(crate::task::TaskError::from)?;
+    let gaussian = (log_det.mean(tch::Kind::Double).double_value(&[]) / d).exp();
+    Ok(Inherent { inherent: mean_log_n.exp(), gaussian })
 }
 
 /// A built task with its data and what the plugins and the judge are told about it.

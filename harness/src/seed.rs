@@ -16,6 +16,15 @@ pub fn derive_seed(master: u64, names: &[&str]) -> u64 {
     (z ^ (z >> 31)) >> 1 // non-negative as i64, which libtorch's manual_seed takes
 }
 
+/// Serialises users of libtorch's process-wide generator. Seeding and drawing are two calls, so
+/// two threads that both seed and draw (two suites run in one process, parallel tests) would
+/// interleave and lose reproducibility; [`crate::pipeline::run_suite`] holds this lock for the
+/// whole run, and tests that seed hold it too.
+pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Seeds libtorch's generators, the CPU one and, when CUDA is present, every CUDA device's, so
 /// that draws are reproducible on whichever device the run uses. Plugins share these
 /// generators (one libtorch per process): the harness reseeds before each of its own draws.

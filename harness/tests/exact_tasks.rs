@@ -149,7 +149,7 @@ fn isotropic_exact(task_name: &str, tau: f64) -> (f64, f64, f64) {
     let t2 = tau * tau;
     let u = (lambda.iter().map(|l| (l + t2).ln()).sum::<f64>() / lambda.len() as f64).exp();
     let p = lambda.iter().map(|l| ((l + t2) / 2.0).ln() - 0.5 * l.ln() - 0.5 * t2.ln()).sum::<f64>();
-    (u, p, task.inherent_uncertainty())
+    (u, p, task.exact_inherent_uncertainty().expect("a Gaussian task"))
 }
 
 #[test]

@@ -5,3 +5,4 @@ mod util;
 mod cli;
 mod exact_tasks;
 mod loader;
+mod mixture_tasks;

@@ -55,15 +55,44 @@ impl FromStr for TaskKind {
     }
 }
 
-/// A Gaussian prior N(mean, covariance) over the signal, given for exact tasks so that oracle
-/// plugins can compute the true posterior.
+/// A Gaussian N(mean, covariance) over the signal: one component of a [`MixturePrior`].
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
 pub struct GaussianPrior {
-    /// Prior mean, `signal_dim` values.
+    /// Mean, `signal_dim` values.
     pub mean: RVec<f64>,
-    /// Prior covariance, `signal_dim × signal_dim`, row-major.
+    /// Covariance, `signal_dim × signal_dim`, row-major.
     pub covariance: RVec<f64>,
+}
+
+/// The signal prior of an exact task, Σ_c w_c·N(m_c, Σ_c), given so that oracle plugins can
+/// compute the true posterior (a Gaussian mixture too, for the linear-Gaussian operators).
+/// A Gaussian prior is the one-component case.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct MixturePrior {
+    /// w_c, positive, summing to one.
+    pub weights: RVec<f64>,
+    /// The components, as many as weights.
+    pub components: RVec<GaussianPrior>,
+}
+
+impl MixturePrior {
+    /// The one-component mixture N(mean, covariance).
+    pub fn gaussian(mean: Vec<f64>, covariance: Vec<f64>) -> Self {
+        MixturePrior {
+            weights: vec![1.0].into(),
+            components: vec![GaussianPrior { mean: mean.into(), covariance: covariance.into() }].into(),
+        }
+    }
+
+    /// The single component, when the prior is Gaussian.
+    pub fn as_gaussian(&self) -> Option<&GaussianPrior> {
+        match self.components.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
 }
 
 /// One benchmark task as a plugin sees it: Y = A·X + σ·W with W standard normal.
@@ -82,8 +111,8 @@ pub struct TaskSpec {
     pub operator: RVec<f64>,
     /// σ, the standard deviation of the additive white Gaussian noise.
     pub noise_std: f64,
-    /// The signal prior, when the task is exact (synthetic Gaussian).
-    pub prior: ROption<GaussianPrior>,
+    /// The signal prior, when the task is exact (synthetic): a Gaussian or a Gaussian mixture.
+    pub prior: ROption<MixturePrior>,
     /// Where measurements will live and where samples must be returned.
     pub device: Device,
 }

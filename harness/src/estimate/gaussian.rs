@@ -168,6 +168,7 @@ mod tests {
 
     #[test]
     fn wishart_correction_makes_log_det_unbiased() {
+        let _rng = crate::seed::torch_rng_lock();
         tch::manual_seed(11);
         let (n, k, d) = (400, 40, 8);
         let samples = Tensor::randn([n, k, d], (Kind::Double, tch::Device::Cpu));
@@ -181,6 +182,7 @@ mod tests {
 
     #[test]
     fn d_half_bias_correction_removes_sampling_bias_at_p_equals_q() {
+        let _rng = crate::seed::torch_rng_lock();
         tch::manual_seed(5);
         let (n, k, d) = (200, 200, 16);
         let samples = Tensor::randn([n, k, d], (Kind::Double, tch::Device::Cpu));
@@ -197,6 +199,7 @@ mod tests {
 
     #[test]
     fn ledoit_wolf_shrinks_towards_identity_scale() {
+        let _rng = crate::seed::torch_rng_lock();
         tch::manual_seed(2);
         let samples = Tensor::randn([1, 20, 40], (Kind::Double, tch::Device::Cpu)) * 3.0;
         let (_, cov) = fit(&samples, true).unwrap();

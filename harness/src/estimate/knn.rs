@@ -271,6 +271,7 @@ mod tests {
     use tch::Device;
 
     fn normal(n: i64, d: i64, seed: i64) -> Tensor {
+        let _rng = crate::seed::torch_rng_lock();
         tch::manual_seed(seed);
         Tensor::randn([n, d], (Kind::Double, Device::Cpu))
     }

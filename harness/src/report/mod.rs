@@ -39,9 +39,11 @@ pub struct TaskSummary {
     pub measurement_dim: usize,
     /// σ.
     pub noise_std: f64,
-    /// N(X|Y), exact (per dimension).
+    /// N(X|Y) per dimension: exact for a Gaussian prior, a Monte-Carlo estimate for a mixture.
     pub inherent_uncertainty: f64,
-    /// N(X_G|Y), exact (per dimension).
+    /// The Monte-Carlo interval of N(X|Y) (mixture priors only).
+    pub inherent_uncertainty_ci: Option<crate::estimate::ConfidenceInterval>,
+    /// N(X_G|Y) per dimension, exact.
     pub gaussian_inherent_uncertainty: f64,
     /// Mean prior variance, the "peak²" of the PSNR column.
     pub signal_power: f64,

@@ -40,15 +40,24 @@ impl TableExporter {
     pub fn render(&self, report: &RunReport) -> String {
         let mut out = String::new();
         for task in &report.tasks {
+            let inherent = match &task.inherent_uncertainty_ci {
+                None => format!("N(X|Y) = {} (exact)", sig(task.inherent_uncertainty)),
+                Some(ci) => format!(
+                    "N(X|Y) = {} [{}, {}] (Monte Carlo), N(X_G|Y) = {} (exact)",
+                    sig(task.inherent_uncertainty),
+                    sig(ci.lower),
+                    sig(ci.upper),
+                    sig(task.gaussian_inherent_uncertainty)
+                ),
+            };
             out.push_str(&format!(
-                "Task {} — {}, prior {}, d = {}, m = {}, σ = {}; N(X|Y) = {} (exact); n = {} observations × K = {} samples\n",
+                "Task {} — {}, prior {}, d = {}, m = {}, σ = {}; {inherent}; n = {} observations × K = {} samples\n",
                 task.name,
                 task.kind,
                 task.prior,
                 task.signal_dim,
                 task.measurement_dim,
                 task.noise_std,
-                sig(task.inherent_uncertainty),
                 task.observations,
                 task.samples_per_observation
             ));

@@ -1,6 +1,8 @@
 //! Gaussian priors N(0, Σx) for exact tasks: white, AR(1)-correlated, and a 1/f^β power
 //! spectrum (stationary, image-like).
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::TaskError;
@@ -27,6 +29,18 @@ pub enum PriorConfig {
         #[serde(default = "one")]
         variance: f64,
     },
+    /// Equal-weight mixture of `components` copies of `base` (which must be Gaussian), their
+    /// means `separation` base standard deviations apart along a seeded random unit direction:
+    /// a non-Gaussian prior whose posterior is still known in closed form.
+    GaussianMixture {
+        /// Number of components, ≥ 1.
+        components: usize,
+        /// Distance between neighbouring means, in units of the base's per-coordinate standard
+        /// deviation.
+        separation: f64,
+        /// The components' common covariance family.
+        base: Box<PriorConfig>,
+    },
     /// Circulant Σx with eigenvalues ∝ 1/f^β over the DFT frequencies f = min(k, d−k)/d (the
     /// zero frequency taking the value of the lowest non-zero one), scaled to mean variance v.
     PowerLaw {
@@ -45,13 +59,53 @@ impl PriorConfig {
             PriorConfig::Identity { .. } => "white".into(),
             PriorConfig::Ar1 { rho, .. } => format!("ar1(ρ={rho})"),
             PriorConfig::PowerLaw { beta, .. } => format!("1/f^{beta}"),
+            PriorConfig::GaussianMixture { components, separation, base } => {
+                format!("{components}×{} mixture, separation {separation}", base.label())
+            }
         }
+    }
+
+    /// The mixture components (weight, mean, row-major covariance); one zero-mean component for a
+    /// Gaussian prior. `seed` picks the mixture's direction.
+    pub fn components(&self, d: usize, seed: u64) -> Result<Vec<(f64, Vec<f64>, Vec<f64>)>, TaskError> {
+        let PriorConfig::GaussianMixture { components, separation, base } = self else {
+            return Ok(vec![(1.0, vec![0.0; d], self.covariance(d)?)]);
+        };
+        if matches!(**base, PriorConfig::GaussianMixture { .. }) {
+            return Err(TaskError::Invalid("a mixture's base must be a Gaussian prior, not another mixture".into()));
+        }
+        if *components == 0 || !(separation.is_finite() && *separation >= 0.0) {
+            return Err(TaskError::Invalid(format!(
+                "a mixture needs ≥ 1 component and separation ≥ 0, got {components} and {separation}"
+            )));
+        }
+        let cov = base.covariance(d)?;
+        let std = ((0..d).map(|i| cov[i * d + i]).sum::<f64>() / d as f64).sqrt();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut direction: Vec<f64> = (0..d)
+            .map(|_| {
+                let (u1, u2): (f64, f64) = (rng.random(), rng.random());
+                (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+            })
+            .collect();
+        let norm = direction.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        direction.iter_mut().for_each(|v| *v /= norm);
+        let centre = (*components as f64 - 1.0) / 2.0;
+        Ok((0..*components)
+            .map(|c| {
+                let offset = (c as f64 - centre) * separation * std;
+                (1.0 / *components as f64, direction.iter().map(|u| u * offset).collect(), cov.clone())
+            })
+            .collect())
     }
 
     /// The covariance, row-major `d × d`.
     pub fn covariance(&self, d: usize) -> Result<Vec<f64>, TaskError> {
         let mut cov = vec![0.0; d * d];
         match *self {
+            PriorConfig::GaussianMixture { .. } => {
+                return Err(TaskError::Invalid("a mixture prior has no single covariance; use components()".into()))
+            }
             PriorConfig::Identity { variance } => {
                 check_variance(variance)?;
                 for i in 0..d {

@@ -1,8 +1,10 @@
 //! `gamma-optimal`: X̂ = μ_y + √γ·(X' − μ_y) with X' an independent posterior draw, the family
 //! that attains the uncertainty–perception bound on Gaussian posteriors (`theory.md`, result 3):
-//! its conditional covariance is γ·Σ_y, its uncertainty (1+γ)·N(X|Y) = η(P; d)·N(X|Y).
+//! its conditional covariance is γ·Σ_y, its uncertainty (1+γ)·N(X|Y) = η(P; d)·N(X|Y). On a
+//! Gaussian-mixture posterior it is the same family around the posterior mean, no longer optimal
+//! in general.
 
-use oracle_kit::{bridge, GaussianPosterior};
+use oracle_kit::{bridge, ExactPosterior};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
@@ -37,22 +39,22 @@ impl Plugin for GammaOptimal {
                 reason: format!("{gamma} is outside [0, 1]").into(),
             });
         }
-        Ok(GammaOptimalModel { posterior: GaussianPosterior::from_task(task)?, scale: gamma.sqrt() })
+        Ok(GammaOptimalModel { posterior: ExactPosterior::from_task(task)?, scale: gamma.sqrt() })
     }
 }
 
 /// The posterior of one task and √γ.
 pub struct GammaOptimalModel {
-    posterior: GaussianPosterior,
+    posterior: ExactPosterior,
     scale: f64,
 }
 
 impl RestoreModel for GammaOptimalModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
         bridge::restore_with(y, seed, |y| {
-            let mean = self.posterior.mean(y)?;
-            let deviations = self.posterior.deviations(mean.size()[0], i64::from(n_samples))?;
-            Ok(mean.unsqueeze(1) + deviations * self.scale)
+            let mean = self.posterior.mean(y)?.unsqueeze(1);
+            let draws = self.posterior.draws(y, i64::from(n_samples))?;
+            Ok(&mean + (draws - &mean) * self.scale)
         })
     }
 }

@@ -3,7 +3,7 @@
 //! strictly above the bound (suboptimal); on isotropic ones (d = 1, white prior with denoising)
 //! it is a member of the optimal family.
 
-use oracle_kit::{bridge, GaussianPosterior};
+use oracle_kit::{bridge, ExactPosterior};
 use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
@@ -39,13 +39,13 @@ impl Plugin for IsotropicNoise {
                 reason: format!("{tau} is not a positive number").into(),
             });
         }
-        Ok(IsotropicNoiseModel { posterior: GaussianPosterior::from_task(task)?, tau })
+        Ok(IsotropicNoiseModel { posterior: ExactPosterior::from_task(task)?, tau })
     }
 }
 
 /// The posterior of one task and τ.
 pub struct IsotropicNoiseModel {
-    posterior: GaussianPosterior,
+    posterior: ExactPosterior,
     tau: f64,
 }
 

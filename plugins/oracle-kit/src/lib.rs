@@ -6,8 +6,9 @@ library holds what they share and what any tch-based plugin needs:
 
 - [`bridge`]: SDK [`TensorView`](upbench_sdk::TensorView)s to tch tensors without a copy, and tch
   tensors back into [`OwnedTensor`](upbench_sdk::OwnedTensor)s that keep them alive.
-- [`GaussianPosterior`]: the closed-form posterior of Y = A·X + σ·W under the task's Gaussian
-  prior, computed on the task's device in float64, with its mean and exact sampler.
+- [`ExactPosterior`]: the closed-form posterior of Y = A·X + σ·W under the task's Gaussian or
+  Gaussian-mixture prior, computed on the task's device in float64, with its mean and exact
+  sampler.
 
 It is a plain library, not a plugin, and never talks to the harness.
 */
@@ -16,4 +17,4 @@ It is a plain library, not a plugin, and never talks to the harness.
 pub mod bridge;
 mod posterior;
 
-pub use posterior::GaussianPosterior;
+pub use posterior::ExactPosterior;

@@ -2,7 +2,7 @@
 //! wide by the factor s. Its perception index equals that of the optimal model with γ = 1/s², but
 //! its uncertainty is (1 + s²)·N(X|Y) instead of (1 + 1/s²)·N(X|Y): strictly suboptimal.
 
-use oracle_kit::{bridge, GaussianPosterior};
+use oracle_kit::{bridge, ExactPosterior};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
@@ -37,22 +37,22 @@ impl Plugin for OverdispersedSampler {
                 reason: format!("{spread} is below 1").into(),
             });
         }
-        Ok(OverdispersedSamplerModel { posterior: GaussianPosterior::from_task(task)?, spread })
+        Ok(OverdispersedSamplerModel { posterior: ExactPosterior::from_task(task)?, spread })
     }
 }
 
 /// The posterior of one task and s.
 pub struct OverdispersedSamplerModel {
-    posterior: GaussianPosterior,
+    posterior: ExactPosterior,
     spread: f64,
 }
 
 impl RestoreModel for OverdispersedSamplerModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
         bridge::restore_with(y, seed, |y| {
-            let mean = self.posterior.mean(y)?;
-            let deviations = self.posterior.deviations(mean.size()[0], i64::from(n_samples))?;
-            Ok(mean.unsqueeze(1) + deviations * self.spread)
+            let mean = self.posterior.mean(y)?.unsqueeze(1);
+            let draws = self.posterior.draws(y, i64::from(n_samples))?;
+            Ok(&mean + (draws - &mean) * self.spread)
         })
     }
 }

@@ -2,7 +2,7 @@
 //! Gaussian prior. Deterministic, so its perception index is infinite and it should sit at the
 //! bound's P → ∞ end, U = N(X|Y) (`theory.md`, result 3 with γ → 0).
 
-use oracle_kit::{bridge, GaussianPosterior};
+use oracle_kit::{bridge, ExactPosterior};
 use upbench_sdk::{
     export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
     TensorView,
@@ -24,13 +24,13 @@ impl Plugin for PosteriorMean {
     }
 
     fn new_model(_params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
-        Ok(PosteriorMeanModel { posterior: GaussianPosterior::from_task(task)? })
+        Ok(PosteriorMeanModel { posterior: ExactPosterior::from_task(task)? })
     }
 }
 
 /// The posterior of one task.
 pub struct PosteriorMeanModel {
-    posterior: GaussianPosterior,
+    posterior: ExactPosterior,
 }
 
 impl RestoreModel for PosteriorMeanModel {

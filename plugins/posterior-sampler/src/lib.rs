@@ -1,7 +1,7 @@
 //! `posterior-sampler`: exact draws from p(x | y). Perfect perception (P = 0), and by
 //! `theory.md` result 3 (γ = 1) uncertainty exactly 2·N(X|Y).
 
-use oracle_kit::{bridge, GaussianPosterior};
+use oracle_kit::{bridge, ExactPosterior};
 use upbench_sdk::{
     export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
     TensorView,
@@ -24,22 +24,18 @@ impl Plugin for PosteriorSampler {
     }
 
     fn new_model(_params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {
-        Ok(PosteriorSamplerModel { posterior: GaussianPosterior::from_task(task)? })
+        Ok(PosteriorSamplerModel { posterior: ExactPosterior::from_task(task)? })
     }
 }
 
 /// The posterior of one task.
 pub struct PosteriorSamplerModel {
-    posterior: GaussianPosterior,
+    posterior: ExactPosterior,
 }
 
 impl RestoreModel for PosteriorSamplerModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
-            let mean = self.posterior.mean(y)?;
-            let deviations = self.posterior.deviations(mean.size()[0], i64::from(n_samples))?;
-            Ok(mean.unsqueeze(1) + deviations)
-        })
+        bridge::restore_with(y, seed, |y| self.posterior.draws(y, i64::from(n_samples)))
     }
 }
 
