@@ -179,7 +179,9 @@ impl ExactTask {
         let operator = matrix(&operator_rows, m, d);
         let ata = operator.tr().f_matmul(&operator)? / (noise_std * noise_std);
         let mut components = Vec::new();
-        for (weight, mean, cov) in prior.components(d, derive_seed(seed, &["mixture"]))? {
+        for super::prior::PriorComponent { weight, mean, covariance: cov } in
+            prior.components(d, derive_seed(seed, &["mixture"]))?
+        {
             let prior_chol = matrix(&cov, d, d).f_linalg_cholesky(false).map_err(|e| {
                 TaskError::Invalid(format!("task '{}': prior covariance is not positive definite ({e})", config.name))
             })?;

@@ -11,7 +11,7 @@ mod prior;
 
 pub use exact::{ExactTask, ObservationChunk, TaskSamples};
 pub use operator::OperatorConfig;
-pub use prior::PriorConfig;
+pub use prior::{PriorComponent, PriorConfig};
 
 use serde::{Deserialize, Serialize};
 

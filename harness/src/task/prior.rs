@@ -11,6 +11,17 @@ fn one() -> f64 {
     1.0
 }
 
+/// One Gaussian component of a prior: weight, mean and row-major covariance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorComponent {
+    /// Mixture weight.
+    pub weight: f64,
+    /// Mean, d values.
+    pub mean: Vec<f64>,
+    /// Covariance, d × d, row-major.
+    pub covariance: Vec<f64>,
+}
+
 /// A prior covariance family, as written in suite files (`prior = { kind = "ar1", rho = 0.9 }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -65,11 +76,11 @@ impl PriorConfig {
         }
     }
 
-    /// The mixture components (weight, mean, row-major covariance); one zero-mean component for a
-    /// Gaussian prior. `seed` picks the mixture's direction.
-    pub fn components(&self, d: usize, seed: u64) -> Result<Vec<(f64, Vec<f64>, Vec<f64>)>, TaskError> {
+    /// The mixture components; one zero-mean component for a Gaussian prior. `seed` picks the
+    /// mixture's direction.
+    pub fn components(&self, d: usize, seed: u64) -> Result<Vec<PriorComponent>, TaskError> {
         let PriorConfig::GaussianMixture { components, separation, base } = self else {
-            return Ok(vec![(1.0, vec![0.0; d], self.covariance(d)?)]);
+            return Ok(vec![PriorComponent { weight: 1.0, mean: vec![0.0; d], covariance: self.covariance(d)? }]);
         };
         if matches!(**base, PriorConfig::GaussianMixture { .. }) {
             return Err(TaskError::Invalid("a mixture's base must be a Gaussian prior, not another mixture".into()));
@@ -94,7 +105,11 @@ impl PriorConfig {
         Ok((0..*components)
             .map(|c| {
                 let offset = (c as f64 - centre) * separation * std;
-                (1.0 / *components as f64, direction.iter().map(|u| u * offset).collect(), cov.clone())
+                PriorComponent {
+                    weight: 1.0 / *components as f64,
+                    mean: direction.iter().map(|u| u * offset).collect(),
+                    covariance: cov.clone(),
+                }
             })
             .collect())
     }

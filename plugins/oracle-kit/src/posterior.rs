@@ -55,7 +55,7 @@ impl ExactPosterior {
         let operator = on(&task.operator, &[m, d])?;
         let mut components = Vec::with_capacity(prior.components.len());
         for (weight, c) in prior.weights.iter().zip(prior.components.iter()) {
-            if c.covariance.len() as i64 != d * d || c.mean.len() as i64 != d || !(*weight > 0.0) {
+            if c.covariance.len() as i64 != d * d || c.mean.len() as i64 != d || weight.is_nan() || *weight <= 0.0 {
                 return Err(PluginError::UnsupportedTask(
                     "a prior component has the wrong size or a non-positive weight".into(),
                 ));
