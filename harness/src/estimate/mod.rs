@@ -7,6 +7,12 @@
 //!
 //! Errors are E = X̂ − X' with X' drawn from p(x | y) independently of X̂, which is exactly the
 //! conditional law of X̂ − X given Y = y (`theory.md`, "Setting": X and X̂ are independent given Y).
+//!
+//! Two estimators, chosen by [`EstimatorConfig::kind`]: [`gaussian`] (fitted Gaussians, closed
+//! forms, finite-sample corrections; exact for Gaussian laws, an upper bound on entropy otherwise)
+//! and [`knn`] (Kozachenko–Leonenko entropy, Póczos–Schneider divergence; any law, biased at high
+//! d: `docs/estimators.md`). Both also report their values from K/4 and K/2 samples
+//! ([`SubsampleStats`]) for the convergence diagnostic.
 
 mod bootstrap;
 #[allow(clippy::module_inception)]
