@@ -4,5 +4,6 @@ mod util;
 
 mod cli;
 mod exact_tasks;
+mod images;
 mod loader;
 mod mixture_tasks;

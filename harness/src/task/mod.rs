@@ -6,6 +6,7 @@
 //! ground truths on the run's device, and [`TaskSamples::chunk`] exact posterior draws.
 
 mod exact;
+pub mod images;
 mod operator;
 mod prior;
 

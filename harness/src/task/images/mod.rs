@@ -1,0 +1,10 @@
+//! Real images: reading the benchmark sets and the standard degradations (issue [3]).
+//!
+//! [`read_image`] decodes 8-bit PNGs with errors naming the file; [`imresize_bicubic`] is
+//! MATLAB's antialiased bicubic resize, the degradation behind the ×4 super-resolution sets.
+
+mod imresize;
+mod png;
+
+pub use imresize::{imresize_bicubic, Image8};
+pub use png::{read_image, ImageError};
