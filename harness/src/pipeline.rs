@@ -13,7 +13,7 @@ use crate::report::{ConfigResult, Failure, Manifest, PluginRecord, RunReport, St
 use crate::run;
 use crate::seed::derive_seed;
 use crate::suite::{PluginEntry, Suite};
-use crate::task::{ExactTask, TaskSamples};
+use crate::task::{ExactTask, ObservationChunk, TaskSamples};
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
 #[derive(Debug, Clone)]
@@ -145,7 +145,14 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 continue;
             }
         };
-        let inherent = match inherent_uncertainty(&task, &samples, k, file) {
+        let chunks = match Chunks::new(&samples, k, task.dim) {
+            Ok(c) => c,
+            Err(e) => {
+                rec.fail(Stage::Task, task.name.clone(), Some(&task.name), e.to_string());
+                continue;
+            }
+        };
+        let inherent = match inherent_uncertainty(&task, &samples, &chunks, file) {
             Ok(v) => v,
             Err(e) => {
                 rec.fail(Stage::Task, task.name.clone(), Some(&task.name), e.to_string());
@@ -172,7 +179,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             samples_per_observation: k,
         });
         rec.progress.task_started(tasks.last().expect("just pushed"));
-        let prepared = PreparedTask { spec: task.spec(sdk_device(plan.device)), task, samples, truth };
+        let prepared = PreparedTask { spec: task.spec(sdk_device(plan.device)), task, samples, chunks, truth };
 
         let mut task_results = Vec::new();
         for (entry, lib) in &entries {
@@ -274,7 +281,7 @@ struct Inherent {
 fn inherent_uncertainty(
     task: &ExactTask,
     samples: &TaskSamples,
-    k: usize,
+    chunks: &Chunks,
     file: &crate::suite::SuiteFile,
 ) -> Result<Inherent, crate::task::TaskError> {
     let level = file.statistics.confidence_level;
@@ -284,12 +291,12 @@ fn inherent_uncertainty(
     }
     let d = task.dim as f64;
     let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
-    let chunk = chunk_len(k, task.dim);
     let mut log_n = Vec::with_capacity(samples.len());
-    for start in (0..samples.len()).step_by(chunk) {
-        let c = samples.chunk(start..(start + chunk).min(samples.len()), k)?;
-        let h = -c.draw_log_density.mean_dim(1, false, tch::Kind::Double);
-        let values = Vec::<f64>::try_from(h.to_device(tch::Device::Cpu)).map_err(crate::task::TaskError::from)?;
+    for i in 0..chunks.len() {
+        let values = chunks.with(samples, i, |c| {
+            let h = -c.draw_log_density.mean_dim(1, false, tch::Kind::Double);
+            Vec::<f64>::try_from(h.to_device(tch::Device::Cpu)).map_err(crate::task::TaskError::from)
+        })??;
         log_n.extend(values.into_iter().map(|h| 2.0 * h / d - two_pi_e));
     }
     let bootstrap = Bootstrap {
@@ -303,11 +310,53 @@ fn inherent_uncertainty(
     Ok(Inherent { inherent: mean_log_n.exp(), gaussian })
 }
 
+/// The task's observations in chunks with their posterior draws: drawn once and kept when they
+/// are small (every configuration then reuses them), drawn on demand otherwise (memory bound).
+/// Either way the draws are the same: each observation has its own seeded stream.
+struct Chunks {
+    ranges: Vec<std::ops::Range<usize>>,
+    samples_per_observation: usize,
+    kept: Option<Vec<ObservationChunk>>,
+}
+
+impl Chunks {
+    /// Chunks of about 2²⁴ values per K·d tensor; kept when all draws fit in that budget.
+    fn new(samples: &TaskSamples, k: usize, d: usize) -> Result<Chunks, crate::task::TaskError> {
+        let len = chunk_len(k, d);
+        let n = samples.len();
+        let ranges: Vec<_> = (0..n).step_by(len).map(|start| start..(start + len).min(n)).collect();
+        let kept = if n * k * d <= 1 << 24 {
+            Some(ranges.iter().map(|r| samples.chunk(r.clone(), k)).collect::<Result<Vec<_>, _>>()?)
+        } else {
+            None
+        };
+        Ok(Chunks { ranges, samples_per_observation: k, kept })
+    }
+
+    fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Runs `f` on chunk `i`.
+    fn with<R>(
+        &self,
+        samples: &TaskSamples,
+        i: usize,
+        f: impl FnOnce(&ObservationChunk) -> R,
+    ) -> Result<R, crate::task::TaskError> {
+        match &self.kept {
+            Some(kept) => Ok(f(&kept[i])),
+            None => Ok(f(&samples.chunk(self.ranges[i].clone(), self.samples_per_observation)?)),
+        }
+    }
+}
+
 /// A built task with its data and what the plugins and the judge are told about it.
 struct PreparedTask {
     task: ExactTask,
     spec: upbench_sdk::TaskSpec,
     samples: TaskSamples,
+    chunks: Chunks,
     truth: TaskTruth,
 }
 
@@ -322,25 +371,25 @@ fn run_config(
     let (file, task, samples) = (&plan.suite.file, &prepared.task, &prepared.samples);
     let mut model = plugin.new_model(&config.params, &prepared.spec).map_err(|e| (Stage::Configure, e.to_string()))?;
     let stochastic = plugin.metadata.stochastic;
-    let k_truth = file.sampling.samples_per_observation;
-    let k = if stochastic { k_truth as u32 } else { 1 };
-    let chunk_len = chunk_len(k_truth, task.dim);
+    let k = if stochastic { file.sampling.samples_per_observation as u32 } else { 1 };
     let mut observation_stats: Option<ObservationStats> = None;
     let mut first_chunk = None;
-    for (index, start) in (0..samples.len()).step_by(chunk_len).enumerate() {
-        let chunk = samples
-            .chunk(start..(start + chunk_len).min(samples.len()), k_truth)
-            .map_err(|e| (Stage::Estimate, e.to_string()))?;
-        let seed = derive_seed(file.seed, &["model", &task.name, &config.label, &index.to_string()]);
-        let outputs = run::restore(&mut model, &chunk.measurements, k, seed, task.dim as i64)
-            .map_err(|e| (Stage::Run, e.to_string()))?;
-        let stats = estimate::observation_stats(&file.estimator, &outputs, !stochastic, &chunk.truth())
-            .map_err(|e| (Stage::Estimate, e.to_string()))?;
+    for index in 0..prepared.chunks.len() {
+        let stats = prepared
+            .chunks
+            .with(samples, index, |chunk| {
+                let seed = derive_seed(file.seed, &["model", &task.name, &config.label, &index.to_string()]);
+                let outputs = run::restore(&mut model, &chunk.measurements, k, seed, task.dim as i64)
+                    .map_err(|e| (Stage::Run, e.to_string()))?;
+                first_chunk.get_or_insert_with(|| chunk.measurements.shallow_clone());
+                estimate::observation_stats(&file.estimator, &outputs, !stochastic, &chunk.truth())
+                    .map_err(|e| (Stage::Estimate, e.to_string()))
+            })
+            .map_err(|e| (Stage::Estimate, e.to_string()))??;
         match observation_stats.as_mut() {
             Some(all) => all.extend(stats),
             None => observation_stats = Some(stats),
         }
-        first_chunk.get_or_insert(chunk.measurements);
     }
     let (Some(observation_stats), Some(timing_batch)) = (observation_stats, first_chunk) else {
         return Err((Stage::Run, "the task has no observations".into()));
