@@ -68,3 +68,50 @@ fn a_corrupt_image_names_the_file() {
     let missing = read_image(&dir.path().join("nope.png")).unwrap_err();
     assert!(missing.to_string().contains("nope.png: cannot read image"), "{missing}");
 }
+
+#[test]
+fn the_shared_data_directory_matches_the_registry() {
+    let out = assert_cmd::Command::cargo_bin("upbench")
+        .unwrap()
+        .args(["data", "--data-dir"])
+        .arg(data_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for set in ["set5", "set14", "bsd100", "kodak24"] {
+        assert!(text.lines().any(|l| l.contains(set) && l.contains(" ok ")), "{set} not ok:\n{text}");
+    }
+}
+
+#[test]
+fn a_corrupt_or_missing_file_is_named_with_its_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let set5 = dir.path().join("set5");
+    std::fs::create_dir_all(set5.join("hr")).unwrap();
+    std::fs::create_dir_all(set5.join("lr_x4")).unwrap();
+    for sub in ["hr", "lr_x4"] {
+        for entry in std::fs::read_dir(data_dir().join("set5").join(sub)).unwrap() {
+            let p = entry.unwrap().path();
+            std::fs::copy(&p, set5.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut bytes = std::fs::read(set5.join("hr/img_002.png")).unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 0xff;
+    std::fs::write(set5.join("hr/img_002.png"), bytes).unwrap();
+    std::fs::remove_file(set5.join("lr_x4/img_005.png")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("upbench")
+        .unwrap()
+        .args(["data", "set5", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("set5/hr/img_002.png: checksum mismatch (dataset set5)"), "{text}");
+    assert!(text.contains("set5/lr_x4/img_005.png: missing (dataset set5)"), "{text}");
+    let unknown = assert_cmd::Command::cargo_bin("upbench").unwrap().args(["data", "div2k"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown dataset 'div2k'"));
+}

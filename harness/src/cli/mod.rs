@@ -2,6 +2,7 @@
 //! suite and defaults; the commands live one per file.
 
 pub mod config;
+mod data_cmd;
 mod estimate_cmd;
 mod plugins_cmd;
 mod run_cmd;
@@ -37,6 +38,18 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Measure the estimators' accuracy against exact values and write it as Markdown (docs/estimators.md).
     Study(StudyArgs),
+    /// List the registered image sets and check a data directory against their SHA-256 checksums.
+    Data(DataArgs),
+}
+
+/// `upbench data`.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Sets to check (all when omitted): set5, set14, bsd100, kodak24.
+    pub sets: Vec<String>,
+    /// The data directory (else UPBENCH_DATA_DIR, else ./datasets).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `upbench study`.
@@ -149,5 +162,6 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         Command::Theory(a) => theory_cmd::run(a),
         Command::Estimate(a) => estimate_cmd::run(a),
         Command::Study(a) => study_cmd::run(a),
+        Command::Data(a) => data_cmd::run(a),
     }
 }

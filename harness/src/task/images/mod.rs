@@ -1,10 +1,14 @@
 //! Real images: reading the benchmark sets and the standard degradations (issue [3]).
 //!
-//! [`read_image`] decodes 8-bit PNGs with errors naming the file; [`imresize_bicubic`] is
-//! MATLAB's antialiased bicubic resize, the degradation behind the ×4 super-resolution sets.
+//! [`registry`] lists the sets (Set5, Set14, BSD100, Kodak24) with SHA-256 checksums and checks
+//! a data directory; [`read_image`] decodes 8-bit PNGs with errors naming the file;
+//! [`imresize_bicubic`] is MATLAB's antialiased bicubic resize, the degradation behind the ×4
+//! super-resolution sets.
 
 mod imresize;
 mod png;
+pub mod registry;
 
 pub use imresize::{imresize_bicubic, Image8};
 pub use png::{read_image, ImageError};
+pub use registry::{data_dir, dataset, datasets, DataError, Dataset};
