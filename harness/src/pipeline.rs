@@ -290,14 +290,13 @@ fn inherent_uncertainty(
         return Ok(Inherent { inherent: e, gaussian: exact });
     }
     let d = task.dim as f64;
-    let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
     let mut log_n = Vec::with_capacity(samples.len());
     for i in 0..chunks.len() {
         let values = chunks.with(samples, i, |c| {
             let h = -c.draw_log_density.mean_dim(1, false, tch::Kind::Double);
             Vec::<f64>::try_from(h.to_device(tch::Device::Cpu)).map_err(crate::task::TaskError::from)
         })??;
-        log_n.extend(values.into_iter().map(|h| 2.0 * h / d - two_pi_e));
+        log_n.extend(values.into_iter().map(|h| estimate::special::log_entropy_power(h, task.dim)));
     }
     let bootstrap = Bootstrap {
         resamples: file.statistics.bootstrap_resamples,

@@ -7,7 +7,10 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use tch::{Kind, Tensor};
 
 use super::{EstimateArgs, EstimatorChoice};
-use crate::estimate::{gaussian, knn, mean_of, Bootstrap, Estimate, KnnConfig, Shrinkage};
+use crate::estimate::{
+    gaussian, knn, log_entropy_powers, mean_of, Bootstrap, Estimate, EstimatorConfig, EstimatorKind, KnnConfig,
+    Shrinkage,
+};
 
 /// Reads a C-order float32/float64 `.npy` file of rank 3 as a float64 tensor.
 pub fn read_npy3(path: &Path) -> anyhow::Result<Tensor> {
@@ -46,24 +49,12 @@ fn to_vec(t: &Tensor) -> Vec<f64> {
 
 /// ln N per observation (the log entropy power) of samples `[n, K, d]`.
 fn log_entropy_power(args: &EstimateArgs, x: &Tensor) -> anyhow::Result<Vec<f64>> {
-    let (_, k, d) = x.size3()?;
-    match args.estimator {
-        EstimatorChoice::Gaussian => {
-            let shrink = Shrinkage::Auto.applies(k, d);
-            let (_, cov) = gaussian::fit(x, shrink)?;
-            let mut log_det = gaussian::log_det(&cov)?;
-            if !shrink {
-                log_det -= gaussian::wishart_log_det_bias(d, k);
-            }
-            Ok(to_vec(&(log_det / d as f64)))
-        }
-        EstimatorChoice::Knn => {
-            let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
-            (0..x.size()[0])
-                .map(|y| Ok(2.0 / d as f64 * knn::kl_entropy(&x.get(y), &knn_config(args))?.nats - two_pi_e))
-                .collect()
-        }
-    }
+    let kind = match args.estimator {
+        EstimatorChoice::Gaussian => EstimatorKind::Gaussian,
+        EstimatorChoice::Knn => EstimatorKind::Knn,
+    };
+    let config = EstimatorConfig { kind, knn: knn_config(args), ..EstimatorConfig::default() };
+    Ok(log_entropy_powers(&config, x)?.per_observation)
 }
 
 /// The divergence per observation between `reference` (p) and `samples` (q).

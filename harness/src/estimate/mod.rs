@@ -171,22 +171,52 @@ struct Core {
     ties: usize,
 }
 
+/// Log entropy powers ln N(Z | Y = y) of samples `[n, K, d]`, one per observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntropyPowers {
+    /// ln N per observation.
+    pub per_observation: Vec<f64>,
+    /// Whether covariance shrinkage was used (Gaussian estimator).
+    pub shrinkage_used: bool,
+    /// Points with a zero k-th neighbour distance (k-NN estimator).
+    pub ties: usize,
+}
+
+/// ln N(Z | Y = y) for every observation of `x` (`[n, K, d]`) with the configured estimator:
+/// (1/d)·ln|Σ̂| (Wishart-corrected unless shrunk) for the Gaussian one, (2/d)·ĥ − ln(2πe) with
+/// the Kozachenko–Leonenko ĥ for the k-NN one.
+pub fn log_entropy_powers(config: &EstimatorConfig, x: &Tensor) -> Result<LogEntropyPowers, EstimateError> {
+    let (n, k, d) = x.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
+    match config.kind {
+        EstimatorKind::Gaussian => {
+            let shrink = config.shrinkage.applies(k, d);
+            let (_, cov) = gaussian::fit(x, shrink)?;
+            let mut log_det = gaussian::log_det(&cov)?;
+            if config.bias_correction && !shrink {
+                log_det -= gaussian::wishart_log_det_bias(d, k);
+            }
+            Ok(LogEntropyPowers { per_observation: to_vec(&(log_det / d as f64))?, shrinkage_used: shrink, ties: 0 })
+        }
+        EstimatorKind::Knn => {
+            let (mut per_observation, mut ties) = (Vec::with_capacity(n as usize), 0);
+            for y in 0..n {
+                let h = knn::kl_entropy(&x.get(y), &config.knn)?;
+                ties += h.ties;
+                per_observation.push(special::log_entropy_power(h.nats, d as usize));
+            }
+            Ok(LogEntropyPowers { per_observation, shrinkage_used: false, ties })
+        }
+    }
+}
+
 fn gaussian_core(
     config: &EstimatorConfig,
     samples: &Tensor,
     deterministic: bool,
     truth: &Truth<'_>,
-    draws: &Tensor,
+    errors: LogEntropyPowers,
 ) -> Result<Core, EstimateError> {
     let (n, k_model, d) = samples.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
-    let k = draws.size()[1];
-    let errors = samples - draws;
-    let shrink = config.shrinkage.applies(k, d);
-    let (_, err_cov) = gaussian::fit(&errors, shrink)?;
-    let mut log_u = gaussian::log_det(&err_cov)?;
-    if config.bias_correction && !shrink {
-        log_u -= gaussian::wishart_log_det_bias(d, k);
-    }
     let perception = if deterministic {
         vec![f64::INFINITY; n as usize]
     } else {
@@ -198,7 +228,7 @@ fn gaussian_core(
         }
         to_vec(&p.nan_to_num(f64::NAN, Some(f64::INFINITY), Some(f64::NEG_INFINITY)))?
     };
-    Ok(Core { log_uncertainty: to_vec(&(log_u / d as f64))?, perception, shrinkage_used: shrink, ties: 0 })
+    Ok(Core { log_uncertainty: errors.per_observation, perception, shrinkage_used: errors.shrinkage_used, ties: 0 })
 }
 
 fn knn_core(
@@ -206,15 +236,12 @@ fn knn_core(
     samples: &Tensor,
     deterministic: bool,
     draws: &Tensor,
+    errors: LogEntropyPowers,
 ) -> Result<Core, EstimateError> {
-    let (n, _, d) = samples.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
-    let two_pi_e = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
-    let errors = samples - draws;
-    let (mut log_uncertainty, mut perception, mut ties) = (Vec::new(), Vec::new(), 0);
+    let n = samples.size()[0];
+    let mut ties = errors.ties;
+    let mut perception = Vec::with_capacity(n as usize);
     for y in 0..n {
-        let h = knn::kl_entropy(&errors.get(y), &config.knn)?;
-        ties += h.ties;
-        log_uncertainty.push(2.0 / d as f64 * h.nats - two_pi_e);
         if deterministic {
             perception.push(f64::INFINITY);
         } else {
@@ -223,7 +250,7 @@ fn knn_core(
             perception.push(p.nats);
         }
     }
-    Ok(Core { log_uncertainty, perception, shrinkage_used: false, ties })
+    Ok(Core { log_uncertainty: errors.per_observation, perception, shrinkage_used: false, ties })
 }
 
 /// Computes [`ObservationStats`] with the configured estimator. `samples` is `[n, K, d]` for a
@@ -245,9 +272,12 @@ pub fn observation_stats(
         )));
     }
     let _no_grad = tch::no_grad_guard();
-    let core = |samples: &Tensor, draws: &Tensor| match config.kind {
-        EstimatorKind::Gaussian => gaussian_core(config, samples, deterministic, truth, draws),
-        EstimatorKind::Knn => knn_core(config, samples, deterministic, draws),
+    let core = |samples: &Tensor, draws: &Tensor| {
+        let errors = log_entropy_powers(config, &(samples - draws))?;
+        match config.kind {
+            EstimatorKind::Gaussian => gaussian_core(config, samples, deterministic, truth, errors),
+            EstimatorKind::Knn => knn_core(config, samples, deterministic, draws, errors),
+        }
     };
     let full = core(samples, truth.posterior_draws)?;
     let mut subsamples = Vec::new();

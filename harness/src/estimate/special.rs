@@ -18,6 +18,12 @@ pub fn digamma(mut x: f64) -> f64 {
     acc + x.ln() - 0.5 * inv - series
 }
 
+/// ln N = (2/d)·h − ln(2πe): the log entropy power per dimension of a law with differential
+/// entropy `h` nats in dimension d (`theory.md`, "Quantities").
+pub fn log_entropy_power(h: f64, d: usize) -> f64 {
+    2.0 * h / d as f64 - (2.0 * std::f64::consts::PI * std::f64::consts::E).ln()
+}
+
 /// ln Γ(x) for x > 0: Lanczos approximation (g = 7, nine coefficients; relative error about
 /// 1e-15), with the reflection-free shift ln Γ(x) = ln Γ(x + 1) − ln x below 0.5.
 pub fn ln_gamma(x: f64) -> f64 {
