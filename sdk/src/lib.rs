@@ -103,7 +103,7 @@ pub use metadata::PluginMetadata;
 pub use model::{Model, ModelBox, Model_TO};
 pub use module::{PluginModule, PluginModuleRef};
 pub use params::{Param, ParamKind, ParamSpec, ParamValue, Params};
-pub use task::{GaussianPrior, MixturePrior, TaskKind, TaskSpec};
+pub use task::{GaussianPrior, ImageTaskSpec, MixturePrior, TaskKind, TaskSpec};
 pub use tensor::{DType, Device, DeviceKind, OwnedTensor, TensorOwner, TensorOwnerBox, TensorOwner_TO, TensorView};
 
 /// Re-exported so that [`export_plugin!`] expands the same in every plugin crate.

@@ -126,6 +126,14 @@ impl Params {
         }
     }
 
+    /// The string named `name`.
+    pub fn text(&self, name: &str) -> Result<&str, PluginError> {
+        match self.get(name) {
+            Some(ParamValue::Text(v)) => Ok(v.as_str()),
+            other => Err(missing_or_wrong(name, ParamKind::Text, other)),
+        }
+    }
+
     /// The integer named `name`.
     pub fn int(&self, name: &str) -> Result<i64, PluginError> {
         match self.get(name) {

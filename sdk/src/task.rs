@@ -13,20 +13,42 @@ use crate::Device;
 /// The restoration problems upbench poses.
 ///
 /// It crosses the boundary as a string ([`TaskKind::as_str`]) so that later SDK versions can add
-/// kinds without a layout change; plugins compare with [`TaskSpec::kind`].
+/// kinds without a layout change; plugins compare with [`TaskSpec::kind`]. Exact kinds are vector
+/// problems with a known prior ([`TaskSpec::prior`]); image kinds are real photographs
+/// ([`TaskSpec::image`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskKind {
-    /// Y = X + σW.
+    /// Exact: Y = X + σW.
     Denoising,
-    /// A subset of the coordinates observed, plus noise.
+    /// Exact: a subset of the coordinates observed, plus noise.
     Inpainting,
-    /// Blur, then decimation, plus noise.
+    /// Exact: blur, then decimation, plus noise.
     SuperResolution,
+    /// Image: Y = X + σW on 8-bit photographs scaled to [0, 1].
+    ImageDenoising,
+    /// Image: pixels hidden by a mask (passed with the measurement), the rest observed.
+    ImageInpainting,
+    /// Image: MATLAB-style bicubic downsampling by [`ImageTaskSpec::scale`], 8-bit rounded.
+    ImageSuperResolution,
 }
 
 impl TaskKind {
     /// Every kind this SDK version knows.
-    pub const ALL: [TaskKind; 3] = [TaskKind::Denoising, TaskKind::Inpainting, TaskKind::SuperResolution];
+    pub const ALL: [TaskKind; 6] = [
+        TaskKind::Denoising,
+        TaskKind::Inpainting,
+        TaskKind::SuperResolution,
+        TaskKind::ImageDenoising,
+        TaskKind::ImageInpainting,
+        TaskKind::ImageSuperResolution,
+    ];
+
+    /// The exact (synthetic, closed-form) kinds.
+    pub const EXACT: [TaskKind; 3] = [TaskKind::Denoising, TaskKind::Inpainting, TaskKind::SuperResolution];
+
+    /// The image kinds.
+    pub const IMAGE: [TaskKind; 3] =
+        [TaskKind::ImageDenoising, TaskKind::ImageInpainting, TaskKind::ImageSuperResolution];
 
     /// The name that crosses the boundary.
     pub fn as_str(self) -> &'static str {
@@ -34,7 +56,15 @@ impl TaskKind {
             TaskKind::Denoising => "denoising",
             TaskKind::Inpainting => "inpainting",
             TaskKind::SuperResolution => "super-resolution",
+            TaskKind::ImageDenoising => "image-denoising",
+            TaskKind::ImageInpainting => "image-inpainting",
+            TaskKind::ImageSuperResolution => "image-super-resolution",
         }
+    }
+
+    /// Whether this is an image kind.
+    pub fn is_image(self) -> bool {
+        TaskKind::IMAGE.contains(&self)
     }
 }
 
@@ -48,10 +78,10 @@ impl FromStr for TaskKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaskKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown task kind '{s}' (known: denoising, inpainting, super-resolution)"))
+        TaskKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = TaskKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown task kind '{s}' (known: {})", known.join(", "))
+        })
     }
 }
 
@@ -95,7 +125,25 @@ impl MixturePrior {
     }
 }
 
+/// The layout of an image task's tensors.
+///
+/// Measurements arrive as `[n, C, h, w]` (float32, 8-bit values divided by 255; noisy ones may
+/// leave [0, 1]). For [`TaskKind::ImageInpainting`] one more channel follows the colours: the
+/// mask, 1 where the pixel is observed and 0 where it is hidden (hidden pixels read 0). A model
+/// returns `[n, K, C, h·scale, w·scale]` on the measurements' device, in the same units.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageTaskSpec {
+    /// C: 3 for RGB, 1 for grey.
+    pub channels: u32,
+    /// The super-resolution factor; 1 for denoising and inpainting.
+    pub scale: u32,
+}
+
 /// One benchmark task as a plugin sees it: Y = A·X + σ·W with W standard normal.
+///
+/// For image tasks the sizes vary from image to image: `signal_dim` and `measurement_dim` are 0,
+/// `operator` is empty and [`TaskSpec::image`] gives the layout.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
 pub struct TaskSpec {
@@ -109,12 +157,15 @@ pub struct TaskSpec {
     pub measurement_dim: u64,
     /// A, `measurement_dim × signal_dim`, row-major.
     pub operator: RVec<f64>,
-    /// σ, the standard deviation of the additive white Gaussian noise.
+    /// σ, the standard deviation of the additive white Gaussian noise (for images, in units of
+    /// the [0, 1] pixel scale: σ = 25 grey levels is 25/255).
     pub noise_std: f64,
     /// The signal prior, when the task is exact (synthetic): a Gaussian or a Gaussian mixture.
     pub prior: ROption<MixturePrior>,
     /// Where measurements will live and where samples must be returned.
     pub device: Device,
+    /// The tensor layout, for image tasks.
+    pub image: ROption<ImageTaskSpec>,
 }
 
 impl TaskSpec {

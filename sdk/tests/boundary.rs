@@ -53,6 +53,7 @@ fn task() -> TaskSpec {
         noise_std: 0.1,
         prior: None.into(),
         device: Device::CPU,
+        image: None.into(),
     }
 }
 

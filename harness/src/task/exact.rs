@@ -271,6 +271,7 @@ impl ExactTask {
             noise_std: self.noise_std,
             prior: Some(prior).into(),
             device,
+            image: None.into(),
         }
     }
 

@@ -22,7 +22,7 @@ impl Plugin for GammaOptimal {
             env!("CARGO_PKG_VERSION"),
             "optimal family μ + √γ·(X' − μ): on the bound (oracle)",
         )
-        .with_task_kinds(&TaskKind::ALL)
+        .with_task_kinds(&TaskKind::EXACT)
         .stochastic()
         .with_param(ParamSpec::new(
             "gamma",

@@ -22,7 +22,7 @@ impl Plugin for IsotropicNoise {
             env!("CARGO_PKG_VERSION"),
             "posterior mean plus white noise of level τ (suboptimal)",
         )
-        .with_task_kinds(&TaskKind::ALL)
+        .with_task_kinds(&TaskKind::EXACT)
         .stochastic()
         .with_param(ParamSpec::new(
             "tau",

@@ -20,7 +20,7 @@ impl Plugin for OverdispersedSampler {
             env!("CARGO_PKG_VERSION"),
             "miscalibrated sampler, spread too wide by s (suboptimal)",
         )
-        .with_task_kinds(&TaskKind::ALL)
+        .with_task_kinds(&TaskKind::EXACT)
         .stochastic()
         .with_param(ParamSpec::new(
             "spread",

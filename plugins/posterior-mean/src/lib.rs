@@ -20,7 +20,7 @@ impl Plugin for PosteriorMean {
             env!("CARGO_PKG_VERSION"),
             "exact posterior mean E[X|Y] (oracle, deterministic)",
         )
-        .with_task_kinds(&TaskKind::ALL)
+        .with_task_kinds(&TaskKind::EXACT)
     }
 
     fn new_model(_params: &Params, task: &TaskSpec) -> Result<Self::Model, PluginError> {

@@ -19,7 +19,7 @@ impl Plugin for PosteriorSampler {
             env!("CARGO_PKG_VERSION"),
             "exact posterior sampling (oracle, perfect perception)",
         )
-        .with_task_kinds(&TaskKind::ALL)
+        .with_task_kinds(&TaskKind::EXACT)
         .stochastic()
     }
 
