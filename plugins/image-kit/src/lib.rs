@@ -1,0 +1,31 @@
+/*!
+Building blocks for upbench's image plugins (bicubic, ESPCN, SRVGG, DnCNN, …).
+
+Each plugin is its own crate written against `upbench-sdk` as a third party would; this library
+holds what they share:
+
+- [`ImageTask`]: what an image [`TaskSpec`](upbench_sdk::TaskSpec) asks for, and the tensor
+  layout of its measurements (colours, plus the mask channel for inpainting) and samples.
+- [`colour`]: RGB ⇄ YCbCr (JPEG / BT.601 full range) and the luma used for grey models.
+- [`resample::upsample_bicubic`]: MATLAB `imresize(…, s, 'bicubic')` for integer s > 1, in tch.
+- [`StationaryPrior`] and [`FourierPosterior`]: a stationary Gaussian model of natural images
+  fitted on training photographs, and its exact posterior for ×s bicubic SR and denoising, with
+  the closed-form entropy power of its patches.
+- [`weights`]: finds a `.safetensors` file (relative names under `UPBENCH_MODELS_DIR`) and loads
+  it into a `VarStore` by tensor name.
+
+The tensor bridge to and from the SDK's views is [`oracle_kit::bridge`].
+*/
+#![warn(missing_docs)]
+
+pub mod colour;
+mod layout;
+pub mod posterior;
+pub mod prior;
+pub mod resample;
+pub mod weights;
+
+pub use layout::ImageTask;
+pub use oracle_kit::bridge;
+pub use posterior::FourierPosterior;
+pub use prior::StationaryPrior;
