@@ -16,6 +16,7 @@ fn default_suite(c: &mut Criterion) {
         plugin_dirs: vec![dir],
         log_dir: std::env::temp_dir(),
         run_id: "bench".into(),
+        data_dir: std::env::temp_dir(),
     };
     let mut group = c.benchmark_group("default suite");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(60));

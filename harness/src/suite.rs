@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimate::EstimatorConfig;
 use crate::run::TimingConfig;
+use crate::task::images::ImageTaskConfig;
 use crate::task::TaskConfig;
 
 /// The suite format this harness reads.
@@ -50,7 +51,8 @@ pub struct SuiteFile {
     pub name: Option<String>,
     /// Master seed; every random stream derives from it and the task and model names.
     pub seed: u64,
-    /// How many observations and samples.
+    /// How many observations and samples (exact tasks).
+    #[serde(default)]
     pub sampling: SamplingConfig,
     /// Estimator settings.
     #[serde(default)]
@@ -65,15 +67,18 @@ pub struct SuiteFile {
     /// directory of the `upbench` executable is always searched last.
     #[serde(default)]
     pub plugin_dirs: Vec<PathBuf>,
-    /// The tasks.
-    #[serde(rename = "task")]
+    /// The exact tasks.
+    #[serde(rename = "task", default)]
     pub tasks: Vec<TaskConfig>,
+    /// The image tasks.
+    #[serde(rename = "image_task", default)]
+    pub image_tasks: Vec<ImageTaskConfig>,
     /// The plugins and their parameter sweeps.
     #[serde(rename = "plugin")]
     pub plugins: Vec<PluginEntry>,
 }
 
-/// Sample counts.
+/// Sample counts of the exact tasks (image tasks have their own).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingConfig {
@@ -81,6 +86,12 @@ pub struct SamplingConfig {
     pub observations: usize,
     /// K: samples per measurement for stochastic models, and posterior draws per measurement.
     pub samples_per_observation: usize,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig { observations: 32, samples_per_observation: 2048 }
+    }
 }
 
 fn default_timing() -> TimingConfig {
@@ -272,6 +283,14 @@ impl Suite {
             return Err(self.error_at(self.locate("repetitions"), "timing repetitions must be at least 2".into()));
         }
         let mut names = std::collections::HashSet::new();
+        for task in &f.image_tasks {
+            if !names.insert(task.name.as_str()) {
+                return Err(self.error_at(
+                    self.locate(&format!("\"{}\"", task.name)),
+                    format!("task name '{}' is used twice", task.name),
+                ));
+            }
+        }
         for task in &f.tasks {
             if !names.insert(task.name.as_str()) {
                 return Err(self.error_at(
@@ -289,8 +308,10 @@ impl Suite {
                 ));
             }
         }
-        if f.tasks.is_empty() || f.plugins.is_empty() {
-            return Err(self.error_at(0, "a suite needs at least one [[task]] and one [[plugin]]".into()));
+        if (f.tasks.is_empty() && f.image_tasks.is_empty()) || f.plugins.is_empty() {
+            return Err(
+                self.error_at(0, "a suite needs at least one [[task]] or [[image_task]], and one [[plugin]]".into())
+            );
         }
         Ok(())
     }

@@ -6,12 +6,7 @@ use std::path::PathBuf;
 
 use upbench::task::images::{imresize_bicubic, read_image, ImageError};
 
-/// `../shared/datasets` beside the checkout, or `UPBENCH_DATA_DIR`.
-fn data_dir() -> PathBuf {
-    std::env::var_os("UPBENCH_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::util::workspace().join("../shared/datasets"))
-}
+use crate::util::data_dir;
 
 #[test]
 fn bicubic_x4_matches_the_standard_low_resolution_sets() {

@@ -4,6 +4,8 @@ mod util;
 
 mod cli;
 mod exact_tasks;
+mod image_models;
+mod image_tasks;
 mod images;
 mod loader;
 mod mixture_tasks;

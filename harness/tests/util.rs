@@ -44,6 +44,10 @@ pub fn plugins() -> &'static Path {
             "gamma-optimal",
             "isotropic-noise",
             "overdispersed-sampler",
+            "bicubic",
+            "espcn-x4",
+            "srvgg-x4",
+            "dncnn-s25",
             "fixture-panicking-plugin",
             "fixture-not-a-plugin",
         ] {
@@ -77,8 +81,32 @@ pub fn run(suite_text: &str) -> RunReport {
     let dir = plugins().to_path_buf();
     let suite = Suite::parse(suite_text, "test.toml", workspace(), "test").unwrap_or_else(|e| panic!("{e}"));
     let log_dir = tempfile::tempdir().unwrap().keep();
-    let plan = RunPlan { suite, device: tch::Device::Cpu, plugin_dirs: vec![dir], log_dir, run_id: "test".into() };
+    let plan = RunPlan {
+        suite,
+        device: tch::Device::Cpu,
+        plugin_dirs: vec![dir],
+        log_dir,
+        run_id: "test".into(),
+        data_dir: data_dir(),
+    };
+    point_plugins_at_models();
     run_suite(&plan, &mut Silent)
+}
+
+/// `../shared/datasets` beside the checkout, or `UPBENCH_DATA_DIR`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("UPBENCH_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/datasets"))
+}
+
+/// `../shared/models` beside the checkout, or `UPBENCH_MODELS_DIR`.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/models"))
+}
+
+/// Sets `UPBENCH_MODELS_DIR` for in-process plugins, once, to [`models_dir`].
+pub fn point_plugins_at_models() {
+    static SET: OnceLock<()> = OnceLock::new();
+    SET.get_or_init(|| std::env::set_var("UPBENCH_MODELS_DIR", models_dir()));
 }
 
 /// The result labelled `label` on task `task`.

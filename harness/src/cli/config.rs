@@ -41,7 +41,30 @@ impl RunConfig {
         let run_dir = unique_dir(args.out.join(&run_id));
         let log_dir = run_dir.join("logs");
         let run_id = run_dir.file_name().and_then(|s| s.to_str()).unwrap_or(&run_id).to_string();
-        Ok(RunConfig { plan: RunPlan { suite, device, plugin_dirs, log_dir, run_id }, run_dir, quiet: args.quiet })
+        let data_dir = crate::task::images::data_dir(args.data_dir.as_deref());
+        point_plugins_at_models(args.models_dir, &data_dir);
+        Ok(RunConfig {
+            plan: RunPlan { suite, device, plugin_dirs, log_dir, run_id, data_dir },
+            run_dir,
+            quiet: args.quiet,
+        })
+    }
+}
+
+/// Model plugins read `UPBENCH_MODELS_DIR` (see the `image-kit` crate): set it from
+/// `--models-dir`, or, when the environment has none, to the `models` folder beside the data
+/// directory if there is one (the layout of `../shared`). Called before any plugin is loaded,
+/// while the process has one thread.
+fn point_plugins_at_models(explicit: Option<PathBuf>, data_dir: &std::path::Path) {
+    const VAR: &str = "UPBENCH_MODELS_DIR";
+    let beside_data = || {
+        let parent = data_dir.parent()?;
+        let dir = if parent.as_os_str().is_empty() { PathBuf::from("models") } else { parent.join("models") };
+        dir.is_dir().then_some(dir)
+    };
+    let chosen = explicit.or_else(|| std::env::var_os(VAR).is_none().then(beside_data).flatten());
+    if let Some(dir) = chosen {
+        std::env::set_var(VAR, dir.canonicalize().unwrap_or(dir));
     }
 }
 

@@ -83,6 +83,13 @@ pub struct RunArgs {
     /// More directories to search for plugins (before the executable's own).
     #[arg(long = "plugin-dir")]
     pub plugin_dirs: Vec<PathBuf>,
+    /// Where image tasks find their sets (else UPBENCH_DATA_DIR, else ./datasets).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where model plugins find their weights (else UPBENCH_MODELS_DIR, else a `models` folder
+    /// beside the data directory).
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
     /// Print only the table.
     #[arg(long, short)]
     pub quiet: bool,

@@ -17,7 +17,9 @@
 mod bootstrap;
 #[allow(clippy::module_inception)]
 mod estimate;
+pub mod fidelity;
 pub mod gaussian;
+pub mod images;
 pub mod knn;
 pub mod special;
 

@@ -14,13 +14,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimate::{mean_of, Bootstrap, Estimate, ObservationStats};
 
+/// Where the task's N(X|Y) comes from, which decides what a result below the bound means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InherentBasis {
+    /// Closed form or Monte Carlo from the exact posterior: below the bound means the estimates
+    /// of U or P are wrong, and the result is invalid.
+    Exact,
+    /// An estimate (real images): below the bound may also mean that the estimate of N(X|Y) is
+    /// too high, so the region is reported but the result is not invalidated for it.
+    Estimated,
+    /// Nothing is known: U and P are reported, the bound and the region are not.
+    Unknown,
+}
+
 /// What the judge needs to know about the task.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TaskTruth {
-    /// N(X|Y).
+    /// N(X|Y) (NaN when [`InherentBasis::Unknown`]).
     pub inherent_uncertainty: f64,
     /// N(X_G|Y) (≥ N(X|Y); equal for Gaussian posteriors).
     pub gaussian_inherent_uncertainty: f64,
+    /// How N(X|Y) was obtained.
+    pub basis: InherentBasis,
     /// d.
     pub dim: usize,
 }
@@ -102,7 +117,11 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         perception: (p.ci.lower, p.ci.upper),
         uncertainty_ratio: (uncertainty_ratio.ci.lower, uncertainty_ratio.ci.upper),
     };
-    let region = Region::from_box(confidence_box, d, band_top, config.band_tolerance);
+    let region = if truth.basis == InherentBasis::Unknown {
+        Region::Unplaced
+    } else {
+        Region::from_box(confidence_box, d, band_top, config.band_tolerance)
+    };
 
     let mut reasons = Vec::new();
     let k = stats.samples_per_observation;
@@ -114,7 +133,7 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     {
         reasons.push(Reason::NonFinite);
     }
-    if region == Region::Impossible {
+    if region == Region::Impossible && truth.basis == InherentBasis::Exact {
         reasons.push(Reason::BelowBound { upper: ratio.ci.upper });
     }
     if n < 8 {

@@ -24,6 +24,8 @@ pub enum Region {
     Suboptimal,
     /// The box straddles a boundary: more observations or samples are needed to tell.
     Undecided,
+    /// No value of N(X|Y) is known or estimated for the task: the model cannot be placed.
+    Unplaced,
 }
 
 /// A confidence box in the (P, U) plane, U in units of N(X|Y).
@@ -62,6 +64,7 @@ impl fmt::Display for Region {
             Region::OptimalBand => "optimal band",
             Region::Suboptimal => "suboptimal",
             Region::Undecided => "undecided",
+            Region::Unplaced => "unplaced (N(X|Y) unknown)",
         })
     }
 }

@@ -15,6 +15,8 @@ use crate::seed::derive_seed;
 use crate::suite::{PluginEntry, Suite};
 use crate::task::{ExactTask, ObservationChunk, TaskSamples};
 
+mod images;
+
 /// Everything a run needs, resolved (see `cli::RunConfig`).
 #[derive(Debug, Clone)]
 pub struct RunPlan {
@@ -28,6 +30,8 @@ pub struct RunPlan {
     pub log_dir: PathBuf,
     /// The run's id.
     pub run_id: String,
+    /// Where image tasks find their sets.
+    pub data_dir: PathBuf,
 }
 
 /// Progress events; every method defaults to doing nothing.
@@ -162,6 +166,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         let truth = TaskTruth {
             inherent_uncertainty: inherent.inherent.point,
             gaussian_inherent_uncertainty: inherent.gaussian,
+            basis: judge::InherentBasis::Exact,
             dim: task.dim,
         };
         tasks.push(TaskSummary {
@@ -172,6 +177,12 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             measurement_dim: task.measurement_dim,
             noise_std: task.noise_std,
             inherent_uncertainty: truth.inherent_uncertainty,
+            inherent_basis: if task.is_gaussian() {
+                "exact (closed form)".into()
+            } else {
+                "Monte Carlo over exact posterior draws".into()
+            },
+            image: None,
             inherent_uncertainty_ci: (!task.is_gaussian()).then_some(inherent.inherent.ci),
             gaussian_inherent_uncertainty: truth.gaussian_inherent_uncertainty,
             signal_power: task.signal_power(),
@@ -223,6 +234,11 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         rank(&mut task_results);
         results.extend(task_results);
     }
+    for image_task in &file.image_tasks {
+        let (summaries, task_results) = images::run_image_task(plan, image_task, &entries, &libraries, &mut rec);
+        tasks.extend(summaries);
+        results.extend(task_results);
+    }
 
     let manifest = Manifest {
         run_id: plan.run_id.clone(),
@@ -252,14 +268,20 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                 sdk_version: p.sdk_version.clone(),
             })
             .collect(),
+        data_dir: (!file.image_tasks.is_empty()).then(|| plan.data_dir.display().to_string()),
     };
     RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures: rec.failures }
 }
 
-/// Ranks valid results by |log(U / bound)|, closest to the bound first; invalid ones last.
+/// Ranks valid results by |log(U / bound)|, closest to the bound first (by U, lowest first, when
+/// the task has no bound); invalid ones last.
 fn rank(results: &mut [ConfigResult]) {
     results.sort_by(|a, b| {
-        let key = |r: &ConfigResult| (!r.judgement.validity.is_valid(), r.judgement.bound_ratio.point.ln().abs());
+        let key = |r: &ConfigResult| {
+            let ratio = r.judgement.bound_ratio.point;
+            let distance = if ratio.is_nan() { r.judgement.uncertainty.point.ln() } else { ratio.ln().abs() };
+            (!r.judgement.validity.is_valid(), distance)
+        };
         let (ka, kb) = (key(a), key(b));
         ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
     });
@@ -378,7 +400,7 @@ fn run_config(
             .chunks
             .with(samples, index, |chunk| {
                 let seed = derive_seed(file.seed, &["model", &task.name, &config.label, &index.to_string()]);
-                let outputs = run::restore(&mut model, &chunk.measurements, k, seed, task.dim as i64)
+                let outputs = run::restore(&mut model, &chunk.measurements, k, seed, &[task.dim as i64])
                     .map_err(|e| (Stage::Run, e.to_string()))?;
                 first_chunk.get_or_insert_with(|| chunk.measurements.shallow_clone());
                 estimate::observation_stats(&file.estimator, &outputs, !stochastic, &chunk.truth())
@@ -405,7 +427,7 @@ fn run_config(
         &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance },
     );
     let (throughput, timing_error) =
-        match run::throughput(&mut model, &timing_batch, k, task.dim as i64, file.timing, bootstrap) {
+        match run::throughput(&mut model, &timing_batch, k, &[task.dim as i64], file.timing, bootstrap) {
             Ok(t) => (Some(t), None),
             Err(e) => (None, Some(format!("timing failed after the quality numbers were measured: {e}"))),
         };
@@ -420,6 +442,8 @@ fn run_config(
         rank: 0,
         judgement,
         psnr_db,
+        psnr_y_db: None,
+        ssim: None,
         throughput_samples_per_sec: throughput,
     };
     Ok((result, timing_error))

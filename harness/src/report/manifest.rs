@@ -59,6 +59,9 @@ pub struct Manifest {
     pub confidence_level: f64,
     /// Plugin libraries that loaded.
     pub plugins: Vec<PluginRecord>,
+    /// The data directory image tasks read (when the suite has any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
 }
 
 /// libtorch version and CUDA build, as recorded when the harness was built.

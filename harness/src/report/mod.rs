@@ -39,18 +39,42 @@ pub struct TaskSummary {
     pub measurement_dim: usize,
     /// σ.
     pub noise_std: f64,
-    /// N(X|Y) per dimension: exact for a Gaussian prior, a Monte-Carlo estimate for a mixture.
+    /// N(X|Y) per dimension: exact for a Gaussian prior, a Monte-Carlo estimate for a mixture,
+    /// an estimate or unknown (NaN, written `null`) for real images; see `inherent_basis`.
     pub inherent_uncertainty: f64,
+    /// Where N(X|Y) comes from, in words: the label every output carries.
+    #[serde(default)]
+    pub inherent_basis: String,
     /// The Monte-Carlo interval of N(X|Y) (mixture priors only).
     pub inherent_uncertainty_ci: Option<crate::estimate::ConfidenceInterval>,
     /// N(X_G|Y) per dimension, exact.
     pub gaussian_inherent_uncertainty: f64,
-    /// Mean prior variance, the "peak²" of the PSNR column.
+    /// Mean prior variance, the "peak²" of the PSNR column (1 for images: the [0, 1] scale).
     pub signal_power: f64,
+    /// For image tasks: the set, the degradation and the patch protocol, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageTaskInfo>,
     /// n.
     pub observations: usize,
     /// K.
     pub samples_per_observation: usize,
+}
+
+/// What an image task is, for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageTaskInfo {
+    /// The registered set.
+    pub dataset: String,
+    /// Images used.
+    pub images: usize,
+    /// `rgb` or `grey`.
+    pub colour: String,
+    /// e.g. `bicubic ×4`.
+    pub degradation: String,
+    /// p, the patch side (d = C·p²).
+    pub patch: usize,
+    /// Pixels left out at each border (SR scale) for patches, PSNR and SSIM.
+    pub border: usize,
 }
 
 /// One plugin configuration measured on one task.
@@ -73,8 +97,14 @@ pub struct ConfigResult {
     /// Uncertainty, perception, distortion and verdicts.
     #[serde(flatten)]
     pub judgement: Judgement,
-    /// 10·log10(signal_power / MSE), dB.
+    /// 10·log10(signal_power / MSE), dB (images: all channels, over the patches' pixels).
     pub psnr_db: f64,
+    /// Images: PSNR of the luma, 8-bit, border cropped (the SR literature's), mean over images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_y_db: Option<Estimate>,
+    /// Images: SSIM of the luma, same conventions, mean over images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssim: Option<Estimate>,
     /// Samples per second of `restore`; `None` when timing failed (recorded in `failures`).
     pub throughput_samples_per_sec: Option<Estimate>,
 }

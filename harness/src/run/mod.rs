@@ -46,22 +46,23 @@ pub fn view_of(tensor: &Tensor) -> Result<TensorView, RunError> {
     })
 }
 
-/// Calls `model.restore` on `measurements` (`[n, m]`, contiguous) and returns its samples as a
-/// float64 tensor `[n, n_samples, d]` on the measurements' device.
+/// Calls `model.restore` on `measurements` (`[n, …]`, contiguous) and returns its samples as a
+/// float64 tensor `[n, n_samples, sample_shape…]` on the measurements' device: `sample_shape` is
+/// `[d]` for exact tasks, `[C, H, W]` for images.
 pub fn restore(
     model: &mut ModelBox,
     measurements: &Tensor,
     n_samples: u32,
     seed: u64,
-    dim: i64,
+    sample_shape: &[i64],
 ) -> Result<Tensor, RunError> {
     let view = view_of(measurements)?;
     let output = model.restore(&view, n_samples, seed).into_result()?;
     let out = output.view();
     out.validate()?;
     let n = measurements.size()[0];
-    let want = [n, i64::from(n_samples), dim];
-    if out.shape.as_slice() != want {
+    let want: Vec<i64> = [n, i64::from(n_samples)].iter().chain(sample_shape).copied().collect();
+    if out.shape.as_slice() != want.as_slice() {
         return Err(RunError::Malformed(format!("expected shape {want:?}, got {:?}", out.shape.as_slice())));
     }
     if out.device != view.device {

@@ -24,7 +24,7 @@ pub fn throughput(
     model: &mut ModelBox,
     measurements: &Tensor,
     n_samples: u32,
-    dim: i64,
+    sample_shape: &[i64],
     timing: TimingConfig,
     bootstrap: Bootstrap,
 ) -> Result<Estimate, RunError> {
@@ -34,14 +34,14 @@ pub fn throughput(
         }
     };
     for rep in 0..timing.warmup {
-        drop(restore(model, measurements, n_samples, rep as u64, dim)?);
+        drop(restore(model, measurements, n_samples, rep as u64, sample_shape)?);
     }
     let per_call = (measurements.size()[0] * i64::from(n_samples)) as f64;
     let mut rates = Vec::with_capacity(timing.repetitions);
     for rep in 0..timing.repetitions {
         sync();
         let start = Instant::now();
-        let out = restore(model, measurements, n_samples, rep as u64, dim)?;
+        let out = restore(model, measurements, n_samples, rep as u64, sample_shape)?;
         sync();
         rates.push(per_call / start.elapsed().as_secs_f64());
         drop(out);

@@ -95,6 +95,16 @@ pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
 }
 
 impl Dataset {
+    /// The ground-truth images, relative to the set's folder: those under `hr/` when the set
+    /// has low-resolution companions, else every image.
+    pub fn ground_truths(&self) -> Vec<String> {
+        let hr: Vec<String> = self.files.iter().filter(|f| f.path.starts_with("hr/")).map(|f| f.path.clone()).collect();
+        if !hr.is_empty() {
+            return hr;
+        }
+        self.files.iter().filter(|f| !f.path.contains('/')).map(|f| f.path.clone()).collect()
+    }
+
     /// Checks every file of the set under `data_dir`; all problems, not just the first.
     pub fn verify(&self, data_dir: &Path) -> Vec<DataError> {
         let mut problems = Vec::new();

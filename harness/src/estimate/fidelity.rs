@@ -1,0 +1,75 @@
+//! Distortion metrics as the super-resolution literature computes them, so that upbench's
+//! numbers can be set beside published tables: images quantised to 8 bits, PSNR and SSIM on the
+//! luma Y of ITU-R BT.601 (MATLAB's `rgb2ycbcr`, range 16–235) with `border` pixels cropped on
+//! every side, SSIM after Wang et al. (2004): 11 × 11 Gaussian window, σ = 1.5, K1 = 0.01,
+//! K2 = 0.03, L = 255, over the valid region (BasicSR's `calculate_ssim`).
+
+use tch::{Kind, Tensor};
+
+/// Y of `[N, C, H, W]` images in [0, 1] as `[N, 1, H, W]` in grey levels, after rounding to 8
+/// bits; a grey image (C = 1) is its own luma.
+pub fn luma(images: &Tensor) -> Tensor {
+    let q = (images.to_kind(Kind::Double).clamp(0.0, 1.0) * 255.0).round();
+    if q.size()[1] == 1 {
+        return q;
+    }
+    let c = |i: i64| q.narrow(1, i, 1);
+    (c(0) * 65.481 + c(1) * 128.553 + c(2) * 24.966) / 255.0 + 16.0
+}
+
+fn crop(y: &Tensor, border: i64) -> Tensor {
+    let (h, w) = (y.size()[2], y.size()[3]);
+    y.narrow(2, border, h - 2 * border).narrow(3, border, w - 2 * border)
+}
+
+/// PSNR of the luma of each of `restored` `[N, C, H, W]` against `truth` `[C, H, W]`, dB.
+pub fn psnr_y(restored: &Tensor, truth: &Tensor, border: i64) -> Vec<f64> {
+    let (a, b) = (crop(&luma(restored), border), crop(&luma(&truth.unsqueeze(0)), border));
+    let mse = (a - b).square().mean_dim([1, 2, 3].as_slice(), false, Kind::Double);
+    let mse = Vec::<f64>::try_from(mse.to_device(tch::Device::Cpu)).unwrap_or_default();
+    mse.into_iter().map(|m| 10.0 * (255.0 * 255.0 / m).log10()).collect()
+}
+
+/// SSIM of the luma of each of `restored` `[N, C, H, W]` against `truth` `[C, H, W]`.
+pub fn ssim_y(restored: &Tensor, truth: &Tensor, border: i64) -> Vec<f64> {
+    let a = crop(&luma(restored), border);
+    let b = crop(&luma(&truth.unsqueeze(0)), border).expand_as(&a);
+    let g = Tensor::arange(11, (Kind::Double, a.device())) - 5.0;
+    let g = (-(&g * &g) / (2.0 * 1.5 * 1.5)).exp();
+    let g = &g / g.sum(Kind::Double);
+    let window = (g.unsqueeze(1) * g.unsqueeze(0)).view([1, 1, 11, 11]);
+    let filter = |x: &Tensor| x.conv2d(&window, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (mu_a, mu_b) = (filter(&a), filter(&b));
+    let (mu_aa, mu_bb, mu_ab) = (&mu_a * &mu_a, &mu_b * &mu_b, &mu_a * &mu_b);
+    let var_a = filter(&(&a * &a)) - &mu_aa;
+    let var_b = filter(&(&b * &b)) - &mu_bb;
+    let cov = filter(&(&a * &b)) - &mu_ab;
+    let map = ((&mu_ab * 2.0 + c1) * (cov * 2.0 + c2)) / ((mu_aa + mu_bb + c1) * (var_a + var_b + c2));
+    let ssim = map.mean_dim([1, 2, 3].as_slice(), false, Kind::Double);
+    Vec::<f64>::try_from(ssim.to_device(tch::Device::Cpu)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psnr_and_ssim_of_known_differences() {
+        let _rng = crate::seed::torch_rng_lock();
+        tch::manual_seed(3);
+        let truth = Tensor::rand([3, 48, 40], (Kind::Double, tch::Device::Cpu));
+        let identical = truth.unsqueeze(0);
+        assert!(psnr_y(&identical, &truth, 4)[0].is_infinite());
+        assert!((ssim_y(&identical, &truth, 4)[0] - 1.0).abs() < 1e-12);
+        // A uniform shift of 10 grey levels in every channel shifts Y by 10·219/255.
+        let shifted = ((&truth * 255.0).round().clamp(0.0, 235.0) + 10.0) / 255.0;
+        let base = (&truth * 255.0).round().clamp(0.0, 235.0) / 255.0;
+        let dy: f64 = 10.0 * (65.481 + 128.553 + 24.966) / 255.0;
+        let want = 20.0 * (255.0 / dy).log10();
+        assert!((psnr_y(&shifted.unsqueeze(0), &base, 0)[0] - want).abs() < 1e-9);
+        // SSIM of a constant shift keeps contrast and structure: only the luminance term drops.
+        let s = ssim_y(&shifted.unsqueeze(0), &base, 0)[0];
+        assert!(s < 1.0 && s > 0.95, "{s}");
+    }
+}

@@ -1,0 +1,141 @@
+//! Per-image statistics of a model on an image task (`docs/protocol.md`).
+//!
+//! The sample unit is a p × p × C patch on a non-overlapping grid inside the image's evaluation
+//! region (the image less a `border` for super-resolution; the patches wholly inside the hole for
+//! inpainting). Per image:
+//! - U: the entropy power of the error patches x̂ − x over every sample and grid position;
+//! - P: D_½ between the law of the ground truth's patches and the law of the restored patches
+//!   (the image's patch statistics; a deterministic model has a finite P here);
+//! - MSE over the pixels the patches cover.
+//!
+//! The convergence diagnostic subsamples the grid positions (¼ and ½, seeded) instead of the
+//! samples, so that deterministic models get one too.
+
+use tch::{Kind, Tensor};
+
+use super::{gaussian, knn, log_entropy_powers, EstimateError, EstimatorConfig, EstimatorKind, SubsampleStats};
+
+/// Where on an image the patches are taken.
+pub struct Region<'a> {
+    /// Pixels left out on every side (the SR scale, as for PSNR).
+    pub border: i64,
+    /// Hidden pixels `[1, H, W]` (inpainting): only patches wholly inside count.
+    pub hidden: Option<&'a Tensor>,
+}
+
+/// One image's statistics for one patch size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageStats {
+    /// ln U.
+    pub log_uncertainty: f64,
+    /// P, nats.
+    pub perception: f64,
+    /// MSE on the [0, 1] scale over the covered pixels.
+    pub mse: f64,
+    /// Error patches the estimates rest on (samples × grid positions).
+    pub points: i64,
+    /// Whether covariance shrinkage was used.
+    pub shrinkage_used: bool,
+    /// Zero k-th neighbour distances.
+    pub ties: usize,
+    /// The same from ¼ and ½ of the grid positions.
+    pub subsamples: Vec<SubsampleStats>,
+}
+
+fn shape_err(e: tch::TchError) -> EstimateError {
+    EstimateError::Shape(e.to_string())
+}
+
+/// `[N, C, H, W]` → `[N, L, C·p·p]` patches on the grid of stride p, and the grid positions kept.
+fn grid_patches(x: &Tensor, p: i64, region: &Region<'_>) -> Result<Tensor, EstimateError> {
+    let b = region.border;
+    let (h, w) = (x.size()[2], x.size()[3]);
+    if h - 2 * b < p || w - 2 * b < p {
+        return Err(EstimateError::Shape(format!("a {h}×{w} image has no {p}×{p} patch inside a {b}-pixel border")));
+    }
+    let inner = x.narrow(2, b, h - 2 * b).narrow(3, b, w - 2 * b);
+    inner.f_im2col([p, p], [1, 1], [0, 0], [p, p]).map_err(shape_err).map(|t| t.transpose(1, 2))
+}
+
+/// Grid positions whose patch lies wholly in the hole (all, without a hole).
+fn kept_positions(shape: &[i64], p: i64, region: &Region<'_>) -> Result<Option<Tensor>, EstimateError> {
+    let Some(hidden) = region.hidden else { return Ok(None) };
+    let m = grid_patches(&hidden.to_kind(Kind::Float).unsqueeze(0), p, region)?; // [1, L, p·p]
+    let inside = m.min_dim(-1, false).0.squeeze_dim(0).gt(0.5);
+    let idx = inside.nonzero().squeeze_dim(1);
+    if idx.size()[0] == 0 {
+        return Err(EstimateError::Shape(format!(
+            "no {p}×{p} patch lies wholly inside the hole of a {}×{} image; use a larger mask or a smaller patch",
+            shape[2], shape[3]
+        )));
+    }
+    Ok(Some(idx))
+}
+
+/// The statistics of `restored` `[K, C, H, W]` against `truth` `[C, H, W]` for patch side `p`.
+/// `seed` drives the dequantisation of the 8-bit ground truth (k-NN only) and the subsampling.
+pub fn image_stats(
+    config: &EstimatorConfig,
+    restored: &Tensor,
+    truth: &Tensor,
+    p: i64,
+    region: &Region<'_>,
+    seed: u64,
+) -> Result<ImageStats, EstimateError> {
+    let _no_grad = tch::no_grad_guard();
+    let restored = restored.to_kind(Kind::Double);
+    let truth = truth.to_kind(Kind::Double).unsqueeze(0);
+    let mut truth_patches = grid_patches(&truth, p, region)?.squeeze_dim(0); // [L, d]
+    let mut restored_patches = grid_patches(&restored, p, region)?; // [K, L, d]
+    if let Some(idx) = kept_positions(&restored.size(), p, region)? {
+        let idx = idx.to_device(truth_patches.device());
+        truth_patches = truth_patches.index_select(0, &idx);
+        restored_patches = restored_patches.index_select(1, &idx);
+    }
+    let errors = &restored_patches - truth_patches.unsqueeze(0);
+    let mse = errors.square().mean(Kind::Double).double_value(&[]);
+    crate::seed::seed_torch(seed);
+    if config.kind == EstimatorKind::Knn {
+        // 8-bit ground truths tie (flat and saturated areas): spread each value over its grey level.
+        truth_patches = knn::dequantize(&truth_patches, 1.0 / 255.0);
+    }
+    let positions = truth_patches.size()[0];
+    let order = Tensor::randperm(positions, (Kind::Int64, truth_patches.device()));
+    let core = |count: i64| -> Result<(f64, f64, bool, usize), EstimateError> {
+        let keep = order.narrow(0, 0, count);
+        let t = truth_patches.index_select(0, &keep);
+        let r = restored_patches.index_select(1, &keep);
+        let e = (&r - t.unsqueeze(0)).flatten(0, 1);
+        let r = r.flatten(0, 1);
+        let u = log_entropy_powers(config, &e.unsqueeze(0))?;
+        let (perception, ties) = match config.kind {
+            EstimatorKind::Gaussian => {
+                let d = t.size()[1];
+                let (mt, ct) = gaussian::fit(&t.unsqueeze(0), config.shrinkage.applies(count, d))?;
+                let (mr, cr) = gaussian::fit(&r.unsqueeze(0), config.shrinkage.applies(r.size()[0], d))?;
+                (gaussian::d_half(&mt, &ct, &mr, &cr)?.double_value(&[0]), 0)
+            }
+            EstimatorKind::Knn => {
+                let est = knn::renyi_divergence(&t, &r, &config.knn)?;
+                (est.nats, est.ties)
+            }
+        };
+        Ok((u.per_observation[0], perception, u.shrinkage_used, u.ties + ties))
+    };
+    let (log_uncertainty, perception, shrinkage_used, ties) = core(positions)?;
+    let k = restored.size()[0];
+    let mut subsamples = Vec::new();
+    for fraction in [4, 2] {
+        let count = positions / fraction;
+        if count < 2 || (config.kind == EstimatorKind::Knn && count <= config.knn.k as i64) {
+            continue;
+        }
+        let (u, p, _, _) = core(count)?;
+        subsamples.push(SubsampleStats {
+            samples_per_observation: count * k,
+            log_uncertainty: vec![u],
+            perception: vec![p],
+        });
+    }
+    Ok(ImageStats { log_uncertainty, perception, mse, points: positions * k, shrinkage_used, ties, subsamples })
+}

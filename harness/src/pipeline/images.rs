@@ -1,0 +1,261 @@
+//! Image tasks through the pipeline: degrade the set once, run every plugin configuration on
+//! every image, estimate per image and patch side, judge each patch side as its own task
+//! (`docs/protocol.md`).
+
+use super::{rank, LoadedPlugin, Recorder, RunPlan};
+use crate::device::sdk_device;
+use crate::estimate::{fidelity, images, mean_of, Bootstrap, ObservationStats, SubsampleStats};
+use crate::judge::{self, InherentBasis, JudgeConfig, TaskTruth};
+use crate::plugin::{self, PluginConfig};
+use crate::report::{ConfigResult, ImageTaskInfo, Stage, TaskSummary};
+use crate::run;
+use crate::seed::derive_seed;
+use crate::suite::PluginEntry;
+use crate::task::images::{Colour, ImageTask, ImageTaskConfig};
+
+/// What the report says about N(X|Y) for real images until an estimate exists.
+const NO_INHERENT: &str = "unknown: no estimate of N(X|Y) for real images is made yet, so no bound is drawn";
+
+/// Runs one `[[image_task]]`: one summary and one ranked result list per patch side.
+pub(super) fn run_image_task(
+    plan: &RunPlan,
+    config: &ImageTaskConfig,
+    entries: &[(&PluginEntry, Option<usize>)],
+    libraries: &[(std::path::PathBuf, LoadedPlugin)],
+    rec: &mut Recorder<'_>,
+) -> (Vec<TaskSummary>, Vec<ConfigResult>) {
+    let file = &plan.suite.file;
+    let task = match ImageTask::build(config, &plan.data_dir, derive_seed(file.seed, &["image-task", &config.name])) {
+        Ok(t) => t,
+        Err(e) => {
+            rec.fail(Stage::Task, config.name.clone(), Some(&config.name), e.to_string());
+            return (Vec::new(), Vec::new());
+        }
+    };
+    let summaries: Vec<TaskSummary> = config.patches.iter().map(|&p| summary(&task, p)).collect();
+    for s in &summaries {
+        rec.progress.task_started(s);
+    }
+    let spec = task.spec(sdk_device(plan.device));
+    let kind = config.degradation.kind();
+    let mut results: Vec<Vec<ConfigResult>> = vec![Vec::new(); config.patches.len()];
+    for (entry, lib) in entries {
+        let Some(lib) = lib else { continue };
+        let plugin = &libraries[*lib].1;
+        let subject = format!("{} ({})", plugin.name(), plugin.path.display());
+        if !plugin.metadata.supports(kind) {
+            // Exact-task oracles are listed in most suites: skipping them is not a failure.
+            continue;
+        }
+        let given: Vec<(String, toml::Value)> =
+            entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+        let configs = match plugin::resolve_params(&plugin.metadata, &given) {
+            Ok(c) => c,
+            Err(e) => {
+                let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
+                rec.fail(
+                    Stage::Configure,
+                    subject,
+                    Some(&config.name),
+                    plan.suite.error_at(at, e.to_string()).to_string(),
+                );
+                continue;
+            }
+        };
+        for plugin_config in configs {
+            let subject = format!("{} ({})", plugin_config.label, plugin.path.display());
+            match run_config(plan, plugin, &plugin_config, &task, &spec, &summaries) {
+                Ok((per_patch, timing_error)) => {
+                    if let Some(message) = timing_error {
+                        rec.fail(Stage::Run, subject.clone(), Some(&config.name), message);
+                    }
+                    for (slot, r) in results.iter_mut().zip(per_patch) {
+                        rec.progress.result(&r);
+                        slot.push(r);
+                    }
+                }
+                Err((stage, message)) => rec.fail(stage, subject, Some(&config.name), message),
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for mut task_results in results {
+        rank(&mut task_results);
+        all.extend(task_results);
+    }
+    (summaries, all)
+}
+
+fn summary(task: &ImageTask, patch: usize) -> TaskSummary {
+    let c = &task.config;
+    let channels = task.channels();
+    TaskSummary {
+        name: format!("{}/p{patch}", c.name),
+        kind: c.degradation.kind().to_string(),
+        prior: format!("natural images ({})", c.dataset),
+        signal_dim: channels * patch * patch,
+        measurement_dim: 0,
+        noise_std: c.degradation.noise_std() / 255.0,
+        inherent_uncertainty: f64::NAN,
+        inherent_basis: NO_INHERENT.into(),
+        inherent_uncertainty_ci: None,
+        gaussian_inherent_uncertainty: f64::NAN,
+        signal_power: 1.0,
+        image: Some(ImageTaskInfo {
+            dataset: c.dataset.clone(),
+            images: task.cases.len(),
+            colour: match c.colour {
+                Colour::Rgb => "rgb".into(),
+                Colour::Grey => "grey".into(),
+            },
+            degradation: c.degradation.label(),
+            patch,
+            border: border(c),
+        }),
+        observations: task.cases.len(),
+        samples_per_observation: c.samples_per_image,
+    }
+}
+
+/// Pixels left out at each border: the SR scale (the literature's PSNR crop), else none.
+fn border(config: &ImageTaskConfig) -> usize {
+    match config.degradation.scale() {
+        1 => 0,
+        s => s,
+    }
+}
+
+/// Per-image statistics of one patch side, gathered over the images.
+#[derive(Default)]
+struct Gathered {
+    log_uncertainty: Vec<f64>,
+    perception: Vec<f64>,
+    mse: Vec<f64>,
+    min_points: Option<i64>,
+    shrinkage_used: bool,
+    ties: usize,
+    subsamples: Vec<Vec<SubsampleStats>>,
+}
+
+impl Gathered {
+    fn push(&mut self, s: images::ImageStats) {
+        self.log_uncertainty.push(s.log_uncertainty);
+        self.perception.push(s.perception);
+        self.mse.push(s.mse);
+        self.min_points = Some(self.min_points.map_or(s.points, |m| m.min(s.points)));
+        self.shrinkage_used |= s.shrinkage_used;
+        self.ties += s.ties;
+        self.subsamples.push(s.subsamples);
+    }
+
+    /// As the judge wants them; subsamples are kept only when every image has all of them.
+    fn into_stats(self, dim: i64) -> ObservationStats {
+        let levels = self.subsamples.iter().map(Vec::len).min().unwrap_or(0);
+        let subsamples = (0..levels)
+            .map(|level| SubsampleStats {
+                samples_per_observation: self
+                    .subsamples
+                    .iter()
+                    .map(|s| s[level].samples_per_observation)
+                    .min()
+                    .unwrap_or(0),
+                log_uncertainty: self.subsamples.iter().flat_map(|s| s[level].log_uncertainty.clone()).collect(),
+                perception: self.subsamples.iter().flat_map(|s| s[level].perception.clone()).collect(),
+            })
+            .collect();
+        ObservationStats {
+            log_uncertainty: self.log_uncertainty,
+            perception: self.perception,
+            mse: self.mse,
+            shrinkage_used: self.shrinkage_used,
+            ties: self.ties,
+            subsamples,
+            samples_per_observation: self.min_points.unwrap_or(0),
+            dim,
+        }
+    }
+}
+
+type PerPatch = (Vec<ConfigResult>, Option<String>);
+
+/// Runs one configuration on every image; one result per patch side.
+fn run_config(
+    plan: &RunPlan,
+    plugin: &LoadedPlugin,
+    config: &PluginConfig,
+    task: &ImageTask,
+    spec: &upbench_sdk::TaskSpec,
+    summaries: &[TaskSummary],
+) -> Result<PerPatch, (Stage, String)> {
+    let file = &plan.suite.file;
+    let c = &task.config;
+    let mut model = plugin.new_model(&config.params, spec).map_err(|e| (Stage::Configure, e.to_string()))?;
+    let stochastic = plugin.metadata.stochastic;
+    let k = if stochastic { c.samples_per_image as u32 } else { 1 };
+    let border = border(c) as i64;
+    let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
+    let (mut psnr_y, mut ssim) = (Vec::new(), Vec::new());
+    for case in &task.cases {
+        let fail = |stage: Stage| move |e: String| (stage, format!("{}: {e}", case.name));
+        let measurement = case.measurement.unsqueeze(0).to_device(plan.device).contiguous();
+        let truth = case.truth.to_device(plan.device);
+        let seed = derive_seed(file.seed, &["model", &c.name, &config.label, &case.name]);
+        let restored = run::restore(&mut model, &measurement, k, seed, &truth.size())
+            .map_err(|e| fail(Stage::Run)(e.to_string()))?
+            .squeeze_dim(0);
+        let hidden = case.hidden.as_ref().map(|h| h.to_device(plan.device));
+        let region = images::Region { border, hidden: hidden.as_ref() };
+        for (g, &p) in gathered.iter_mut().zip(&c.patches) {
+            let estimate_seed =
+                derive_seed(file.seed, &["estimate", &c.name, &config.label, &case.name, &p.to_string()]);
+            let stats = images::image_stats(&file.estimator, &restored, &truth, p as i64, &region, estimate_seed)
+                .map_err(|e| fail(Stage::Estimate)(e.to_string()))?;
+            g.push(stats);
+        }
+        let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border)));
+        ssim.push(mean(fidelity::ssim_y(&restored, &truth, border)));
+    }
+    let stats = file.statistics;
+    let bootstrap = |what: &str| Bootstrap {
+        resamples: stats.bootstrap_resamples,
+        level: stats.confidence_level,
+        seed: derive_seed(file.seed, &[what, &c.name, &config.label]),
+    };
+    let [psnr_y] = bootstrap("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
+    let [ssim] = bootstrap("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
+    let first = task.cases.first().ok_or((Stage::Task, "the task has no images".to_string()))?;
+    let timing_batch = first.measurement.unsqueeze(0).to_device(plan.device).contiguous();
+    let (throughput, timing_error) =
+        match run::throughput(&mut model, &timing_batch, k, &first.truth.size(), file.timing, bootstrap("timing")) {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(format!("timing failed after the quality numbers were measured: {e}"))),
+        };
+    let mut out = Vec::with_capacity(gathered.len());
+    for (g, summary) in gathered.into_iter().zip(summaries) {
+        let truth = TaskTruth {
+            inherent_uncertainty: summary.inherent_uncertainty,
+            gaussian_inherent_uncertainty: summary.gaussian_inherent_uncertainty,
+            basis: InherentBasis::Unknown,
+            dim: summary.signal_dim,
+        };
+        let judge_config = JudgeConfig { bootstrap: bootstrap(&summary.name), band_tolerance: stats.band_tolerance };
+        let judgement = judge::judge(&g.into_stats(summary.signal_dim as i64), &truth, &judge_config);
+        let psnr_db = -10.0 * judgement.mse.point.log10();
+        out.push(ConfigResult {
+            task: summary.name.clone(),
+            plugin: plugin.name().into(),
+            plugin_version: plugin.metadata.version.to_string(),
+            label: config.label.clone(),
+            params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
+            stochastic,
+            rank: 0,
+            judgement,
+            psnr_db,
+            psnr_y_db: Some(psnr_y),
+            ssim: Some(ssim),
+            throughput_samples_per_sec: throughput,
+        });
+    }
+    Ok((out, timing_error))
+}

@@ -1,0 +1,257 @@
+//! Image tasks: a registered set, a degradation, and the measurements the plugins restore.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+use upbench_sdk::{ImageTaskSpec, TaskKind, TaskSpec};
+
+use super::degrade::{self, MaskConfig};
+use super::{dataset, imresize_bicubic, read_image, Image8};
+use crate::seed::{derive_seed, seed_torch};
+use crate::task::TaskError;
+
+/// Colour handling of an image task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Colour {
+    /// RGB; grey images of the set are repeated over the three channels.
+    #[default]
+    Rgb,
+    /// Grey: RGB images converted as MATLAB's `rgb2gray`.
+    Grey,
+}
+
+/// How the measurement is made from the ground truth. Noise levels are in grey levels (0–255).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Degradation {
+    /// MATLAB `imresize(x, 1/scale, 'bicubic')` with antialiasing, rounded to 8 bits (the
+    /// standard SR benchmark degradation), then optional noise.
+    SuperResolution {
+        /// The factor, e.g. 4.
+        scale: usize,
+        /// σ in grey levels (0 = none).
+        #[serde(default)]
+        noise_std: f64,
+    },
+    /// Additive white Gaussian noise of σ grey levels, not clipped, not rounded.
+    Denoising {
+        /// σ in grey levels.
+        noise_std: f64,
+    },
+    /// Pixels hidden by a mask (the same for every channel); the others observed, optionally noisy.
+    Inpainting {
+        /// The hidden region.
+        mask: MaskConfig,
+        /// σ in grey levels on the observed pixels (0 = none).
+        #[serde(default)]
+        noise_std: f64,
+    },
+}
+
+impl Degradation {
+    /// The SDK task kind.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            Degradation::SuperResolution { .. } => TaskKind::ImageSuperResolution,
+            Degradation::Denoising { .. } => TaskKind::ImageDenoising,
+            Degradation::Inpainting { .. } => TaskKind::ImageInpainting,
+        }
+    }
+
+    /// σ in grey levels.
+    pub fn noise_std(&self) -> f64 {
+        match *self {
+            Degradation::SuperResolution { noise_std, .. }
+            | Degradation::Denoising { noise_std }
+            | Degradation::Inpainting { noise_std, .. } => noise_std,
+        }
+    }
+
+    /// The super-resolution factor, 1 for the other kinds.
+    pub fn scale(&self) -> usize {
+        match *self {
+            Degradation::SuperResolution { scale, .. } => scale,
+            _ => 1,
+        }
+    }
+
+    /// A short description for tables.
+    pub fn label(&self) -> String {
+        let noise = |s: f64| if s > 0.0 { format!(", σ = {s} grey levels") } else { String::new() };
+        match self {
+            Degradation::SuperResolution { scale, noise_std } => format!("bicubic ×{scale}{}", noise(*noise_std)),
+            Degradation::Denoising { noise_std } => format!("Gaussian noise σ = {noise_std} grey levels"),
+            Degradation::Inpainting { mask, noise_std } => format!("{}{}", mask_label(mask), noise(*noise_std)),
+        }
+    }
+}
+
+fn mask_label(mask: &MaskConfig) -> String {
+    match mask {
+        MaskConfig::CentreBox { fraction } => format!("centre box {:.0} %", fraction * 100.0),
+        MaskConfig::RandomBoxes { count, max_fraction } => {
+            format!("{count} random boxes ≤ {:.0} %", max_fraction * 100.0)
+        }
+        MaskConfig::Strokes { count, width, .. } => format!("{count} strokes of {width} px"),
+    }
+}
+
+fn default_samples() -> usize {
+    8
+}
+fn default_patches() -> Vec<usize> {
+    vec![9, 4]
+}
+
+/// One `[[image_task]]` of a suite file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageTaskConfig {
+    /// Unique name within the suite.
+    pub name: String,
+    /// A registered set (`upbench data` lists them), read from the data directory.
+    pub dataset: String,
+    /// Only the first `images` ground truths of the set (all by default).
+    #[serde(default)]
+    pub images: Option<usize>,
+    /// RGB or grey.
+    #[serde(default)]
+    pub colour: Colour,
+    /// How measurements are made.
+    pub degradation: Degradation,
+    /// K: samples asked of a stochastic model per image (deterministic models give one).
+    #[serde(default = "default_samples")]
+    pub samples_per_image: usize,
+    /// Patch sides p: the error and perception laws are those of p × p × C patches; each side
+    /// is reported as its own task, `<name>/p<p>`, from one run of each model.
+    #[serde(default = "default_patches")]
+    pub patches: Vec<usize>,
+}
+
+/// One image of a task.
+pub struct ImageCase {
+    /// The file, relative to the set's folder.
+    pub name: String,
+    /// Ground truth `[C, H, W]`, 8-bit values / 255.
+    pub truth: Tensor,
+    /// What the plugin receives, `[C(+1), h, w]`.
+    pub measurement: Tensor,
+    /// Hidden pixels `[1, H, W]` (inpainting).
+    pub hidden: Option<Tensor>,
+}
+
+/// A built image task: every case decoded and degraded once, kept on the CPU.
+pub struct ImageTask {
+    /// Its settings.
+    pub config: ImageTaskConfig,
+    /// The images.
+    pub cases: Vec<ImageCase>,
+}
+
+impl ImageTask {
+    /// Reads the set from `data_dir` (checking every file against the registry first) and
+    /// degrades each image with streams derived from `seed`.
+    pub fn build(config: &ImageTaskConfig, data_dir: &Path, seed: u64) -> Result<ImageTask, TaskError> {
+        let name = &config.name;
+        let invalid = |msg: String| TaskError::Invalid(format!("image task '{name}': {msg}"));
+        if config.samples_per_image == 0 {
+            return Err(invalid("samples_per_image must be at least 1".into()));
+        }
+        if config.patches.is_empty() || config.patches.iter().any(|&p| p == 0 || p > 32) {
+            return Err(invalid(format!("patch sides must be between 1 and 32, got {:?}", config.patches)));
+        }
+        if let Degradation::Inpainting { mask, .. } = &config.degradation {
+            mask.validate().map_err(invalid)?;
+        }
+        let scale = config.degradation.scale();
+        if scale == 0 || scale > 16 {
+            return Err(invalid(format!("scale must be between 1 and 16, got {scale}")));
+        }
+        let sigma = config.degradation.noise_std();
+        if !(sigma.is_finite() && sigma >= 0.0) {
+            return Err(invalid(format!("noise_std must be ≥ 0 grey levels, got {sigma}")));
+        }
+        let set = dataset(&config.dataset).map_err(|e| invalid(e.to_string()))?;
+        let problems = set.verify(data_dir);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Err(invalid(format!("dataset not usable:\n  {}", list.join("\n  "))));
+        }
+        let files = set.ground_truths();
+        let files = &files[..config.images.unwrap_or(files.len()).min(files.len())];
+        if files.is_empty() {
+            return Err(invalid(format!("no images selected from {}", config.dataset)));
+        }
+        let mut cases = Vec::with_capacity(files.len());
+        for file in files {
+            let path = data_dir.join(&set.name).join(file);
+            let img = read_image(&path).map_err(|e| invalid(e.to_string()))?;
+            let img = match config.colour {
+                Colour::Rgb => degrade::to_rgb(&img),
+                Colour::Grey => degrade::to_grey(&img),
+            };
+            let (h, w) = (img.height / scale * scale, img.width / scale * scale);
+            if h < 16 || w < 16 {
+                return Err(invalid(format!("{}: {}×{} is too small", path.display(), img.height, img.width)));
+            }
+            let img = degrade::crop(&img, h, w);
+            let image_seed = derive_seed(seed, &[file]);
+            cases.push(degrade_one(file, &img, &config.degradation, image_seed));
+        }
+        Ok(ImageTask { config: config.clone(), cases })
+    }
+
+    /// C.
+    pub fn channels(&self) -> usize {
+        match self.config.colour {
+            Colour::Rgb => 3,
+            Colour::Grey => 1,
+        }
+    }
+
+    /// What plugins are told.
+    pub fn spec(&self, device: upbench_sdk::Device) -> TaskSpec {
+        TaskSpec {
+            name: self.config.name.as_str().into(),
+            kind: self.config.degradation.kind().as_str().into(),
+            signal_dim: 0,
+            measurement_dim: 0,
+            operator: Vec::new().into(),
+            noise_std: self.config.degradation.noise_std() / 255.0,
+            prior: None.into(),
+            device,
+            image: Some(ImageTaskSpec {
+                channels: self.channels() as u32,
+                scale: self.config.degradation.scale() as u32,
+            })
+            .into(),
+        }
+    }
+}
+
+fn degrade_one(file: &str, img: &Image8, degradation: &Degradation, seed: u64) -> ImageCase {
+    let truth = degrade::to_tensor(img);
+    let noise = |shape: &[i64], sigma: f64| {
+        seed_torch(seed);
+        Tensor::randn(shape, (Kind::Float, tch::Device::Cpu)) * (sigma / 255.0)
+    };
+    let (measurement, hidden) = match degradation {
+        Degradation::SuperResolution { scale, noise_std } => {
+            let low = degrade::to_tensor(&imresize_bicubic(img, 1.0 / *scale as f64));
+            let low = if *noise_std > 0.0 { &low + noise(&low.size(), *noise_std) } else { low };
+            (low, None)
+        }
+        Degradation::Denoising { noise_std } => (&truth + noise(&truth.size(), *noise_std), None),
+        Degradation::Inpainting { mask, noise_std } => {
+            let hidden = mask.hidden(img.height, img.width, seed);
+            let hidden = Tensor::from_slice(&hidden).view([1, img.height as i64, img.width as i64]);
+            let observed = hidden.logical_not().to_kind(Kind::Float);
+            let noisy =
+                if *noise_std > 0.0 { &truth + noise(&truth.size(), *noise_std) } else { truth.shallow_clone() };
+            (Tensor::cat(&[noisy * &observed, observed], 0), Some(hidden))
+        }
+    };
+    ImageCase { name: file.to_string(), truth, measurement, hidden }
+}
