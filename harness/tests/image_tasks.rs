@@ -27,7 +27,9 @@ name = "posterior-mean"
 #[test]
 fn bicubic_x4_on_set5_matches_the_literature_and_every_number_is_reported() {
     let report = run(SET5_X4);
-    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    // The exact-task oracle solves none of the suite's tasks: named once, the rest runs.
+    assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
+    assert!(report.failures[0].subject.starts_with("posterior-mean"));
     let task = &report.tasks[0];
     assert_eq!((task.name.as_str(), task.signal_dim, task.observations), ("set5-x4/p4", 48, 5));
     let bicubic = result(&report, "set5-x4/p4", "bicubic");
@@ -42,7 +44,65 @@ fn bicubic_x4_on_set5_matches_the_literature_and_every_number_is_reported() {
         j.mse.point
     );
     assert!(j.perception_nats.point.is_finite() && j.perception_nats.point > 0.0);
-    assert_eq!(j.region, upbench::judge::Region::Unplaced);
-    // The exact-task oracle does not solve image tasks and is skipped, not failed.
+    // N(X|Y) is the stationary Gaussian model's estimate, fitted on Kodak24 by default.
+    assert!(task.inherent_basis.starts_with("estimate") && task.inherent_basis.contains("kodak24"));
+    assert!(task.inherent_uncertainty > 0.0 && j.region != upbench::judge::Region::Unplaced);
     assert_eq!(report.results.len(), 2);
+}
+
+const DEAD_LEAVES_GAMMA: &str = r#"
+seed = 9
+[statistics]
+bootstrap_resamples = 300
+[timing]
+warmup = 0
+repetitions = 2
+[[image_task]]
+name = "dl"
+dataset = "dead-leaves"
+images = 10
+image_size = 128
+degradation = { kind = "super-resolution", scale = 4 }
+samples_per_image = 6
+patches = [4]
+[[plugin]]
+name = "gaussian-prior"
+params = { gamma = [0.0, 0.5, 1.0], training = "dead-leaves" }
+[[plugin]]
+name = "dncnn-s25"
+"#;
+
+/// On images that share the fitted model's second-order statistics, the γ family of the
+/// stationary Gaussian model has U = (1 + γ)·N̂ with N̂ the harness's closed-form estimate (the
+/// LMMSE error covariance depends on nothing else): the estimate and the plugin agree.
+#[test]
+fn the_gamma_family_follows_one_plus_gamma_times_the_estimated_inherent_uncertainty() {
+    let report = run(DEAD_LEAVES_GAMMA);
+    let task = &report.tasks[0];
+    assert!(task.inherent_basis.contains("stationary Gaussian") && task.inherent_basis.contains("dead-leaves"));
+    for (gamma, label) in [(0.0, "gamma=0,"), (0.5, "gamma=0.5,"), (1.0, "gamma=1,")] {
+        let r = report.results.iter().find(|r| r.label.contains(label)).expect(label);
+        let ratio = r.judgement.uncertainty_ratio.point;
+        assert!((ratio / (1.0 + gamma) - 1.0).abs() < 0.06, "γ = {gamma}: U/N̂ = {ratio}");
+    }
+    // The denoiser solves none of the suite's tasks: named, not silently dropped.
+    let f = report.failures.iter().find(|f| f.subject.starts_with("dncnn-s25")).expect("dncnn failure");
+    assert!(f.message.contains("solves none of this suite's tasks (it declares: image-denoising)"), "{f:?}");
+}
+
+#[test]
+fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
+    let text = SET5_X4.replace("dataset = \"set5\"", "dataset = \"kodak24\"\nimages = 2");
+    let suite = upbench::suite::Suite::parse(&text, "t.toml", crate::util::workspace(), "t").unwrap();
+    let plan = upbench::pipeline::RunPlan {
+        suite,
+        device: tch::Device::Cpu,
+        plugin_dirs: vec![crate::util::plugins().to_path_buf()],
+        log_dir: tempfile::tempdir().unwrap().keep(),
+        run_id: "t".into(),
+        data_dir: "/nonexistent-data".into(),
+    };
+    let report = upbench::pipeline::run_suite(&plan, &mut upbench::pipeline::Silent);
+    let f = &report.failures[0];
+    assert!(f.message.contains("/nonexistent-data/kodak24/kodim01.png: missing (dataset kodak24)"), "{f:?}");
 }

@@ -45,6 +45,7 @@ pub fn plugins() -> &'static Path {
             "isotropic-noise",
             "overdispersed-sampler",
             "bicubic",
+            "gaussian-prior",
             "espcn-x4",
             "srvgg-x4",
             "dncnn-s25",
@@ -103,10 +104,13 @@ pub fn models_dir() -> PathBuf {
     std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/models"))
 }
 
-/// Sets `UPBENCH_MODELS_DIR` for in-process plugins, once, to [`models_dir`].
+/// Sets `UPBENCH_MODELS_DIR` and `UPBENCH_DATA_DIR` for in-process plugins, once.
 pub fn point_plugins_at_models() {
     static SET: OnceLock<()> = OnceLock::new();
-    SET.get_or_init(|| std::env::set_var("UPBENCH_MODELS_DIR", models_dir()));
+    SET.get_or_init(|| {
+        std::env::set_var("UPBENCH_MODELS_DIR", models_dir());
+        std::env::set_var("UPBENCH_DATA_DIR", data_dir());
+    });
 }
 
 /// The result labelled `label` on task `task`.

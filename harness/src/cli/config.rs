@@ -51,12 +51,14 @@ impl RunConfig {
     }
 }
 
-/// Model plugins read `UPBENCH_MODELS_DIR` (see the `image-kit` crate): set it from
+/// Image plugins read `UPBENCH_DATA_DIR` (training images) and `UPBENCH_MODELS_DIR` (weights;
+/// see the `image-kit` crate): the first is set to the run's data directory; the second from
 /// `--models-dir`, or, when the environment has none, to the `models` folder beside the data
 /// directory if there is one (the layout of `../shared`). Called before any plugin is loaded,
 /// while the process has one thread.
 fn point_plugins_at_models(explicit: Option<PathBuf>, data_dir: &std::path::Path) {
     const VAR: &str = "UPBENCH_MODELS_DIR";
+    std::env::set_var(crate::task::images::registry::DATA_DIR_ENV, data_dir.canonicalize().unwrap_or(data_dir.into()));
     let beside_data = || {
         let parent = data_dir.parent()?;
         let dir = if parent.as_os_str().is_empty() { PathBuf::from("models") } else { parent.join("models") };

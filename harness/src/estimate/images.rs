@@ -13,7 +13,9 @@
 
 use tch::{Kind, Tensor};
 
-use super::{gaussian, knn, log_entropy_powers, EstimateError, EstimatorConfig, EstimatorKind, SubsampleStats};
+use super::{
+    gaussian, knn, log_entropy_powers, EstimateError, EstimatorConfig, EstimatorKind, Shrinkage, SubsampleStats,
+};
 
 /// Where on an image the patches are taken.
 pub struct Region<'a> {
@@ -101,18 +103,23 @@ pub fn image_stats(
     }
     let positions = truth_patches.size()[0];
     let order = Tensor::randperm(positions, (Kind::Int64, truth_patches.device()));
+    let (k, d) = (restored.size()[0], truth_patches.size()[1]);
+    // Shrinkage is decided once, at the full sample sizes, so that the ¼ and ½ subsamples of the
+    // convergence diagnostic use the same estimator as the full one.
+    let fixed = |points: i64| if config.shrinkage.applies(points, d) { Shrinkage::LedoitWolf } else { Shrinkage::None };
+    let errors_config = EstimatorConfig { shrinkage: fixed(k * positions), ..*config };
+    let (shrink_truth, shrink_restored) = (fixed(positions), fixed(k * positions));
     let core = |count: i64| -> Result<(f64, f64, bool, usize), EstimateError> {
         let keep = order.narrow(0, 0, count);
         let t = truth_patches.index_select(0, &keep);
         let r = restored_patches.index_select(1, &keep);
         let e = (&r - t.unsqueeze(0)).flatten(0, 1);
         let r = r.flatten(0, 1);
-        let u = log_entropy_powers(config, &e.unsqueeze(0))?;
+        let u = log_entropy_powers(&errors_config, &e.unsqueeze(0))?;
         let (perception, ties) = match config.kind {
             EstimatorKind::Gaussian => {
-                let d = t.size()[1];
-                let (mt, ct) = gaussian::fit(&t.unsqueeze(0), config.shrinkage.applies(count, d))?;
-                let (mr, cr) = gaussian::fit(&r.unsqueeze(0), config.shrinkage.applies(r.size()[0], d))?;
+                let (mt, ct) = gaussian::fit(&t.unsqueeze(0), shrink_truth.applies(count, d))?;
+                let (mr, cr) = gaussian::fit(&r.unsqueeze(0), shrink_restored.applies(r.size()[0], d))?;
                 (gaussian::d_half(&mt, &ct, &mr, &cr)?.double_value(&[0]), 0)
             }
             EstimatorKind::Knn => {
@@ -123,7 +130,6 @@ pub fn image_stats(
         Ok((u.per_observation[0], perception, u.shrinkage_used, u.ties + ties))
     };
     let (log_uncertainty, perception, shrinkage_used, ties) = core(positions)?;
-    let k = restored.size()[0];
     let mut subsamples = Vec::new();
     for fraction in [4, 2] {
         let count = positions / fraction;

@@ -11,10 +11,10 @@ use crate::report::{ConfigResult, ImageTaskInfo, Stage, TaskSummary};
 use crate::run;
 use crate::seed::derive_seed;
 use crate::suite::PluginEntry;
-use crate::task::images::{Colour, ImageTask, ImageTaskConfig};
+use crate::task::images::{Colour, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate};
 
-/// What the report says about N(X|Y) for real images until an estimate exists.
-const NO_INHERENT: &str = "unknown: no estimate of N(X|Y) for real images is made yet, so no bound is drawn";
+/// What the report says about N(X|Y) when the task has no estimate.
+const NO_INHERENT: &str = "unknown (no estimate for this task), so no bound is drawn";
 
 /// Runs one `[[image_task]]`: one summary and one ranked result list per patch side.
 pub(super) fn run_image_task(
@@ -32,7 +32,15 @@ pub(super) fn run_image_task(
             return (Vec::new(), Vec::new());
         }
     };
-    let summaries: Vec<TaskSummary> = config.patches.iter().map(|&p| summary(&task, p)).collect();
+    let estimate = match StationaryGaussianEstimate::new(config, task.channels(), &plan.data_dir, plan.device) {
+        Ok(e) => e,
+        Err(e) => {
+            rec.fail(Stage::Task, config.name.clone(), Some(&config.name), e.to_string());
+            None
+        }
+    };
+    let summaries: Vec<TaskSummary> =
+        config.patches.iter().map(|&p| summary(&task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
     for s in &summaries {
         rec.progress.task_started(s);
     }
@@ -86,7 +94,7 @@ pub(super) fn run_image_task(
     (summaries, all)
 }
 
-fn summary(task: &ImageTask, patch: usize) -> TaskSummary {
+fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -> TaskSummary {
     let c = &task.config;
     let channels = task.channels();
     TaskSummary {
@@ -96,10 +104,11 @@ fn summary(task: &ImageTask, patch: usize) -> TaskSummary {
         signal_dim: channels * patch * patch,
         measurement_dim: 0,
         noise_std: c.degradation.noise_std() / 255.0,
-        inherent_uncertainty: f64::NAN,
-        inherent_basis: NO_INHERENT.into(),
+        inherent_uncertainty: inherent.as_ref().map_or(f64::NAN, |e| e.value),
+        inherent_basis: inherent.as_ref().map_or(NO_INHERENT.into(), |e| e.label.clone()),
         inherent_uncertainty_ci: None,
-        gaussian_inherent_uncertainty: f64::NAN,
+        // The model is Gaussian: its N(X_G|Y) is its N(X|Y).
+        gaussian_inherent_uncertainty: inherent.as_ref().map_or(f64::NAN, |e| e.value),
         signal_power: 1.0,
         image: Some(ImageTaskInfo {
             dataset: c.dataset.clone(),
@@ -236,7 +245,11 @@ fn run_config(
         let truth = TaskTruth {
             inherent_uncertainty: summary.inherent_uncertainty,
             gaussian_inherent_uncertainty: summary.gaussian_inherent_uncertainty,
-            basis: InherentBasis::Unknown,
+            basis: if summary.inherent_uncertainty.is_nan() {
+                InherentBasis::Unknown
+            } else {
+                InherentBasis::Estimated
+            },
             dim: summary.signal_dim,
         };
         let judge_config = JudgeConfig { bootstrap: bootstrap(&summary.name), band_tolerance: stats.band_tolerance };

@@ -199,7 +199,6 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             let subject = format!("{} ({})", plugin.name(), plugin.path.display());
             let task = &prepared.task;
             if !plugin.metadata.supports(task.kind) {
-                rec.fail(Stage::Configure, subject, Some(&task.name), format!("does not support {} tasks", task.kind));
                 continue;
             }
             let given: Vec<(String, toml::Value)> =
@@ -238,6 +237,26 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         let (summaries, task_results) = images::run_image_task(plan, image_task, &entries, &libraries, &mut rec);
         tasks.extend(summaries);
         results.extend(task_results);
+    }
+    // A plugin skips the tasks it does not declare; one that fits none of them is a mistake.
+    let kinds: Vec<upbench_sdk::TaskKind> = file
+        .tasks
+        .iter()
+        .filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()))
+        .chain(file.image_tasks.iter().map(|t| t.degradation.kind()))
+        .collect();
+    for (_, lib) in &entries {
+        let Some(lib) = lib else { continue };
+        let plugin = &libraries[*lib].1;
+        if !kinds.iter().any(|k| plugin.metadata.supports(*k)) {
+            let declared: Vec<&str> = plugin.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
+            rec.fail(
+                Stage::Configure,
+                format!("{} ({})", plugin.name(), plugin.path.display()),
+                None,
+                format!("solves none of this suite's tasks (it declares: {})", declared.join(", ")),
+            );
+        }
     }
 
     let manifest = Manifest {

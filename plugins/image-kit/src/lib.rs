@@ -11,6 +11,7 @@ holds what they share:
 - [`StationaryPrior`] and [`FourierPosterior`]: a stationary Gaussian model of natural images
   fitted on training photographs, and its exact posterior for ×s bicubic SR and denoising, with
   the closed-form entropy power of its patches.
+- [`dead_leaves`]: synthetic photographs-like images the program makes (no download).
 - [`weights`]: finds a `.safetensors` file (relative names under `UPBENCH_MODELS_DIR`) and loads
   it into a `VarStore` by tensor name.
 
@@ -19,13 +20,23 @@ The tensor bridge to and from the SDK's views is [`oracle_kit::bridge`].
 #![warn(missing_docs)]
 
 pub mod colour;
+mod dead_leaves;
 mod layout;
 pub mod posterior;
 pub mod prior;
 pub mod resample;
 pub mod weights;
 
+pub use dead_leaves::dead_leaves;
 pub use layout::ImageTask;
 pub use oracle_kit::bridge;
 pub use posterior::FourierPosterior;
 pub use prior::StationaryPrior;
+
+/// The environment variable naming the data directory (the harness sets it from `--data-dir`).
+pub const DATA_DIR_VAR: &str = "UPBENCH_DATA_DIR";
+
+/// The data directory plugins read training images from: `$UPBENCH_DATA_DIR`, else `./datasets`.
+pub fn data_dir() -> std::path::PathBuf {
+    std::env::var_os(DATA_DIR_VAR).map(std::path::PathBuf::from).unwrap_or_else(|| "datasets".into())
+}

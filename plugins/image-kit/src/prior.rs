@@ -65,6 +65,20 @@ fn bin_of(radius: &Tensor) -> Tensor {
         .to_kind(Kind::Int64)
 }
 
+/// The name of the program-made training and test set.
+pub const DEAD_LEAVES: &str = "dead-leaves";
+
+/// `[C, H, W]` in [0, 1] from 8-bit RGB, grey (MATLAB's `rgb2gray`, rounded) when `channels` is 1.
+fn from_rgb8(data: &[u8], h: i64, w: i64, channels: usize) -> Tensor {
+    let rgb = Tensor::from_slice(data).view([h, w, 3]).permute([2, 0, 1]).to_kind(Kind::Double);
+    let img = if channels == 1 {
+        (rgb.get(0) * 0.298936 + rgb.get(1) * 0.587043 + rgb.get(2) * 0.114021).round().unsqueeze(0)
+    } else {
+        rgb
+    };
+    img / 255.0
+}
+
 fn hann(n: i64, device: tch::Device) -> Tensor {
     let k = Tensor::arange(n, (Kind::Double, device));
     (1.0 - (k * (2.0 * std::f64::consts::PI / n as f64)).cos()) * 0.5
@@ -138,6 +152,19 @@ impl StationaryPrior {
         Ok(model)
     }
 
+    /// Fits the model on a named training set: `dead-leaves` (16 images of 256 × 256 the program
+    /// makes, seeds 1 to 16) or a folder under `data_dir` (its `hr/` when it has one).
+    pub fn fit_named(name: &str, data_dir: &Path, channels: usize) -> Result<StationaryPrior, String> {
+        if name == DEAD_LEAVES {
+            let images: Vec<Tensor> =
+                (1..=16).map(|seed| from_rgb8(&crate::dead_leaves(256, 256, seed), 256, 256, channels)).collect();
+            return StationaryPrior::fit(&images);
+        }
+        let dir = data_dir.join(name);
+        let hr = dir.join("hr");
+        StationaryPrior::fit_dir(if hr.is_dir() { &hr } else { &dir }, channels)
+    }
+
     /// Fits the model on every PNG directly in `dir`, read as 8-bit RGB (or grey when
     /// `channels` is 1, as MATLAB's `rgb2gray`).
     pub fn fit_dir(dir: &Path, channels: usize) -> Result<StationaryPrior, String> {
@@ -153,14 +180,7 @@ impl StationaryPrior {
         let mut images = Vec::with_capacity(files.len());
         for path in &files {
             let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
-            let (w, h) = (img.width() as i64, img.height() as i64);
-            let rgb = Tensor::from_slice(img.as_raw()).view([h, w, 3]).permute([2, 0, 1]).to_kind(Kind::Double);
-            let rgb = if channels == 1 {
-                (rgb.get(0) * 0.298936 + rgb.get(1) * 0.587043 + rgb.get(2) * 0.114021).round().unsqueeze(0)
-            } else {
-                rgb
-            };
-            images.push(rgb / 255.0);
+            images.push(from_rgb8(img.as_raw(), img.height() as i64, img.width() as i64, channels));
         }
         StationaryPrior::fit(&images)
     }

@@ -9,11 +9,13 @@
 
 pub mod degrade;
 mod imresize;
+mod inherent;
 mod png;
 pub mod registry;
 mod task;
 
 pub use imresize::{imresize_bicubic, Image8};
+pub use inherent::{InherentEstimate, StationaryGaussianEstimate};
 pub use png::{read_image, ImageError};
 pub use registry::{data_dir, dataset, datasets, DataError, Dataset};
-pub use task::{Colour, Degradation, ImageCase, ImageTask, ImageTaskConfig};
+pub use task::{Colour, Degradation, ImageCase, ImageTask, ImageTaskConfig, InherentConfig, DEAD_LEAVES};

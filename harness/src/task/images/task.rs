@@ -98,6 +98,33 @@ fn mask_label(mask: &MaskConfig) -> String {
     }
 }
 
+/// How the inherent uncertainty N(X|Y) of an image task is estimated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum InherentConfig {
+    /// The LMMSE error entropy power of a stationary Gaussian image model fitted on `training`
+    /// (a set under the data directory, or `dead-leaves`), in closed form on the task's patches:
+    /// an upper estimate of N(X|Y) when the model's second-order statistics are right
+    /// (`docs/protocol.md`). Super-resolution and denoising only.
+    StationaryGaussian {
+        /// The training set; by default `kodak24`, or `bsd100` for tasks on Kodak24, or
+        /// `dead-leaves` for dead-leaves tasks (other seeds).
+        #[serde(default)]
+        training: Option<String>,
+    },
+    /// No estimate: results are reported without a bound.
+    None,
+}
+
+impl Default for InherentConfig {
+    fn default() -> Self {
+        InherentConfig::StationaryGaussian { training: None }
+    }
+}
+
+/// The program-made set (no download): dead-leaves images, `image_size` pixels square.
+pub const DEAD_LEAVES: &str = image_kit::prior::DEAD_LEAVES;
+
 fn default_samples() -> usize {
     8
 }
@@ -128,6 +155,30 @@ pub struct ImageTaskConfig {
     /// is reported as its own task, `<name>/p<p>`, from one run of each model.
     #[serde(default = "default_patches")]
     pub patches: Vec<usize>,
+    /// How N(X|Y) is estimated.
+    #[serde(default)]
+    pub inherent: InherentConfig,
+    /// Side of the images of the `dead-leaves` set (default 192).
+    #[serde(default)]
+    pub image_size: Option<usize>,
+}
+
+impl ImageTaskConfig {
+    /// The training set of the stationary Gaussian model, defaults resolved.
+    pub fn training_set(&self) -> Option<String> {
+        match &self.inherent {
+            InherentConfig::None => None,
+            InherentConfig::StationaryGaussian { training: Some(t) } => Some(t.clone()),
+            InherentConfig::StationaryGaussian { training: None } => Some(
+                match self.dataset.as_str() {
+                    DEAD_LEAVES => DEAD_LEAVES,
+                    "kodak24" => "bsd100",
+                    _ => "kodak24",
+                }
+                .to_string(),
+            ),
+        }
+    }
 }
 
 /// One image of a task.
@@ -173,31 +224,32 @@ impl ImageTask {
         if !(sigma.is_finite() && sigma >= 0.0) {
             return Err(invalid(format!("noise_std must be ≥ 0 grey levels, got {sigma}")));
         }
-        let set = dataset(&config.dataset).map_err(|e| invalid(e.to_string()))?;
-        let problems = set.verify(data_dir);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return Err(invalid(format!("dataset not usable:\n  {}", list.join("\n  "))));
-        }
-        let files = set.ground_truths();
-        let files = &files[..config.images.unwrap_or(files.len()).min(files.len())];
-        if files.is_empty() {
-            return Err(invalid(format!("no images selected from {}", config.dataset)));
-        }
-        let mut cases = Vec::with_capacity(files.len());
-        for file in files {
-            let path = data_dir.join(&set.name).join(file);
-            let img = read_image(&path).map_err(|e| invalid(e.to_string()))?;
+        let sources = sources(config, data_dir).map_err(invalid)?;
+        let mut cases = Vec::with_capacity(sources.len());
+        for (file, source) in &sources {
+            let img = match source {
+                Source::File(path) => read_image(path).map_err(|e| invalid(e.to_string()))?,
+                Source::DeadLeaves { size, seed } => Image8 {
+                    height: *size,
+                    width: *size,
+                    channels: 3,
+                    data: image_kit::dead_leaves(*size, *size, *seed),
+                },
+            };
+            let path = match source {
+                Source::File(path) => path.display().to_string(),
+                Source::DeadLeaves { .. } => file.clone(),
+            };
             let img = match config.colour {
                 Colour::Rgb => degrade::to_rgb(&img),
                 Colour::Grey => degrade::to_grey(&img),
             };
             let (h, w) = (img.height / scale * scale, img.width / scale * scale);
             if h < 16 || w < 16 {
-                return Err(invalid(format!("{}: {}×{} is too small", path.display(), img.height, img.width)));
+                return Err(invalid(format!("{path}: {}×{} is too small", img.height, img.width)));
             }
             let img = degrade::crop(&img, h, w);
-            let image_seed = derive_seed(seed, &[file]);
+            let image_seed = derive_seed(seed, &[file.as_str()]);
             cases.push(degrade_one(file, &img, &config.degradation, image_seed));
         }
         Ok(ImageTask { config: config.clone(), cases })
@@ -229,6 +281,42 @@ impl ImageTask {
             .into(),
         }
     }
+}
+
+/// Where one ground truth comes from.
+enum Source {
+    File(std::path::PathBuf),
+    DeadLeaves { size: usize, seed: u64 },
+}
+
+/// The task's ground truths by name: files of a registered set (checked against the registry
+/// first), or dead-leaves images with seeds that the training set (seeds 1 to 16) does not use.
+fn sources(config: &ImageTaskConfig, data_dir: &Path) -> Result<Vec<(String, Source)>, String> {
+    if config.dataset == DEAD_LEAVES {
+        let size = config.image_size.unwrap_or(192);
+        if !(32..=2048).contains(&size) {
+            return Err(format!("image_size must be between 32 and 2048, got {size}"));
+        }
+        let count = config.images.unwrap_or(8);
+        return Ok((0..count as u64)
+            .map(|i| (format!("dead-leaves-{i:03}"), Source::DeadLeaves { size, seed: 1_000_000 + i }))
+            .collect());
+    }
+    if config.image_size.is_some() {
+        return Err("image_size applies to the dead-leaves set only".into());
+    }
+    let set = dataset(&config.dataset).map_err(|e| e.to_string())?;
+    let problems = set.verify(data_dir);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        return Err(format!("dataset not usable:\n  {}", list.join("\n  ")));
+    }
+    let files = set.ground_truths();
+    let files = &files[..config.images.unwrap_or(files.len()).min(files.len())];
+    if files.is_empty() {
+        return Err(format!("no images selected from {}", config.dataset));
+    }
+    Ok(files.iter().map(|f| (f.clone(), Source::File(data_dir.join(&set.name).join(f)))).collect())
 }
 
 fn degrade_one(file: &str, img: &Image8, degradation: &Degradation, seed: u64) -> ImageCase {
