@@ -117,3 +117,25 @@ fn a_missing_weights_file_is_named_with_the_way_to_point_at_it() {
     let msg = err.to_string();
     assert!(msg.contains("no-such.safetensors") && msg.contains("UPBENCH_MODELS_DIR"), "{msg}");
 }
+
+#[test]
+fn noisy_fill_keeps_observed_pixels_and_fills_with_the_ring_statistics() {
+    let mut fill =
+        model("noisy-fill", &[("ring", toml::Value::Integer(2))], &spec(TaskKind::ImageInpainting, 1, 1, 0.0));
+    // A 12 × 12 grey image: the 4 × 4 hole at (4, 4), a ring of alternating 0.2 / 0.6 around it.
+    let image = Tensor::full([1, 12, 12], 0.9, (Kind::Float, tch::Device::Cpu));
+    for r in 2..10 {
+        for c in 2..10 {
+            let _ = image.get(0).get(r).get(c).fill_(if (r + c) % 2 == 0 { 0.2 } else { 0.6 });
+        }
+    }
+    let observed = Tensor::ones([1, 12, 12], (Kind::Float, tch::Device::Cpu));
+    let _ = observed.narrow(1, 4, 4).narrow(2, 4, 4).fill_(0.0);
+    let y = Tensor::cat(&[&image * &observed, observed.shallow_clone()], 0).unsqueeze(0).contiguous();
+    let out = run::restore(&mut fill, &y, 4000, 1, &[1, 12, 12]).unwrap().get(0);
+    let kept = (&out - image.to_kind(Kind::Double)) * observed.to_kind(Kind::Double);
+    assert_eq!(kept.abs().max().double_value(&[]), 0.0);
+    let hole = out.narrow(2, 4, 4).narrow(3, 4, 4);
+    let (mean, std) = (hole.mean(Kind::Double).double_value(&[]), hole.std(true).double_value(&[]));
+    assert!((mean - 0.4).abs() < 0.005 && (std - 0.2).abs() < 0.005, "fill mean {mean}, std {std}");
+}

@@ -106,3 +106,42 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
     let f = &report.failures[0];
     assert!(f.message.contains("/nonexistent-data/kodak24/kodim01.png: missing (dataset kodak24)"), "{f:?}");
 }
+
+const DEAD_LEAVES_INPAINTING: &str = r#"
+seed = 3
+[statistics]
+bootstrap_resamples = 300
+[timing]
+warmup = 0
+repetitions = 2
+[[image_task]]
+name = "dl-hole"
+dataset = "dead-leaves"
+images = 8
+image_size = 96
+degradation = { kind = "inpainting", mask = { shape = "centre-box", fraction = 0.4 } }
+samples_per_image = 4
+patches = [4]
+[[plugin]]
+name = "gaussian-prior"
+params = { gamma = [0.0, 1.0], training = "dead-leaves" }
+[[plugin]]
+name = "noisy-fill"
+"#;
+
+/// Inpainting through the pipeline: statistics come from the patches inside the hole. Sampling
+/// the Gaussian posterior (γ = 1) adds an independent deviation of the model's posterior
+/// covariance to the posterior mean's error: U about doubles (more where real images are more
+/// predictable than the model, as here), P falls; the noise baseline is the worst in MSE.
+#[test]
+fn inpainting_tasks_measure_inside_the_hole() {
+    let report = run(DEAD_LEAVES_INPAINTING);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    let get = |label: &str| report.results.iter().find(|r| r.label.starts_with(label)).expect(label);
+    let (mean, sampler, noise) = (get("gaussian-prior(gamma=0,"), get("gaussian-prior(gamma=1,"), get("noisy-fill"));
+    let ratio = sampler.judgement.uncertainty.point / mean.judgement.uncertainty.point;
+    assert!(ratio > 1.8 && ratio < 2.6, "U(γ=1)/U(γ=0) = {ratio}");
+    assert!(sampler.judgement.perception_nats.point < mean.judgement.perception_nats.point);
+    assert!(noise.judgement.mse.point > mean.judgement.mse.point, "noise fill beats the posterior mean?");
+    assert!(report.tasks[0].inherent_uncertainty.is_nan() && report.tasks[0].inherent_basis.starts_with("unknown"));
+}

@@ -46,6 +46,7 @@ pub fn plugins() -> &'static Path {
             "overdispersed-sampler",
             "bicubic",
             "gaussian-prior",
+            "noisy-fill",
             "espcn-x4",
             "srvgg-x4",
             "dncnn-s25",

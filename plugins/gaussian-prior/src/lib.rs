@@ -1,6 +1,7 @@
 //! `gaussian-prior`: samples the exact posterior of a stationary Gaussian model of natural images
 //! (`image_kit::StationaryPrior`, fitted on a training set) for ×s bicubic super-resolution and
-//! denoising, in the Fourier domain, through the optimal family of `theory.md` (result 3):
+//! denoising (in the Fourier domain) and noise-free inpainting (conjugate gradients,
+//! `image_kit::inpaint`), through the optimal family of `theory.md` (result 3):
 //! X̂ = μ_y + √γ·(X′ − μ_y). γ = 1 samples the model's posterior, γ = 0 is its posterior mean
 //! (the Wiener / LMMSE estimate); a γ sweep traces the optimal family on real images.
 //!
@@ -11,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use image_kit::inpaint::{inpaint, Solver};
 use image_kit::{bridge, FourierPosterior, ImageTask, StationaryPrior};
 use tch::{Kind, Tensor};
 use upbench_sdk::{
@@ -18,7 +20,7 @@ use upbench_sdk::{
     TaskKind, TaskSpec, TensorView,
 };
 
-const KINDS: [TaskKind; 2] = [TaskKind::ImageSuperResolution, TaskKind::ImageDenoising];
+const KINDS: [TaskKind; 3] = [TaskKind::ImageSuperResolution, TaskKind::ImageDenoising, TaskKind::ImageInpainting];
 
 /// Fitted priors by (training set, channels): a γ sweep fits once.
 fn fitted(training: &str, channels: usize) -> Result<Arc<StationaryPrior>, PluginError> {
@@ -70,6 +72,15 @@ impl Plugin for GaussianPrior {
                 reason: format!("{gamma} is outside [0, 1]").into(),
             });
         }
+        if image.kind == TaskKind::ImageInpainting && image.noise_std > 0.0 {
+            return Err(PluginError::Failed(
+                format!(
+                    "gaussian-prior inpaints noise-free measurements only; task '{}' has σ = {}",
+                    task.name, image.noise_std
+                )
+                .into(),
+            ));
+        }
         let prior = fitted(params.text("training")?, image.channels as usize)?;
         let rounding = if image.kind == TaskKind::ImageSuperResolution { 1.0 / (12.0 * 255.0 * 255.0) } else { 0.0 };
         Ok(GaussianPriorModel { task: image, prior, gamma, noise_var: image.noise_std.powi(2) + rounding, grid: None })
@@ -102,10 +113,29 @@ impl GaussianPriorModel {
     }
 }
 
+impl GaussianPriorModel {
+    /// Inpaints each image of `[n, C, h, w]` with its mask `[n, 1, h, w]` (1 = observed).
+    fn inpaint(&self, measured: &Tensor, mask: &Tensor, n_samples: u32) -> Tensor {
+        let out: Vec<Tensor> = (0..measured.size()[0])
+            .map(|i| {
+                let z = self.prior.to_decorrelated(&measured.get(i).to_kind(Kind::Double));
+                let hidden = mask.get(i).get(0).lt(0.5);
+                let (samples, _) =
+                    inpaint(&self.prior, &z, &hidden, i64::from(n_samples), self.gamma, Solver::default());
+                self.prior.from_decorrelated(&samples)
+            })
+            .collect();
+        Tensor::stack(&out, 0).to_kind(Kind::Float)
+    }
+}
+
 impl RestoreModel for GaussianPriorModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
         bridge::restore_with(y, seed, |y| {
-            let (measured, _) = self.task.split(y)?;
+            let (measured, mask) = self.task.split(y)?;
+            if let Some(mask) = mask {
+                return Ok(self.inpaint(&measured, &mask, n_samples));
+            }
             let size = measured.size();
             let (n, h, w) = (size[0], size[2], size[3]);
             let z = mirror(&self.prior.to_decorrelated(&measured.to_kind(Kind::Double)));

@@ -10,7 +10,7 @@ holds what they share:
 - [`resample::upsample_bicubic`]: MATLAB `imresize(…, s, 'bicubic')` for integer s > 1, in tch.
 - [`StationaryPrior`] and [`FourierPosterior`]: a stationary Gaussian model of natural images
   fitted on training photographs, and its exact posterior for ×s bicubic SR and denoising, with
-  the closed-form entropy power of its patches.
+  the closed-form entropy power of its patches; [`inpaint`] samples its posterior for masks.
 - [`dead_leaves`]: synthetic photographs-like images the program makes (no download).
 - [`weights`]: finds a `.safetensors` file (relative names under `UPBENCH_MODELS_DIR`) and loads
   it into a `VarStore` by tensor name.
@@ -21,6 +21,7 @@ The tensor bridge to and from the SDK's views is [`oracle_kit::bridge`].
 
 pub mod colour;
 mod dead_leaves;
+pub mod inpaint;
 mod layout;
 pub mod posterior;
 pub mod prior;
