@@ -32,13 +32,14 @@ pub(super) fn run_image_task(
             return (Vec::new(), Vec::new());
         }
     };
-    let estimate = match StationaryGaussianEstimate::new(config, task.channels(), &plan.data_dir, plan.device) {
-        Ok(e) => e,
-        Err(e) => {
-            rec.fail(Stage::Task, config.name.clone(), Some(&config.name), e.to_string());
-            None
-        }
-    };
+    let estimate =
+        match StationaryGaussianEstimate::new(config, task.channels(), &task.cases, &plan.data_dir, plan.device) {
+            Ok(e) => e,
+            Err(e) => {
+                rec.fail(Stage::Task, config.name.clone(), Some(&config.name), e.to_string());
+                None
+            }
+        };
     let summaries: Vec<TaskSummary> =
         config.patches.iter().map(|&p| summary(&task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
     for s in &summaries {

@@ -57,6 +57,11 @@ impl Plugin for GaussianPrior {
             "γ ∈ [0, 1]: 0 = posterior mean, 1 = posterior sampling",
         ))
         .with_param(ParamSpec::new(
+            "adapt",
+            ParamValue::Bool(true),
+            "fit each channel's spectral gain and slope to the measurement (SR, denoising): an image-adaptive Wiener model",
+        ))
+        .with_param(ParamSpec::new(
             "training",
             ParamValue::Text("kodak24".into()),
             "training set for the power spectra: a set under UPBENCH_DATA_DIR, or \"dead-leaves\"",
@@ -83,7 +88,18 @@ impl Plugin for GaussianPrior {
         }
         let prior = fitted(params.text("training")?, image.channels as usize)?;
         let rounding = if image.kind == TaskKind::ImageSuperResolution { 1.0 / (12.0 * 255.0 * 255.0) } else { 0.0 };
-        Ok(GaussianPriorModel { task: image, prior, gamma, noise_var: image.noise_std.powi(2) + rounding, grid: None })
+        let adapt = match params.get("adapt") {
+            Some(ParamValue::Bool(b)) => *b,
+            _ => true,
+        };
+        Ok(GaussianPriorModel {
+            task: image,
+            prior,
+            gamma,
+            adapt,
+            noise_var: image.noise_std.powi(2) + rounding,
+            grid: None,
+        })
     }
 }
 
@@ -92,6 +108,7 @@ pub struct GaussianPriorModel {
     task: ImageTask,
     prior: Arc<StationaryPrior>,
     gamma: f64,
+    adapt: bool,
     noise_var: f64,
     grid: Option<((i64, i64), tch::Device, FourierPosterior)>,
 }
@@ -139,23 +156,33 @@ impl RestoreModel for GaussianPriorModel {
             let size = measured.size();
             let (n, h, w) = (size[0], size[2], size[3]);
             let z = mirror(&self.prior.to_decorrelated(&measured.to_kind(Kind::Double)));
-            let s = self.task.scale;
-            let gamma = self.gamma;
-            let post = self.posterior((2 * h, 2 * w), measured.device());
-            let mean = post.mean(&z);
-            // One sample at a time bounds memory to a few HR-sized complex fields.
-            let samples: Vec<Tensor> = (0..n_samples)
-                .map(|_| {
-                    let x = if gamma > 0.0 {
-                        &mean + post.deviations(n, 1).squeeze_dim(1) * gamma.sqrt()
-                    } else {
-                        mean.shallow_clone()
-                    };
-                    x.narrow(-2, 0, s * h).narrow(-1, 0, s * w)
-                })
-                .collect();
-            let z = Tensor::stack(&samples, 1);
-            Ok(self.prior.from_decorrelated(&z).to_kind(Kind::Float))
+            let (s, gamma, adapt) = (self.task.scale, self.gamma, self.adapt);
+            let global = self.posterior((2 * h, 2 * w), measured.device());
+            let mut images = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                let zi = z.get(i);
+                let adapted;
+                let post = if adapt {
+                    adapted = global.adapted_to(&zi);
+                    &adapted
+                } else {
+                    global
+                };
+                let mean = post.mean(&zi.unsqueeze(0)).squeeze_dim(0);
+                // One sample at a time bounds memory to a few HR-sized complex fields.
+                let samples: Vec<Tensor> = (0..n_samples)
+                    .map(|_| {
+                        let x = if gamma > 0.0 {
+                            &mean + post.deviations(1, 1).view(mean.size().as_slice()) * gamma.sqrt()
+                        } else {
+                            mean.shallow_clone()
+                        };
+                        x.narrow(-2, 0, s * h).narrow(-1, 0, s * w)
+                    })
+                    .collect();
+                images.push(Tensor::stack(&samples, 0));
+            }
+            Ok(self.prior.from_decorrelated(&Tensor::stack(&images, 0)).to_kind(Kind::Float))
         })
     }
 }

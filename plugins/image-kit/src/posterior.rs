@@ -10,7 +10,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::prior::StationaryPrior;
+use crate::prior::{StationaryPrior, TILT_REFERENCE};
 
 /// Keys' cubic (a = −0.5).
 fn cubic(x: f64) -> f64 {
@@ -40,6 +40,8 @@ fn filter_dft(n: i64, s: i64) -> Tensor {
 
 /// The posterior of one grid size: LR `ly × lx`, HR `s·ly × s·lx`, for every decorrelated channel.
 pub struct FourierPosterior {
+    /// The model it was built from.
+    prior: StationaryPrior,
     scale: i64,
     lr: (i64, i64),
     noise_var: f64,
@@ -74,7 +76,16 @@ impl FourierPosterior {
         let gain = response.abs().square();
         let denominator =
             (&prior_power * &gain).sum_dim_intlist([1, 3].as_slice(), true, Kind::Double) + n_lr * noise_var;
-        FourierPosterior { scale, lr, noise_var, prior_power, sqrt_psd: psd.sqrt(), response, denominator }
+        FourierPosterior {
+            prior: prior.clone(),
+            scale,
+            lr,
+            noise_var,
+            prior_power,
+            sqrt_psd: psd.sqrt(),
+            response,
+            denominator,
+        }
     }
 
     fn hr(&self) -> (i64, i64) {
@@ -115,6 +126,74 @@ impl FourierPosterior {
         let noise = Tensor::randn([n, k, c, self.lr.0, self.lr.1], (Kind::Double, device)) * self.noise_var.sqrt();
         let y_hat = observed + noise.fft_fft2(None::<&[i64]>, [-2, -1], "backward");
         (x_hat - self.gain_times(&y_hat)).fft_ifft2(None::<&[i64]>, [-2, -1], "backward").real()
+    }
+
+    /// Per-channel gains α_c and spectral tilts β_c that fit the model, its spectra multiplied by
+    /// α·(|f|/f_ref)^β, to one measurement `[C, ly, lx]` (decorrelated, mean-free, on this grid):
+    /// Whittle maximum likelihood of |Ŷ(u)|² ~ Exp(Σ|v|²·Pf·α·(|f|/f_ref)^β + N_L·σ²) over the
+    /// non-zero LR frequencies (β on a grid of 0.05 in [−1.5, 1.5], α by bisection on ln α). This
+    /// adapts the model's contrast and its spectral slope, which sets the power it extrapolates
+    /// above the measurement's Nyquist frequency, to each image (`docs/protocol.md`).
+    pub fn fit_contrast(&self, y: &Tensor) -> Vec<(f64, f64)> {
+        let _no_grad = tch::no_grad_guard();
+        let periodogram = y.to_kind(Kind::Double).fft_fft2(None::<&[i64]>, [-2, -1], "backward").abs().square();
+        let c = periodogram.size()[0];
+        let device = y.device();
+        let (h, w) = self.hr();
+        let (r_lo, r_hi) = (self.prior.radii[0], *self.prior.radii.last().unwrap_or(&0.5));
+        let log_r = (crate::prior::radial_frequency(h, w, device).clamp(r_lo, r_hi) / TILT_REFERENCE)
+            .log()
+            .reshape([1, self.scale, self.lr.0, self.scale, self.lr.1]);
+        let weighted = &self.prior_power * self.response.abs().square();
+        let noise = (self.lr.0 * self.lr.1) as f64 * self.noise_var;
+        let not_dc = Tensor::ones([self.lr.0, self.lr.1], (Kind::Double, device));
+        let _ = not_dc.get(0).get(0).fill_(0.0);
+        let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); c as usize];
+        for step in -30..=30 {
+            let beta = step as f64 * 0.05;
+            let signal = (&weighted * (&log_r * beta).exp()).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
+            for (ch, slot) in best.iter_mut().enumerate() {
+                let (i, a) = (periodogram.get(ch as i64), signal.get(ch as i64));
+                // d/dα of the log-likelihood; decreasing in α.
+                let slope = |alpha: f64| {
+                    let m = &a * alpha + noise;
+                    ((&a / &m) * (&i / &m - 1.0) * &not_dc).sum(Kind::Double).double_value(&[])
+                };
+                let (mut lo, mut hi) = ((1e-8f64).ln(), (1e8f64).ln());
+                for _ in 0..50 {
+                    let mid = 0.5 * (lo + hi);
+                    if slope(mid.exp()) > 0.0 {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                let alpha = (0.5 * (lo + hi)).exp();
+                let m = &a * alpha + noise;
+                let log_likelihood = -((m.log() + &i / &m) * &not_dc).sum(Kind::Double).double_value(&[]);
+                if log_likelihood > slot.0 {
+                    *slot = (log_likelihood, alpha, beta);
+                }
+            }
+        }
+        best.into_iter().map(|(_, alpha, beta)| (alpha, beta)).collect()
+    }
+
+    /// The posterior of the model adapted to one measurement `[C, ly, lx]` (decorrelated,
+    /// mean-free, on this grid): spectra rescaled and tilted by [`FourierPosterior::fit_contrast`].
+    pub fn adapted_to(&self, y: &Tensor) -> FourierPosterior {
+        let fit = self.fit_contrast(y);
+        FourierPosterior::new(&self.prior.tilted(&fit), self.scale, self.noise_var, self.lr, y.device())
+    }
+
+    /// The same model and degradation on another LR grid.
+    pub fn on_grid(&self, lr: (i64, i64)) -> FourierPosterior {
+        FourierPosterior::new(&self.prior, self.scale, self.noise_var, lr, self.sqrt_psd.device())
+    }
+
+    /// The model it was built from.
+    pub fn prior(&self) -> &StationaryPrior {
+        &self.prior
     }
 
     /// The posterior covariance applied to fields `[…, C, H, W]`.
@@ -249,6 +328,21 @@ mod tests {
                 let want = exact + (1.0f64 + gamma).ln();
                 assert!((measured - want).abs() < 0.03, "s = {scale}, γ = {gamma}: ln U {measured:.4} vs {want:.4}");
             }
+        }
+    }
+
+    #[test]
+    fn the_fit_recovers_the_contrast_and_slope_of_a_tilted_draw() {
+        tch::manual_seed(5);
+        let prior = toy_prior(3);
+        let post = FourierPosterior::new(&prior, 4, 1e-6, (48, 48), tch::Device::Cpu);
+        let want = [(0.3, 0.0), (2.0, -0.5), (7.0, 0.4)];
+        let tilted = prior.tilted(&want);
+        let truth_post = FourierPosterior::new(&tilted, 4, 1e-6, (48, 48), tch::Device::Cpu);
+        let (_, y) = simulate(&tilted, &truth_post, 4, 1);
+        let fit = post.fit_contrast(&y.get(0));
+        for ((alpha, beta), (a, b)) in fit.iter().zip(want) {
+            assert!((alpha / a - 1.0).abs() < 0.15 && (beta - b).abs() < 0.11, "fit {fit:?}, want {want:?}");
         }
     }
 }

@@ -65,6 +65,9 @@ fn bin_of(radius: &Tensor) -> Tensor {
         .to_kind(Kind::Int64)
 }
 
+/// The frequency (cycles per pixel) at which a spectral tilt leaves the power unchanged.
+pub const TILT_REFERENCE: f64 = 0.1;
+
 /// The name of the program-made training and test set.
 pub const DEAD_LEAVES: &str = "dead-leaves";
 
@@ -150,6 +153,18 @@ impl StationaryPrior {
             }
         }
         Ok(model)
+    }
+
+    /// The same model with channel c's spectrum multiplied by α_c·(|f|/f_ref)^β_c, for
+    /// `(α_c, β_c)` in `fit` and f_ref = [`TILT_REFERENCE`].
+    pub fn tilted(&self, fit: &[(f64, f64)]) -> StationaryPrior {
+        let mut out = self.clone();
+        for (values, (alpha, beta)) in out.log_psd.iter_mut().zip(fit) {
+            for (v, r) in values.iter_mut().zip(&self.radii) {
+                *v += alpha.ln() + beta * (r / TILT_REFERENCE).ln();
+            }
+        }
+        out
     }
 
     /// Fits the model on a named training set: `dead-leaves` (16 images of 256 × 256 the program

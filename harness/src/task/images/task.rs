@@ -111,6 +111,10 @@ pub enum InherentConfig {
         /// `dead-leaves` for dead-leaves tasks (other seeds).
         #[serde(default)]
         training: Option<String>,
+        /// Fit each channel's spectral gain and slope to each measurement (the `gaussian-prior`
+        /// plugin's `adapt`), so that N̂ varies with the image as N(X|Y = y) does (default true).
+        #[serde(default = "yes")]
+        adapt: bool,
     },
     /// No estimate: results are reported without a bound.
     None,
@@ -118,8 +122,12 @@ pub enum InherentConfig {
 
 impl Default for InherentConfig {
     fn default() -> Self {
-        InherentConfig::StationaryGaussian { training: None }
+        InherentConfig::StationaryGaussian { training: None, adapt: true }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The program-made set (no download): dead-leaves images, `image_size` pixels square.
@@ -168,8 +176,8 @@ impl ImageTaskConfig {
     pub fn training_set(&self) -> Option<String> {
         match &self.inherent {
             InherentConfig::None => None,
-            InherentConfig::StationaryGaussian { training: Some(t) } => Some(t.clone()),
-            InherentConfig::StationaryGaussian { training: None } => Some(
+            InherentConfig::StationaryGaussian { training: Some(t), .. } => Some(t.clone()),
+            InherentConfig::StationaryGaussian { training: None, .. } => Some(
                 match self.dataset.as_str() {
                     DEAD_LEAVES => DEAD_LEAVES,
                     "kodak24" => "bsd100",
