@@ -110,3 +110,66 @@ fn a_corrupt_or_missing_file_is_named_with_its_set() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown dataset 'div2k'"));
 }
+
+/// A `file://` mirror laid out as the public source (`<set>/<source file name>`), made from the
+/// shared copy of Set5.
+fn set5_mirror(root: &std::path::Path) -> PathBuf {
+    let mirror = root.join("mirror/set5");
+    std::fs::create_dir_all(&mirror).unwrap();
+    for (sub, suffix) in [("hr", "HR"), ("lr_x4", "LR")] {
+        for i in 1..=5 {
+            let from = data_dir().join("set5").join(sub).join(format!("img_00{i}.png"));
+            std::fs::copy(from, mirror.join(format!("img_00{i}_SRF_4_{suffix}.png"))).unwrap();
+        }
+    }
+    root.join("mirror")
+}
+
+#[test]
+fn fetch_downloads_a_set_from_a_mirror_and_verifies_every_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = set5_mirror(dir.path());
+    let target = dir.path().join("data");
+    let fetch = || {
+        assert_cmd::Command::cargo_bin("upbench")
+            .unwrap()
+            .args(["data", "set5", "--fetch", "--from"])
+            .arg(format!("file://{}", mirror.display()))
+            .arg("--data-dir")
+            .arg(&target)
+            .output()
+            .unwrap()
+    };
+    let out = fetch();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("set5: 10 fetched, 0 already present, 0 failed"), "{text}");
+    assert_eq!(
+        std::fs::read(target.join("set5/hr/img_003.png")).unwrap(),
+        std::fs::read(data_dir().join("set5/hr/img_003.png")).unwrap()
+    );
+    // Again: nothing to do.
+    assert!(String::from_utf8_lossy(&fetch().stdout).contains("set5: 0 fetched, 10 already present"));
+    // A corrupt file in the mirror is refused and never written; the rest is kept.
+    std::fs::remove_file(target.join("set5/lr_x4/img_004.png")).unwrap();
+    let bad = mirror.join("set5/img_004_SRF_4_LR.png");
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes[100] ^= 0x55;
+    std::fs::write(&bad, bytes).unwrap();
+    let out = fetch();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("img_004_SRF_4_LR.png: checksum mismatch (dataset set5)"), "{text}");
+    assert!(text.contains("set5/lr_x4/img_004.png was not written"), "{text}");
+    assert!(!target.join("set5/lr_x4/img_004.png").exists());
+    assert!(!target.join("set5/lr_x4/img_004.part").exists());
+    // An unreachable mirror names the URL.
+    let out = assert_cmd::Command::cargo_bin("upbench")
+        .unwrap()
+        .args(["data", "set5", "--fetch", "--from", "file:///no/such/mirror", "--data-dir"])
+        .arg(dir.path().join("empty"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("file:///no/such/mirror/set5/img_001_SRF_4_HR.png: cannot fetch"), "{text}");
+}

@@ -1,4 +1,5 @@
-//! `upbench data`: the registered image sets, checked against a data directory.
+//! `upbench data`: the registered image sets, fetched (with `--fetch`) and checked against a
+//! data directory.
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
@@ -16,6 +17,23 @@ pub fn run(args: DataArgs) -> anyhow::Result<bool> {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(vec!["set", "files", "status", "description"]);
+    let mut fetch_failed = false;
+    if args.fetch {
+        for set in &sets {
+            let report = set.fetch(&root, args.from.as_deref());
+            println!(
+                "{}: {} fetched, {} already present, {} failed",
+                set.name,
+                report.fetched,
+                report.present,
+                report.problems.len()
+            );
+            for p in &report.problems {
+                println!("  {p}");
+            }
+            fetch_failed |= !report.problems.is_empty();
+        }
+    }
     let mut problems = Vec::new();
     for set in &sets {
         let found = set.verify(&root);
@@ -27,5 +45,5 @@ pub fn run(args: DataArgs) -> anyhow::Result<bool> {
     for p in &problems {
         println!("  {p}");
     }
-    Ok(problems.is_empty())
+    Ok(problems.is_empty() && !fetch_failed)
 }

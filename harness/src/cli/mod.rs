@@ -38,7 +38,7 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Measure the estimators' accuracy against exact values and write it as Markdown (docs/estimators.md).
     Study(StudyArgs),
-    /// List the registered image sets and check a data directory against their SHA-256 checksums.
+    /// List the registered image sets, fetch them (--fetch) and check a data directory against their SHA-256 checksums.
     Data(DataArgs),
 }
 
@@ -50,6 +50,13 @@ pub struct DataArgs {
     /// The data directory (else UPBENCH_DATA_DIR, else ./datasets).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Download what is missing or corrupt first, checking every checksum.
+    #[arg(long)]
+    pub fetch: bool,
+    /// A mirror to fetch from instead of each set's public source: a directory or URL holding
+    /// `<set>/<file>` under the source's file names (see benchmarks/datasets.toml).
+    #[arg(long, requires = "fetch")]
+    pub from: Option<String>,
 }
 
 /// `upbench study`.

@@ -136,8 +136,8 @@ impl FourierPosterior {
     /// above the measurement's Nyquist frequency, to each image (`docs/protocol.md`).
     pub fn fit_contrast(&self, y: &Tensor) -> Vec<(f64, f64)> {
         let _no_grad = tch::no_grad_guard();
-        let periodogram = y.to_kind(Kind::Double).fft_fft2(None::<&[i64]>, [-2, -1], "backward").abs().square();
-        let c = periodogram.size()[0];
+        let i = y.to_kind(Kind::Double).fft_fft2(None::<&[i64]>, [-2, -1], "backward").abs().square();
+        let c = i.size()[0];
         let device = y.device();
         let (h, w) = self.hr();
         let (r_lo, r_hi) = (self.prior.radii[0], *self.prior.radii.last().unwrap_or(&0.5));
@@ -146,33 +146,33 @@ impl FourierPosterior {
             .reshape([1, self.scale, self.lr.0, self.scale, self.lr.1]);
         let weighted = &self.prior_power * self.response.abs().square();
         let noise = (self.lr.0 * self.lr.1) as f64 * self.noise_var;
-        let not_dc = Tensor::ones([self.lr.0, self.lr.1], (Kind::Double, device));
-        let _ = not_dc.get(0).get(0).fill_(0.0);
+        let keep = Tensor::ones([self.lr.0, self.lr.1], (Kind::Double, device));
+        let _ = keep.get(0).get(0).fill_(0.0);
+        let count = keep.sum(Kind::Double);
+        let sum = |t: Tensor| (t * &keep).sum_dim_intlist([-2, -1].as_slice(), false, Kind::Double);
         let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); c as usize];
         for step in -30..=30 {
             let beta = step as f64 * 0.05;
-            let signal = (&weighted * (&log_r * beta).exp()).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
-            for (ch, slot) in best.iter_mut().enumerate() {
-                let (i, a) = (periodogram.get(ch as i64), signal.get(ch as i64));
-                // d/dα of the log-likelihood; decreasing in α.
-                let slope = |alpha: f64| {
-                    let m = &a * alpha + noise;
-                    ((&a / &m) * (&i / &m - 1.0) * &not_dc).sum(Kind::Double).double_value(&[])
-                };
-                let (mut lo, mut hi) = ((1e-8f64).ln(), (1e8f64).ln());
-                for _ in 0..50 {
-                    let mid = 0.5 * (lo + hi);
-                    if slope(mid.exp()) > 0.0 {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                let alpha = (0.5 * (lo + hi)).exp();
-                let m = &a * alpha + noise;
-                let log_likelihood = -((m.log() + &i / &m) * &not_dc).sum(Kind::Double).double_value(&[]);
-                if log_likelihood > slot.0 {
-                    *slot = (log_likelihood, alpha, beta);
+            // a[c, u]: the signal's expected |Ŷ(u)|² for gain 1 and tilt β.
+            let a = (&weighted * (&log_r * beta).exp()).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
+            // Newton on t = ln α from the noise-free maximum-likelihood value, mean(I/a).
+            let mut t = (sum((&i - noise).clamp_min(0.0) / &a) / &count).clamp_min(1e-12).log();
+            for _ in 0..12 {
+                let g = &a * t.exp().view([c, 1, 1]);
+                let m = &g + noise;
+                let residual = &i - &m;
+                let first = sum(&g * &residual / m.square());
+                let second = sum(
+                    &g * &residual / m.square() - g.square() / m.square() - &g * &g * &residual * 2.0 / m.pow_tensor_scalar(3),
+                );
+                t = (&t - (&first / second.clamp_max(-1e-12)).clamp(-2.0, 2.0)).clamp(-30.0, 30.0);
+            }
+            let m = &a * t.exp().view([c, 1, 1]) + noise;
+            let log_likelihood = Vec::<f64>::try_from(-sum(m.log() + &i / &m)).unwrap_or_default();
+            let alphas = Vec::<f64>::try_from(t.exp()).unwrap_or_default();
+            for ((slot, ll), alpha) in best.iter_mut().zip(log_likelihood).zip(alphas) {
+                if ll > slot.0 {
+                    *slot = (ll, alpha, beta);
                 }
             }
         }

@@ -8,12 +8,14 @@
 //! for one `[[image_task]]`.
 
 pub mod degrade;
+mod fetch;
 mod imresize;
 mod inherent;
 mod png;
 pub mod registry;
 mod task;
 
+pub use fetch::{FetchError, FetchReport};
 pub use imresize::{imresize_bicubic, Image8};
 pub use inherent::{InherentEstimate, StationaryGaussianEstimate};
 pub use png::{read_image, ImageError};

@@ -19,6 +19,8 @@ pub const DATA_DIR_ENV: &str = "UPBENCH_DATA_DIR";
 pub struct DatasetFile {
     /// Path relative to the set's folder, e.g. `hr/img_001.png`.
     pub path: String,
+    /// Its name under the set's `source`, e.g. `img_001_SRF_4_HR.png`.
+    pub from: String,
     /// Expected SHA-256, hex.
     pub sha256: String,
 }
@@ -31,6 +33,8 @@ pub struct Dataset {
     pub name: String,
     /// One line for listings.
     pub description: String,
+    /// Base URL of the public copy the files are fetched from.
+    pub source: String,
     /// Every file with its checksum.
     pub files: Vec<DatasetFile>,
 }
