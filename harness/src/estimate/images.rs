@@ -74,14 +74,17 @@ fn kept_positions(shape: &[i64], p: i64, region: &Region<'_>) -> Result<Option<T
     Ok(Some(idx))
 }
 
-/// The statistics of `restored` `[K, C, H, W]` against `truth` `[C, H, W]` for patch side `p`.
-/// `seed` drives the dequantisation of the 8-bit ground truth (k-NN only) and the subsampling.
+/// The statistics of `restored` `[K, C, H, W]` against `truth` `[C, H, W]` for patch side `p`,
+/// from at most `max_points` error patches (a seeded subset of the grid positions; all by
+/// default). `seed` drives the dequantisation of the 8-bit ground truth (k-NN only) and the
+/// subsampling.
 pub fn image_stats(
     config: &EstimatorConfig,
     restored: &Tensor,
     truth: &Tensor,
     p: i64,
     region: &Region<'_>,
+    max_points: Option<i64>,
     seed: u64,
 ) -> Result<ImageStats, EstimateError> {
     let _no_grad = tch::no_grad_guard();
@@ -101,9 +104,10 @@ pub fn image_stats(
         // 8-bit ground truths tie (flat and saturated areas): spread each value over its grey level.
         truth_patches = knn::dequantize(&truth_patches, 1.0 / 255.0);
     }
-    let positions = truth_patches.size()[0];
-    let order = Tensor::randperm(positions, (Kind::Int64, truth_patches.device()));
+    let order = Tensor::randperm(truth_patches.size()[0], (Kind::Int64, truth_patches.device()));
     let (k, d) = (restored.size()[0], truth_patches.size()[1]);
+    // A cap on K·positions keeps the k-NN searches affordable: a seeded subset of positions.
+    let positions = max_points.map_or(truth_patches.size()[0], |cap| truth_patches.size()[0].min((cap / k).max(2)));
     // Shrinkage is decided once, at the full sample sizes, so that the ¼ and ½ subsamples of the
     // convergence diagnostic use the same estimator as the full one.
     let fixed = |points: i64| if config.shrinkage.applies(points, d) { Shrinkage::LedoitWolf } else { Shrinkage::None };

@@ -117,10 +117,10 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         perception: (p.ci.lower, p.ci.upper),
         uncertainty_ratio: (uncertainty_ratio.ci.lower, uncertainty_ratio.ci.upper),
     };
-    let region = if truth.basis == InherentBasis::Unknown {
-        Region::Unplaced
-    } else {
-        Region::from_box(confidence_box, d, band_top, config.band_tolerance)
+    let region = match (truth.basis, Region::from_box(confidence_box, d, band_top, config.band_tolerance)) {
+        (InherentBasis::Unknown, _) => Region::Unplaced,
+        (InherentBasis::Estimated, Region::Impossible) => Region::BelowEstimatedBound,
+        (_, region) => region,
     };
 
     let mut reasons = Vec::new();
@@ -133,7 +133,7 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     {
         reasons.push(Reason::NonFinite);
     }
-    if region == Region::Impossible && truth.basis == InherentBasis::Exact {
+    if region == Region::Impossible {
         reasons.push(Reason::BelowBound { upper: ratio.ci.upper });
     }
     if n < 8 {

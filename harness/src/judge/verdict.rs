@@ -26,6 +26,9 @@ pub enum Region {
     Undecided,
     /// No value of N(X|Y) is known or estimated for the task: the model cannot be placed.
     Unplaced,
+    /// Below the bound drawn with an *estimate* of N(X|Y) that may be too high (real images):
+    /// either the estimate of N(X|Y) or those of U and P are off; not a verdict on the model.
+    BelowEstimatedBound,
 }
 
 /// A confidence box in the (P, U) plane, U in units of N(X|Y).
@@ -65,6 +68,7 @@ impl fmt::Display for Region {
             Region::Suboptimal => "suboptimal",
             Region::Undecided => "undecided",
             Region::Unplaced => "unplaced (N(X|Y) unknown)",
+            Region::BelowEstimatedBound => "below estimated bound",
         })
     }
 }

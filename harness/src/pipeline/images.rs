@@ -2,6 +2,8 @@
 //! every image, estimate per image and patch side, judge each patch side as its own task
 //! (`docs/protocol.md`).
 
+use tch::Tensor;
+
 use super::{rank, LoadedPlugin, Recorder, RunPlan};
 use crate::device::sdk_device;
 use crate::estimate::{fidelity, images, mean_of, Bootstrap, ObservationStats, SubsampleStats};
@@ -11,7 +13,9 @@ use crate::report::{ConfigResult, ImageTaskInfo, Stage, TaskSummary};
 use crate::run;
 use crate::seed::derive_seed;
 use crate::suite::PluginEntry;
-use crate::task::images::{Colour, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate};
+use crate::task::images::{
+    Colour, ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate,
+};
 
 /// What the report says about N(X|Y) when the task has no estimate.
 const NO_INHERENT: &str = "unknown (no estimate for this task), so no bound is drawn";
@@ -188,6 +192,20 @@ impl Gathered {
 
 type PerPatch = (Vec<ConfigResult>, Option<String>);
 
+/// Consecutive images of equal size, at most `size` at a time: one `restore` call each.
+fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=cases.len() {
+        let full = i - start == size.max(1);
+        if i == cases.len() || full || cases[i].measurement.size() != cases[start].measurement.size() {
+            out.push(&cases[start..i]);
+            start = i;
+        }
+    }
+    out
+}
+
 /// Runs one configuration on every image; one result per patch side.
 fn run_config(
     plan: &RunPlan,
@@ -205,26 +223,38 @@ fn run_config(
     let border = border(c) as i64;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
     let (mut psnr_y, mut ssim) = (Vec::new(), Vec::new());
-    for case in &task.cases {
-        let fail = |stage: Stage| move |e: String| (stage, format!("{}: {e}", case.name));
-        let measurement = case.measurement.unsqueeze(0).to_device(plan.device).contiguous();
-        let truth = case.truth.to_device(plan.device);
-        let seed = derive_seed(file.seed, &["model", &c.name, &config.label, &case.name]);
-        let restored = run::restore(&mut model, &measurement, k, seed, &truth.size())
-            .map_err(|e| fail(Stage::Run)(e.to_string()))?
-            .squeeze_dim(0);
-        let hidden = case.hidden.as_ref().map(|h| h.to_device(plan.device));
-        let region = images::Region { border, hidden: hidden.as_ref() };
-        for (g, &p) in gathered.iter_mut().zip(&c.patches) {
-            let estimate_seed =
-                derive_seed(file.seed, &["estimate", &c.name, &config.label, &case.name, &p.to_string()]);
-            let stats = images::image_stats(&file.estimator, &restored, &truth, p as i64, &region, estimate_seed)
-                .map_err(|e| fail(Stage::Estimate)(e.to_string()))?;
-            g.push(stats);
+    for batch in batches(&task.cases, c.batch_images) {
+        let names: Vec<&str> = batch.iter().map(|case| case.name.as_str()).collect();
+        let in_batch = |e: String| format!("{}: {e}", names.join(", "));
+        let measurements: Vec<Tensor> = batch.iter().map(|case| case.measurement.shallow_clone()).collect();
+        let measurements = Tensor::stack(&measurements, 0).to_device(plan.device).contiguous();
+        let seed = derive_seed(file.seed, &["model", &c.name, &config.label, names[0]]);
+        let restored = run::restore(&mut model, &measurements, k, seed, &batch[0].truth.size())
+            .map_err(|e| (Stage::Run, in_batch(e.to_string())))?;
+        for (i, case) in batch.iter().enumerate() {
+            let restored = restored.get(i as i64);
+            let truth = case.truth.to_device(plan.device);
+            let hidden = case.hidden.as_ref().map(|h| h.to_device(plan.device));
+            let region = images::Region { border, hidden: hidden.as_ref() };
+            for (g, &p) in gathered.iter_mut().zip(&c.patches) {
+                let estimate_seed =
+                    derive_seed(file.seed, &["estimate", &c.name, &config.label, &case.name, &p.to_string()]);
+                let stats = images::image_stats(
+                    &file.estimator,
+                    &restored,
+                    &truth,
+                    p as i64,
+                    &region,
+                    c.max_points_per_image.map(|m| m as i64),
+                    estimate_seed,
+                )
+                .map_err(|e| (Stage::Estimate, format!("{}: {e}", case.name)))?;
+                g.push(stats);
+            }
+            let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border)));
+            ssim.push(mean(fidelity::ssim_y(&restored, &truth, border)));
         }
-        let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border)));
-        ssim.push(mean(fidelity::ssim_y(&restored, &truth, border)));
     }
     let stats = file.statistics;
     let bootstrap = |what: &str| Bootstrap {

@@ -162,9 +162,9 @@ impl FourierPosterior {
                 let m = &g + noise;
                 let residual = &i - &m;
                 let first = sum(&g * &residual / m.square());
-                let second = sum(
-                    &g * &residual / m.square() - g.square() / m.square() - &g * &g * &residual * 2.0 / m.pow_tensor_scalar(3),
-                );
+                let second = sum(&g * &residual / m.square()
+                    - g.square() / m.square()
+                    - &g * &g * &residual * 2.0 / m.pow_tensor_scalar(3));
                 t = (&t - (&first / second.clamp_max(-1e-12)).clamp(-2.0, 2.0)).clamp(-30.0, 30.0);
             }
             let m = &a * t.exp().view([c, 1, 1]) + noise;

@@ -169,6 +169,17 @@ pub struct ImageTaskConfig {
     /// Side of the images of the `dead-leaves` set (default 192).
     #[serde(default)]
     pub image_size: Option<usize>,
+    /// At most this many error patches (samples × grid positions) per image and patch side, a
+    /// seeded subset of the positions: keeps k-NN estimates affordable (all by default).
+    #[serde(default)]
+    pub max_points_per_image: Option<usize>,
+    /// Images of equal size handed to a model in one call (batched inference; default 4).
+    #[serde(default = "default_batch")]
+    pub batch_images: usize,
+}
+
+fn default_batch() -> usize {
+    4
 }
 
 impl ImageTaskConfig {
@@ -215,8 +226,11 @@ impl ImageTask {
     pub fn build(config: &ImageTaskConfig, data_dir: &Path, seed: u64) -> Result<ImageTask, TaskError> {
         let name = &config.name;
         let invalid = |msg: String| TaskError::Invalid(format!("image task '{name}': {msg}"));
-        if config.samples_per_image == 0 {
-            return Err(invalid("samples_per_image must be at least 1".into()));
+        if config.samples_per_image == 0 || config.batch_images == 0 {
+            return Err(invalid("samples_per_image and batch_images must be at least 1".into()));
+        }
+        if config.max_points_per_image.is_some_and(|m| m < 64) {
+            return Err(invalid("max_points_per_image must be at least 64".into()));
         }
         if config.patches.is_empty() || config.patches.iter().any(|&p| p == 0 || p > 32) {
             return Err(invalid(format!("patch sides must be between 1 and 32, got {:?}", config.patches)));
