@@ -145,3 +145,17 @@ fn inpainting_tasks_measure_inside_the_hole() {
     assert!(noise.judgement.mse.point > mean.judgement.mse.point, "noise fill beats the posterior mean?");
     assert!(report.tasks[0].inherent_uncertainty.is_nan() && report.tasks[0].inherent_basis.starts_with("unknown"));
 }
+
+#[test]
+fn every_suite_in_benchmarks_parses() {
+    let dir = crate::util::workspace().join("benchmarks");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") && path.file_name().is_some_and(|n| n != "datasets.toml") {
+            upbench::suite::Suite::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "{checked} suites");
+}
