@@ -36,14 +36,20 @@ impl Progress for CliProgress {
         if self.quiet {
             return;
         }
-        note(format_args!("task {} (d = {}, N(X|Y) = {:.4})", task.name, task.signal_dim, task.inherent_uncertainty));
+        let inherent = if task.inherent_uncertainty.is_nan() {
+            "unknown".to_string()
+        } else {
+            format!("{:.4e}", task.inherent_uncertainty)
+        };
+        note(format_args!("task {} (d = {}, N(X|Y) = {inherent})", task.name, task.signal_dim));
     }
     fn result(&mut self, r: &ConfigResult) {
         self.save(r);
         if self.quiet {
             return;
         }
-        note(format_args!("  {} — U/bound {:.4}, {}", r.label, r.judgement.bound_ratio.point, r.judgement.region));
+        let j = &r.judgement;
+        note(format_args!("  {} — U {:.4e}, U/bound {:.4}, {}", r.label, j.uncertainty.point, j.bound_ratio.point, j.region));
     }
     fn failure(&mut self, f: &Failure) {
         self.save(f);
