@@ -49,7 +49,10 @@ impl Progress for CliProgress {
             return;
         }
         let j = &r.judgement;
-        note(format_args!("  {} — U {:.4e}, U/bound {:.4}, {}", r.label, j.uncertainty.point, j.bound_ratio.point, j.region));
+        note(format_args!(
+            "  {} — U {:.4e}, U/bound {:.4}, {}",
+            r.label, j.uncertainty.point, j.bound_ratio.point, j.region
+        ));
     }
     fn failure(&mut self, f: &Failure) {
         self.save(f);

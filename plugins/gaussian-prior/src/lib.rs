@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use image_kit::inpaint::{inpaint, Solver};
+use image_kit::resample::mirror;
 use image_kit::{bridge, FourierPosterior, ImageTask, StationaryPrior};
 use tch::{Kind, Tensor};
 use upbench_sdk::{
@@ -111,12 +112,6 @@ pub struct GaussianPriorModel {
     adapt: bool,
     noise_var: f64,
     grid: Option<((i64, i64), tch::Device, FourierPosterior)>,
-}
-
-/// Half-sample symmetric extension to twice the size in both directions.
-fn mirror(z: &Tensor) -> Tensor {
-    let wide = Tensor::cat(&[z.shallow_clone(), z.flip([-1])], -1);
-    Tensor::cat(&[wide.shallow_clone(), wide.flip([-2])], -2)
 }
 
 impl GaussianPriorModel {

@@ -9,6 +9,7 @@
 use tch::{Kind, Tensor};
 
 use crate::prior::StationaryPrior;
+use crate::resample::mirror;
 
 /// Conjugate-gradient settings.
 #[derive(Debug, Clone, Copy)]
@@ -25,11 +26,6 @@ impl Default for Solver {
     fn default() -> Self {
         Solver { max_iterations: 1000, tolerance: 1e-4, margin: 24 }
     }
-}
-
-fn mirror(z: &Tensor) -> Tensor {
-    let wide = Tensor::cat(&[z.shallow_clone(), z.flip([-1])], -1);
-    Tensor::cat(&[wide.shallow_clone(), wide.flip([-2])], -2)
 }
 
 fn precision(v: &Tensor, psd: &Tensor) -> Tensor {

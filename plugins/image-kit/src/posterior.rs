@@ -11,18 +11,7 @@
 use tch::{Kind, Tensor};
 
 use crate::prior::{StationaryPrior, TILT_REFERENCE};
-
-/// Keys' cubic (a = −0.5).
-fn cubic(x: f64) -> f64 {
-    let a = x.abs();
-    if a <= 1.0 {
-        1.5 * a.powi(3) - 2.5 * a.powi(2) + 1.0
-    } else if a <= 2.0 {
-        -0.5 * a.powi(3) + 2.5 * a.powi(2) - 4.0 * a + 2.0
-    } else {
-        0.0
-    }
-}
+use crate::resample::cubic;
 
 /// The DFT over a circle of `n` HR pixels of the decimation filter g(k) = b(k + (s−1)/2), b the
 /// antialiased bicubic kernel of MATLAB's `imresize(…, 1/s)`: LR sample j is (g ⊛ x)(s·j).

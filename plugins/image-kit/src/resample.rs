@@ -3,7 +3,7 @@
 use tch::{Kind, Tensor};
 
 /// Keys' cubic with a = −0.5, MATLAB's `cubic`.
-fn cubic(x: f64) -> f64 {
+pub(crate) fn cubic(x: f64) -> f64 {
     let a = x.abs();
     if a <= 1.0 {
         1.5 * a.powi(3) - 2.5 * a.powi(2) + 1.0
@@ -12,6 +12,14 @@ fn cubic(x: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Half-sample symmetric extension of `[…, h, w]` to `[…, 2h, 2w]`: the periodic grid on which
+/// the Fourier-domain solvers treat an image without wrap-around seams (MATLAB's mirrored
+/// borders continued).
+pub fn mirror(z: &Tensor) -> Tensor {
+    let wide = Tensor::cat(&[z.shallow_clone(), z.flip([-1])], -1);
+    Tensor::cat(&[wide.shallow_clone(), wide.flip([-2])], -2)
 }
 
 /// Source indices (0-based, mirrored at the borders) and normalised weights of the 6 taps MATLAB

@@ -10,8 +10,9 @@
 
 use std::path::Path;
 
+use image_kit::resample::mirror;
 use image_kit::{FourierPosterior, StationaryPrior};
-use tch::{Kind, Tensor};
+use tch::Kind;
 
 use super::task::{Degradation, ImageCase, ImageTaskConfig, InherentConfig};
 use crate::task::TaskError;
@@ -34,12 +35,6 @@ fn phases(scale: i64, border: i64, patch: i64) -> Vec<(i64, i64)> {
     one.sort_unstable();
     one.dedup();
     one.iter().flat_map(|&a| one.iter().map(move |&b| (a, b))).collect()
-}
-
-/// Half-sample symmetric extension to twice the size, as the `gaussian-prior` plugin does.
-fn mirror(z: &Tensor) -> Tensor {
-    let wide = Tensor::cat(&[z.shallow_clone(), z.flip([-1])], -1);
-    Tensor::cat(&[wide.shallow_clone(), wide.flip([-2])], -2)
 }
 
 /// The model fitted once per task, and the per-image gains when it adapts.
