@@ -4,11 +4,11 @@
 
 use tch::Tensor;
 
-use super::{rank, LoadedPlugin, Recorder, RunPlan};
+use super::{configurations, rank, LoadedPlugin, Recorder, RunPlan};
 use crate::device::sdk_device;
 use crate::estimate::{fidelity, images, mean_of, Bootstrap, ObservationStats, SubsampleStats};
 use crate::judge::{self, InherentBasis, JudgeConfig, TaskTruth};
-use crate::plugin::{self, PluginConfig};
+use crate::plugin::PluginConfig;
 use crate::report::{ConfigResult, ImageTaskInfo, Stage, TaskSummary};
 use crate::run;
 use crate::seed::derive_seed;
@@ -55,26 +55,10 @@ pub(super) fn run_image_task(
     for (entry, lib) in entries {
         let Some(lib) = lib else { continue };
         let plugin = &libraries[*lib].1;
-        let subject = format!("{} ({})", plugin.name(), plugin.path.display());
         if !plugin.metadata.supports(kind) {
-            // Exact-task oracles are listed in most suites: skipping them is not a failure.
             continue;
         }
-        let given: Vec<(String, toml::Value)> =
-            entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
-        let configs = match plugin::resolve_params(&plugin.metadata, &given) {
-            Ok(c) => c,
-            Err(e) => {
-                let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
-                rec.fail(
-                    Stage::Configure,
-                    subject,
-                    Some(&config.name),
-                    plan.suite.error_at(at, e.to_string()).to_string(),
-                );
-                continue;
-            }
-        };
+        let Some(configs) = configurations(plan, entry, plugin, &config.name, rec) else { continue };
         for plugin_config in configs {
             let subject = format!("{} ({})", plugin_config.label, plugin.path.display());
             match run_config(plan, plugin, &plugin_config, &task, &spec, &summaries) {

@@ -196,26 +196,11 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         for (entry, lib) in &entries {
             let Some(lib) = lib else { continue };
             let plugin = &libraries[*lib].1;
-            let subject = format!("{} ({})", plugin.name(), plugin.path.display());
             let task = &prepared.task;
             if !plugin.metadata.supports(task.kind) {
                 continue;
             }
-            let given: Vec<(String, toml::Value)> =
-                entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
-            let configs = match plugin::resolve_params(&plugin.metadata, &given) {
-                Ok(c) => c,
-                Err(e) => {
-                    let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
-                    rec.fail(
-                        Stage::Configure,
-                        subject,
-                        Some(&task.name),
-                        plan.suite.error_at(at, e.to_string()).to_string(),
-                    );
-                    continue;
-                }
-            };
+            let Some(configs) = configurations(plan, entry, plugin, &task.name, &mut rec) else { continue };
             for config in configs {
                 let subject = format!("{} ({})", config.label, plugin.path.display());
                 match run_config(plan, plugin, &config, &prepared) {
@@ -290,6 +275,28 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         data_dir: (!file.image_tasks.is_empty()).then(|| plan.data_dir.display().to_string()),
     };
     RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures: rec.failures }
+}
+
+/// The configurations a `[[plugin]]` entry's parameters sweep; a bad parameter is recorded
+/// against `task` with the suite's file, line and column, and gives `None`.
+fn configurations(
+    plan: &RunPlan,
+    entry: &PluginEntry,
+    plugin: &LoadedPlugin,
+    task: &str,
+    rec: &mut Recorder<'_>,
+) -> Option<Vec<PluginConfig>> {
+    let given: Vec<(String, toml::Value)> =
+        entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+    match plugin::resolve_params(&plugin.metadata, &given) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
+            let subject = format!("{} ({})", plugin.name(), plugin.path.display());
+            rec.fail(Stage::Configure, subject, Some(task), plan.suite.error_at(at, e.to_string()).to_string());
+            None
+        }
+    }
 }
 
 /// Ranks valid results by |log(U / bound)|, closest to the bound first (by U, lowest first, when
