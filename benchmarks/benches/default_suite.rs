@@ -17,6 +17,7 @@ fn default_suite(c: &mut Criterion) {
         log_dir: std::env::temp_dir(),
         run_id: "bench".into(),
         data_dir: std::env::temp_dir(),
+        figure_dir: None,
     };
     let mut group = c.benchmark_group("default suite");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(60));

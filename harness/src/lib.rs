@@ -12,7 +12,9 @@ The modules follow the data:
 4. [`estimate`]: uncertainty, perception and distortion per observation.
 5. [`judge`]: aggregate with confidence intervals, compare with η(P; d)·N(X|Y) ([`judge::bound`]),
    decide the [`judge::Region`] and [`judge::Validity`].
-6. [`report`]: the [`report::RunReport`] and its exporters (table, JSON, CSV).
+6. [`report`]: the [`report::RunReport`] and what is made of it: tables (terminal, CSV,
+   Markdown), plots (SVG and PNG), the self-contained HTML page, sample grids, and the
+   comparison of two runs ([`report::compare`]).
 
 [`pipeline::run_suite`] chains them for a [`suite::Suite`]; [`cli`] is the command line.
 

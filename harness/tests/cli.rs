@@ -71,7 +71,8 @@ fn run_writes_table_json_csv_and_manifest() {
     let run = &runs[0];
     assert!(run.file_name().unwrap().to_str().unwrap().ends_with("-small"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    crate::util::assert_valid_results(&json);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(json["manifest"]["seed"], 5);
     assert_eq!(json["manifest"]["device"], "cpu");
     assert_eq!(json["manifest"]["plugins"][0]["sha256"].as_str().unwrap().len(), 64);
@@ -80,6 +81,24 @@ fn run_writes_table_json_csv_and_manifest() {
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.lines().next().unwrap().starts_with("task,plugin,label,rank"));
     assert!(run.join("manifest.json").is_file() && run.join("table.txt").is_file());
+}
+
+#[test]
+fn run_json_prints_the_results_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("small.toml");
+    std::fs::write(&suite, SMALL_SUITE).unwrap();
+    let out = upbench()
+        .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--json", "--quiet", "--out"])
+        .arg(dir.path().join("reports"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "--quiet printed: {}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::util::assert_valid_results(&printed);
+    let run = std::fs::read_dir(dir.path().join("reports")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(out.stdout, std::fs::read(run.join("results.json")).unwrap());
 }
 
 #[test]
@@ -108,6 +127,7 @@ fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
     assert!(stdout(&out).contains("failed: panicking"), "{}", stdout(&out));
     let run = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+    crate::util::assert_valid_results(&json);
     assert_eq!(json["results"].as_array().unwrap().len(), 3);
     assert_eq!(json["failures"][0]["stage"], "run");
 }

@@ -101,6 +101,7 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
         log_dir: tempfile::tempdir().unwrap().keep(),
         run_id: "t".into(),
         data_dir: "/nonexistent-data".into(),
+        figure_dir: None,
     };
     let report = upbench::pipeline::run_suite(&plan, &mut upbench::pipeline::Silent);
     let f = &report.failures[0];

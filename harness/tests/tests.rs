@@ -9,3 +9,4 @@ mod image_tasks;
 mod images;
 mod loader;
 mod mixture_tasks;
+mod reports;

@@ -90,9 +90,12 @@ pub fn run(suite_text: &str) -> RunReport {
         log_dir,
         run_id: "test".into(),
         data_dir: data_dir(),
+        figure_dir: None,
     };
     point_plugins_at_models();
-    run_suite(&plan, &mut Silent)
+    let report = run_suite(&plan, &mut Silent);
+    assert_report_valid(&report);
+    report
 }
 
 /// `../shared/datasets` beside the checkout, or `UPBENCH_DATA_DIR`.
@@ -121,4 +124,29 @@ pub fn result<'a>(report: &'a RunReport, task: &str, label: &str) -> &'a upbench
         .iter()
         .find(|r| r.task == task && r.label == label)
         .unwrap_or_else(|| panic!("no result {label} on {task}; failures: {:?}", report.failures))
+}
+
+/// Checks a results file's JSON against the shipped JSON Schema (`harness/schema/`), with every
+/// violation in the panic message.
+pub fn assert_valid_results(json: &serde_json::Value) {
+    static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
+    let (schemas, index) = SCHEMA.get_or_init(|| {
+        let url = "https://upbench.dev/schema/results-v2.schema.json";
+        let schema: serde_json::Value = serde_json::from_str(upbench::report::SCHEMA).expect("the schema is JSON");
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource(url, schema).expect("schema resource");
+        let index = compiler.compile(url, &mut schemas).unwrap_or_else(|e| panic!("the schema does not compile: {e}"));
+        (schemas, index)
+    });
+    if let Err(e) = schemas.validate(json, *index) {
+        panic!("results do not validate against the schema: {e:#}");
+    }
+}
+
+/// [`assert_valid_results`] on a report as `results.json` holds it.
+pub fn assert_report_valid(report: &RunReport) {
+    use upbench::report::{Exporter, JsonExporter};
+    let bytes = JsonExporter.serialize(report).expect("serialises");
+    assert_valid_results(&serde_json::from_slice(&bytes).expect("results.json is JSON"));
 }

@@ -44,7 +44,7 @@ impl RunConfig {
         let data_dir = crate::task::images::data_dir(args.data_dir.as_deref());
         point_plugins_at_models(args.models_dir, &data_dir);
         Ok(RunConfig {
-            plan: RunPlan { suite, device, plugin_dirs, log_dir, run_id, data_dir },
+            plan: RunPlan { suite, device, plugin_dirs, log_dir, run_id, data_dir, figure_dir: Some(run_dir.clone()) },
             run_dir,
             quiet: args.quiet,
         })

@@ -1,10 +1,12 @@
 //! The command line: clap [`Args`] only parse; [`config::RunConfig`] resolves them with the
 //! suite and defaults; the commands live one per file.
 
+mod compare_cmd;
 pub mod config;
 mod data_cmd;
 mod estimate_cmd;
 mod plugins_cmd;
+mod report_cmd;
 mod run_cmd;
 mod study_cmd;
 mod theory_cmd;
@@ -38,6 +40,10 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Measure the estimators' accuracy against exact values and write it as Markdown (docs/estimators.md).
     Study(StudyArgs),
+    /// Compare two runs: per configuration, the changes of U, P, U/bound and MSE and whether they exceed the intervals.
+    Compare(CompareArgs),
+    /// Rebuild a run's tables, plots, index.html and report.md from its results.json.
+    Report(ReportArgs),
     /// List the registered image sets, fetch them (--fetch) and check a data directory against their SHA-256 checksums.
     Data(DataArgs),
 }
@@ -57,6 +63,34 @@ pub struct DataArgs {
     /// `<set>/<file>` under the source's file names (see benchmarks/datasets.toml).
     #[arg(long, requires = "fetch")]
     pub from: Option<String>,
+}
+
+/// `upbench report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The run directory (or its results.json).
+    pub run_dir: PathBuf,
+    /// Do not print the score table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `upbench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The first (baseline) run directory or results.json.
+    pub before: PathBuf,
+    /// The second run directory or results.json.
+    pub after: PathBuf,
+    /// Print Markdown (for a pull request) instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 1 when any configuration changed beyond its intervals, region or verdict.
+    #[arg(long)]
+    pub fail_on_change: bool,
 }
 
 /// `upbench study`.
@@ -97,9 +131,12 @@ pub struct RunArgs {
     /// beside the data directory).
     #[arg(long)]
     pub models_dir: Option<PathBuf>,
-    /// Print only the table.
+    /// No progress on stderr; print only the table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the results (results.json's content) on stdout instead of the table, for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `upbench plugins`.
@@ -177,5 +214,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         Command::Estimate(a) => estimate_cmd::run(a),
         Command::Study(a) => study_cmd::run(a),
         Command::Data(a) => data_cmd::run(a),
+        Command::Report(a) => report_cmd::run(a),
+        Command::Compare(a) => compare_cmd::run(a),
     }
 }

@@ -1,23 +1,24 @@
 //! `upbench run`: the main job.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::config::RunConfig;
 use super::RunArgs;
 use crate::pipeline::{run_suite, Progress};
-use crate::report::{create_run_dir, write_run, ConfigResult, Failure, TableExporter, TaskSummary};
+use crate::report::{
+    create_run_dir, write_run, ConfigResult, Exporter, Failure, JsonExporter, Outputs, TableExporter, TaskSummary,
+};
 
-/// One progress line on stderr; a closed stderr (e.g. piped into `head`) must not stop the run.
-fn note(line: std::fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr(), "upbench: {line}");
-}
-
-/// Progress for the command line: lines on stderr unless quiet, and every result and failure
-/// appended to `partial.jsonl` as it comes, so an interrupted run keeps what it computed.
+/// Progress for the command line: on a terminal a bar over the suite's (task, configuration)
+/// runs with each result printed above it, elsewhere plain lines on stderr; nothing when quiet.
+/// Every result and failure is also appended to `partial.jsonl` as it comes, so an
+/// interrupted run keeps what it computed.
 struct CliProgress {
     quiet: bool,
+    bar: Option<ProgressBar>,
     partial: Option<std::fs::File>,
 }
 
@@ -29,64 +30,96 @@ impl CliProgress {
             }
         }
     }
-}
 
-impl Progress for CliProgress {
-    fn task_started(&mut self, task: &TaskSummary) {
+    /// One line above the bar, or on stderr; a closed stderr (e.g. piped into `head`) must not
+    /// stop the run.
+    fn note(&self, line: std::fmt::Arguments<'_>) {
         if self.quiet {
             return;
         }
+        match &self.bar {
+            Some(bar) => bar.println(format!("upbench: {line}")),
+            None => {
+                let _ = writeln!(std::io::stderr(), "upbench: {line}");
+            }
+        }
+    }
+}
+
+impl Progress for CliProgress {
+    fn planned(&mut self, runs: usize) {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(runs as u64), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{elapsed_precise} [{bar:32}] {pos}/{len} runs, ETA {eta} · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        self.bar = Some(bar);
+    }
+    fn finished(&mut self, task: &str, label: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{task}: {label} done"));
+            bar.inc(1);
+        }
+    }
+    fn task_started(&mut self, task: &TaskSummary) {
         let inherent = if task.inherent_uncertainty.is_nan() {
             "unknown".to_string()
         } else {
             format!("{:.4e}", task.inherent_uncertainty)
         };
-        note(format_args!("task {} (d = {}, N(X|Y) = {inherent})", task.name, task.signal_dim));
+        self.note(format_args!("task {} (d = {}, N(X|Y) = {inherent})", task.name, task.signal_dim));
     }
     fn result(&mut self, r: &ConfigResult) {
         self.save(r);
-        if self.quiet {
-            return;
-        }
         let j = &r.judgement;
-        note(format_args!(
+        self.note(format_args!(
             "  {} — U {:.4e}, U/bound {:.4}, {}",
             r.label, j.uncertainty.point, j.bound_ratio.point, j.region
         ));
     }
     fn failure(&mut self, f: &Failure) {
         self.save(f);
-        if self.quiet {
-            return;
-        }
-        note(format_args!("error: {}: {}", f.subject, f.message));
+        self.note(format_args!("error: {}: {}", f.subject, f.message));
     }
 }
 
 /// Runs a suite; `Ok(false)` when any plugin or task failed (the others still ran and were written).
 pub fn run(args: RunArgs) -> anyhow::Result<bool> {
+    let json = args.json;
     let config = RunConfig::from_args(args)?;
     create_run_dir(&config.run_dir).context("cannot create the output directory")?;
     let partial_path = config.run_dir.join("partial.jsonl");
-    let mut progress = CliProgress { quiet: config.quiet, partial: std::fs::File::create(&partial_path).ok() };
-    if !config.quiet {
-        note(format_args!(
-            "suite {} on {} → {}",
-            config.plan.suite.origin,
-            crate::device::device_name(config.plan.device),
-            config.run_dir.display()
-        ));
-    }
+    let mut progress =
+        CliProgress { quiet: config.quiet, bar: None, partial: std::fs::File::create(&partial_path).ok() };
+    progress.note(format_args!(
+        "suite {} on {} → {}",
+        config.plan.suite.origin,
+        crate::device::device_name(config.plan.device),
+        config.run_dir.display()
+    ));
     let report = run_suite(&config.plan, &mut progress);
-    let written = write_run(&report, &config.run_dir)?;
+    if let Some(bar) = progress.bar.take() {
+        bar.finish_and_clear();
+    }
+    let written = write_run(&report, &config.run_dir, Outputs::All)?;
     drop(progress);
     let _ = std::fs::remove_file(&partial_path);
-    let table = TableExporter { width: None }.render(&report);
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(table.as_bytes())?;
+    if json {
+        stdout.write_all(&JsonExporter.serialize(&report)?)?;
+        return Ok(report.failures.is_empty());
+    }
+    stdout.write_all(TableExporter { width: None }.render(&report).as_bytes())?;
     if !config.quiet {
-        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        writeln!(stdout, "Wrote {}", names.join(", "))?;
+        writeln!(
+            stdout,
+            "Wrote {} files in {}: index.html, report.md, results.json, results.csv, plots/ …",
+            written.len(),
+            config.run_dir.display()
+        )?;
     }
     Ok(report.failures.is_empty())
 }

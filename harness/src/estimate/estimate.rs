@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceInterval {
     /// Coverage, e.g. 0.95.
+    #[serde(with = "crate::report::float")]
     pub level: f64,
     /// Lower end.
+    #[serde(with = "crate::report::float")]
     pub lower: f64,
     /// Upper end.
+    #[serde(with = "crate::report::float")]
     pub upper: f64,
 }
 
@@ -25,10 +28,12 @@ impl ConfidenceInterval {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// The estimate on the full data.
+    #[serde(with = "crate::report::float")]
     pub point: f64,
     /// The bootstrap percentile interval.
     pub ci: ConfidenceInterval,
     /// Bootstrap standard deviation.
+    #[serde(with = "crate::report::float")]
     pub standard_error: f64,
     /// Independent units behind it.
     pub n: usize,

@@ -44,9 +44,11 @@ pub struct TaskTruth {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Headroom {
     /// U − η(P; d)·N(X|Y): how much lower the uncertainty could be at this perception.
+    #[serde(with = "crate::report::float")]
     pub uncertainty: f64,
     /// P − P*(U), with η(P*; d)·N(X|Y) = U: how much lower the perception index could be at
     /// this uncertainty; `None` when U ≤ N(X|Y) (no model reaches it).
+    #[serde(with = "crate::report::float::option")]
     pub perception_nats: Option<f64>,
 }
 
@@ -57,8 +59,10 @@ pub struct ConvergencePoint {
     /// Samples per observation used (K/4, K/2, K).
     pub samples_per_observation: i64,
     /// U from them.
+    #[serde(with = "crate::report::float")]
     pub uncertainty: f64,
     /// P from them, nats.
+    #[serde(with = "crate::report::float")]
     pub perception_nats: f64,
 }
 
@@ -72,6 +76,7 @@ pub struct Judgement {
     /// P = E_y D_½(p(x|y) ‖ q(x̂|y)), nats.
     pub perception_nats: Estimate,
     /// η(P; d)·N(X|Y) at the point estimate of P.
+    #[serde(with = "crate::report::float")]
     pub bound: f64,
     /// U / (η(P; d)·N(X|Y)), with P and U resampled jointly.
     pub bound_ratio: Estimate,

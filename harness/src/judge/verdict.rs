@@ -107,11 +107,13 @@ pub enum Reason {
         /// K.
         to_samples: i64,
         /// Relative change from K/2 to K.
+        #[serde(with = "crate::report::float")]
         change: f64,
     },
     /// The whole confidence box is below the bound: impossible, so the estimate is biased.
     BelowBound {
         /// The upper end of U / (η(P; d)·N(X|Y))'s interval.
+        #[serde(with = "crate::report::float")]
         upper: f64,
     },
 }

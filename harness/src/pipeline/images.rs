@@ -2,14 +2,18 @@
 //! every image, estimate per image and patch side, judge each patch side as its own task
 //! (`docs/protocol.md`).
 
+use std::path::Path;
+
 use tch::Tensor;
 
+use super::sample_grid::{self, GridInput};
 use super::{configurations, rank, LoadedPlugin, Recorder, RunPlan};
 use crate::device::sdk_device;
 use crate::estimate::{fidelity, images, mean_of, Bootstrap, ObservationStats, SubsampleStats};
 use crate::judge::{self, InherentBasis, JudgeConfig, TaskTruth};
 use crate::plugin::PluginConfig;
-use crate::report::{ConfigResult, ImageTaskInfo, Stage, TaskSummary};
+use crate::report::plots::file_stem;
+use crate::report::{grid, ConfigResult, ImageTaskInfo, Stage, TaskSummary};
 use crate::run;
 use crate::seed::derive_seed;
 use crate::suite::PluginEntry;
@@ -62,9 +66,9 @@ pub(super) fn run_image_task(
         for plugin_config in configs {
             let subject = format!("{} ({})", plugin_config.label, plugin.path.display());
             match run_config(plan, plugin, &plugin_config, &task, &spec, &summaries) {
-                Ok((per_patch, timing_error)) => {
-                    if let Some(message) = timing_error {
-                        rec.fail(Stage::Run, subject.clone(), Some(&config.name), message);
+                Ok((per_patch, notes)) => {
+                    for (stage, message) in notes {
+                        rec.fail(stage, subject.clone(), Some(&config.name), message);
                     }
                     for (slot, r) in results.iter_mut().zip(per_patch) {
                         rec.progress.result(&r);
@@ -73,6 +77,7 @@ pub(super) fn run_image_task(
                 }
                 Err((stage, message)) => rec.fail(stage, subject, Some(&config.name), message),
             }
+            rec.progress.finished(&config.name, &plugin_config.label);
         }
     }
     let mut all = Vec::new();
@@ -174,7 +179,8 @@ impl Gathered {
     }
 }
 
-type PerPatch = (Vec<ConfigResult>, Option<String>);
+/// Results per patch side, and failures that spared them (timing, sample grids).
+type PerPatch = (Vec<ConfigResult>, Vec<(Stage, String)>);
 
 /// Consecutive images of equal size, at most `size` at a time: one `restore` call each.
 fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
@@ -207,6 +213,8 @@ fn run_config(
     let border = border(c) as i64;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
     let (mut psnr_y, mut ssim) = (Vec::new(), Vec::new());
+    let (mut grids, mut notes) = (Vec::new(), Vec::new());
+    let mut case_index = 0;
     for batch in batches(&task.cases, c.batch_images) {
         let names: Vec<&str> = batch.iter().map(|case| case.name.as_str()).collect();
         let in_batch = |e: String| format!("{}: {e}", names.join(", "));
@@ -238,6 +246,20 @@ fn run_config(
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
             psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border)));
             ssim.push(mean(fidelity::ssim_y(&restored, &truth, border)));
+            if let Some(dir) = plan.figure_dir.as_deref().filter(|_| case_index < c.grid_images) {
+                let input = GridInput {
+                    truth: &truth,
+                    measurement: &case.measurement,
+                    hidden: hidden.as_ref(),
+                    samples: &restored,
+                    scale: c.degradation.scale() as i64,
+                };
+                match write_grid(dir, &c.name, &config.label, &case.name, &input) {
+                    Ok(path) => grids.push(path),
+                    Err(e) => notes.push((Stage::Report, format!("{}: sample grid: {e}", case.name))),
+                }
+            }
+            case_index += 1;
         }
     }
     let stats = file.statistics;
@@ -250,10 +272,13 @@ fn run_config(
     let [ssim] = bootstrap("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
     let first = task.cases.first().ok_or((Stage::Task, "the task has no images".to_string()))?;
     let timing_batch = first.measurement.unsqueeze(0).to_device(plan.device).contiguous();
-    let (throughput, timing_error) =
+    let throughput =
         match run::throughput(&mut model, &timing_batch, k, &first.truth.size(), file.timing, bootstrap("timing")) {
-            Ok(t) => (Some(t), None),
-            Err(e) => (None, Some(format!("timing failed after the quality numbers were measured: {e}"))),
+            Ok(t) => Some(t),
+            Err(e) => {
+                notes.push((Stage::Run, format!("timing failed after the quality numbers were measured: {e}")));
+                None
+            }
         };
     let mut out = Vec::with_capacity(gathered.len());
     for (g, summary) in gathered.into_iter().zip(summaries) {
@@ -283,7 +308,21 @@ fn run_config(
             psnr_y_db: Some(psnr_y),
             ssim: Some(ssim),
             throughput_samples_per_sec: throughput,
+            sample_grids: grids.clone(),
         });
     }
-    Ok((out, timing_error))
+    Ok((out, notes))
+}
+
+/// Draws one image's grid into `samples/<task>/<configuration>-<image>.png` under the run
+/// directory; returns that path, relative.
+fn write_grid(run_dir: &Path, task: &str, label: &str, image: &str, input: &GridInput<'_>) -> Result<String, String> {
+    let relative = format!("samples/{}/{}-{}.png", file_stem(task), file_stem(label), file_stem(image));
+    let path = run_dir.join(&relative);
+    let png = grid::render(&sample_grid::panels(input))?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(&path, png).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(relative)
 }

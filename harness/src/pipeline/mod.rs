@@ -16,6 +16,7 @@ use crate::suite::{PluginEntry, Suite};
 use crate::task::{ExactTask, ObservationChunk, TaskSamples};
 
 mod images;
+mod sample_grid;
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
 #[derive(Debug, Clone)]
@@ -32,10 +33,16 @@ pub struct RunPlan {
     pub run_id: String,
     /// Where image tasks find their sets.
     pub data_dir: PathBuf,
+    /// The run directory, where image tasks write their sample grids (`None`: no grids).
+    pub figure_dir: Option<PathBuf>,
 }
 
 /// Progress events; every method defaults to doing nothing.
 pub trait Progress {
+    /// The plugins are loaded: this many (task, configuration) runs lie ahead.
+    fn planned(&mut self, _runs: usize) {}
+    /// One (task, configuration) run finished, whatever its outcome.
+    fn finished(&mut self, _task: &str, _label: &str) {}
     /// A task was built and its models are about to run.
     fn task_started(&mut self, _task: &TaskSummary) {}
     /// One configuration finished.
@@ -131,6 +138,8 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         }
     }
 
+    rec.progress.planned(planned_runs(plan, &entries, &libraries));
+
     let (n, k) = (file.sampling.observations, file.sampling.samples_per_observation);
     let mut tasks = Vec::new();
     let mut results = Vec::new();
@@ -213,6 +222,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
                     }
                     Err((stage, message)) => rec.fail(stage, subject, Some(&prepared.task.name), message),
                 }
+                rec.progress.finished(&prepared.task.name, &config.label);
             }
         }
         rank(&mut task_results);
@@ -262,6 +272,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         sampling: file.sampling,
         bootstrap_resamples: file.statistics.bootstrap_resamples,
         confidence_level: file.statistics.confidence_level,
+        band_tolerance: file.statistics.band_tolerance,
         plugins: libraries
             .iter()
             .map(|(_, p)| PluginRecord {
@@ -286,9 +297,7 @@ fn configurations(
     task: &str,
     rec: &mut Recorder<'_>,
 ) -> Option<Vec<PluginConfig>> {
-    let given: Vec<(String, toml::Value)> =
-        entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
-    match plugin::resolve_params(&plugin.metadata, &given) {
+    match plugin::resolve_params(&plugin.metadata, &given_params(entry)) {
         Ok(c) => Some(c),
         Err(e) => {
             let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
@@ -297,6 +306,37 @@ fn configurations(
             None
         }
     }
+}
+
+/// A `[[plugin]]` entry's parameters as the resolver takes them.
+fn given_params(entry: &PluginEntry) -> Vec<(String, toml::Value)> {
+    entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
+}
+
+/// How many (task, configuration) runs the suite asks of the loaded plugins (a plugin whose
+/// parameters do not resolve counts once: its failure is a step too).
+fn planned_runs(
+    plan: &RunPlan,
+    entries: &[(&PluginEntry, Option<usize>)],
+    libraries: &[(PathBuf, LoadedPlugin)],
+) -> usize {
+    let file = &plan.suite.file;
+    let kinds = file
+        .tasks
+        .iter()
+        .filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()))
+        .chain(file.image_tasks.iter().map(|t| t.degradation.kind()));
+    let mut runs = 0;
+    for kind in kinds {
+        for (entry, lib) in entries {
+            let Some(lib) = lib else { continue };
+            let plugin = &libraries[*lib].1;
+            if plugin.metadata.supports(kind) {
+                runs += plugin::resolve_params(&plugin.metadata, &given_params(entry)).map_or(1, |c| c.len());
+            }
+        }
+    }
+    runs
 }
 
 /// Ranks valid results by |log(U / bound)|, closest to the bound first (by U, lowest first, when
@@ -471,6 +511,7 @@ fn run_config(
         psnr_y_db: None,
         ssim: None,
         throughput_samples_per_sec: throughput,
+        sample_grids: Vec::new(),
     };
     Ok((result, timing_error))
 }

@@ -34,6 +34,7 @@ pub struct Manifest {
     /// Start time, RFC 3339, UTC.
     pub started_at: String,
     /// Wall time of the whole run, seconds.
+    #[serde(with = "crate::report::float")]
     pub wall_secs: f64,
     /// upbench version (also the SDK version the harness was built with).
     pub upbench_version: String,
@@ -56,12 +57,21 @@ pub struct Manifest {
     /// Bootstrap resamples.
     pub bootstrap_resamples: usize,
     /// Interval coverage.
+    #[serde(with = "crate::report::float")]
     pub confidence_level: f64,
+    /// Relative tolerance of the region calls around the optimal band.
+    #[serde(with = "crate::report::float", default = "default_band_tolerance")]
+    pub band_tolerance: f64,
     /// Plugin libraries that loaded.
     pub plugins: Vec<PluginRecord>,
     /// The data directory image tasks read (when the suite has any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<String>,
+}
+
+/// What runs before the field existed used.
+fn default_band_tolerance() -> f64 {
+    0.02
 }
 
 /// libtorch version and CUDA build, as recorded when the harness was built.

@@ -2,15 +2,23 @@
 //!
 //! Exporters are pure ([`Exporter::serialize`] returns bytes); [`write_run`] owns the files.
 //! The JSON format is `RunReport` serialised with serde: every field is documented here, units
-//! are in the field names or docs, +∞ (the perception index of a deterministic model) is written
-//! as `null`, and `schema_version` follows [`SCHEMA_VERSION`]'s rule.
+//! are in the field names or docs, non-finite floats are written as text ([`float`]), and
+//! `schema_version` follows [`SCHEMA_VERSION`]'s rule; `harness/schema/` holds its JSON Schema.
 
+pub mod compare;
 mod csv;
+pub mod float;
+pub mod grid;
+pub mod html;
 mod manifest;
+mod markdown;
+pub mod plots;
+pub mod scores;
 mod table;
 
 pub use csv::CsvExporter;
 pub use manifest::{git_commit, libtorch_build, Manifest, PluginRecord};
+pub use markdown::MarkdownExporter;
 pub use table::TableExporter;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +30,11 @@ use crate::judge::Judgement;
 
 /// Version of the results format. Compatibility rule: adding fields keeps the number (readers
 /// ignore unknown fields); renaming, removing or changing the meaning of one increments it.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 writes ±∞ and NaN as text where version 1 wrote `null`.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The JSON Schema of [`SCHEMA_VERSION`], as shipped in `harness/schema/`.
+pub const SCHEMA: &str = include_str!("../../schema/results-v2.schema.json");
 
 /// One task as run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,9 +50,11 @@ pub struct TaskSummary {
     /// m.
     pub measurement_dim: usize,
     /// σ.
+    #[serde(with = "crate::report::float")]
     pub noise_std: f64,
     /// N(X|Y) per dimension: exact for a Gaussian prior, a Monte-Carlo estimate for a mixture,
-    /// an estimate or unknown (NaN, written `null`) for real images; see `inherent_basis`.
+    /// an estimate or unknown (NaN) for real images; see `inherent_basis`.
+    #[serde(with = "crate::report::float")]
     pub inherent_uncertainty: f64,
     /// Where N(X|Y) comes from, in words: the label every output carries.
     #[serde(default)]
@@ -48,8 +62,10 @@ pub struct TaskSummary {
     /// The Monte-Carlo interval of N(X|Y) (mixture priors only).
     pub inherent_uncertainty_ci: Option<crate::estimate::ConfidenceInterval>,
     /// N(X_G|Y) per dimension, exact.
+    #[serde(with = "crate::report::float")]
     pub gaussian_inherent_uncertainty: f64,
     /// Mean prior variance, the "peak²" of the PSNR column (1 for images: the [0, 1] scale).
+    #[serde(with = "crate::report::float")]
     pub signal_power: f64,
     /// For image tasks: the set, the degradation and the patch protocol, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +114,7 @@ pub struct ConfigResult {
     #[serde(flatten)]
     pub judgement: Judgement,
     /// 10·log10(signal_power / MSE), dB (images: all channels, over the patches' pixels).
+    #[serde(with = "crate::report::float")]
     pub psnr_db: f64,
     /// Images: PSNR of the luma, 8-bit, border cropped (the SR literature's), mean over images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +124,10 @@ pub struct ConfigResult {
     pub ssim: Option<Estimate>,
     /// Samples per second of `restore`; `None` when timing failed (recorded in `failures`).
     pub throughput_samples_per_sec: Option<Estimate>,
+    /// Images: PNGs of ground truth, measurement, a sample, the sample mean, the per-pixel
+    /// standard deviation and the error, one per image with a grid, relative to the run directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample_grids: Vec<String>,
 }
 
 /// Where in the pipeline something failed.
@@ -123,6 +144,8 @@ pub enum Stage {
     Run,
     /// Estimating.
     Estimate,
+    /// Writing a figure or report file.
+    Report,
 }
 
 /// A failure recorded while the rest of the run went on.
@@ -195,6 +218,27 @@ pub enum ReportError {
     /// JSON serialisation failed.
     #[error("cannot serialise the report: {0}")]
     Json(#[from] serde_json::Error),
+    /// A results file could not be read.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error, with its line and column.
+        source: serde_json::Error,
+    },
+    /// A plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] plots::PlotError),
+    /// A results file from a newer upbench.
+    #[error(
+        "{path}: schema version {found}, but this upbench reads versions up to {SCHEMA_VERSION}; use a newer upbench"
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its `schema_version`.
+        found: u64,
+    },
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -205,21 +249,62 @@ pub enum ReportError {
     },
 }
 
+/// Reads the `results.json` of a run directory (or that file itself), of any schema version up
+/// to [`SCHEMA_VERSION`].
+pub fn read_run(path: &Path) -> Result<RunReport, ReportError> {
+    let file = if path.is_dir() { path.join(JsonExporter.file_name()) } else { path.to_path_buf() };
+    let bytes = std::fs::read(&file).map_err(|source| ReportError::Io { path: file.clone(), source })?;
+    let parse = |source| ReportError::Parse { path: file.clone(), source };
+    #[derive(Deserialize)]
+    struct Versioned {
+        schema_version: u64,
+    }
+    let found = serde_json::from_slice::<Versioned>(&bytes).map_err(parse)?.schema_version;
+    if found > u64::from(SCHEMA_VERSION) {
+        return Err(ReportError::Version { path: file, found });
+    }
+    serde_json::from_slice(&bytes).map_err(parse)
+}
+
 /// Creates the run directory (before any work, so a bad `--out` fails first).
 pub fn create_run_dir(dir: &Path) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })
 }
 
-/// Writes `results.json`, `results.csv`, `manifest.json` and `table.txt` into `dir`.
-pub fn write_run(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let exporters: [&dyn Exporter; 4] =
-        [&JsonExporter, &CsvExporter, &ManifestExporter, &TableExporter { width: Some(200) }];
-    let mut written = Vec::new();
-    for exporter in exporters {
-        let path = dir.join(exporter.file_name());
-        let bytes = exporter.serialize(report)?;
+/// What [`write_run`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    /// Everything, `results.json` included: the end of a run.
+    All,
+    /// Everything derived from `results.json`, which is left as it is: `upbench report`.
+    Derived,
+}
+
+/// Writes the run's files into `dir`: `results.json` (with [`Outputs::All`]), `results.csv`,
+/// `manifest.json`, `table.txt`, `report.md`, the plots as `plots/<name>.svg` and `.png`, and
+/// `index.html`. Image grids already in `dir` (named by results) are embedded in the page.
+pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec<PathBuf>, ReportError> {
+    let write = |path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>| {
         std::fs::write(&path, bytes).map_err(|source| ReportError::Io { path: path.clone(), source })?;
         written.push(path);
+        Ok::<_, ReportError>(())
+    };
+    let mut written = Vec::new();
+    let exporters: [&dyn Exporter; 5] =
+        [&JsonExporter, &CsvExporter, &ManifestExporter, &TableExporter { width: Some(200) }, &MarkdownExporter];
+    for exporter in exporters {
+        if outputs == Outputs::Derived && exporter.file_name() == JsonExporter.file_name() {
+            continue;
+        }
+        write(dir.join(exporter.file_name()), &exporter.serialize(report)?, &mut written)?;
     }
+    let figures = plots::figures(report)?;
+    let plot_dir = dir.join("plots");
+    std::fs::create_dir_all(&plot_dir).map_err(|source| ReportError::Io { path: plot_dir.clone(), source })?;
+    for f in &figures {
+        write(plot_dir.join(format!("{}.svg", f.name)), f.svg.as_bytes(), &mut written)?;
+        write(plot_dir.join(format!("{}.png", f.name)), &f.png, &mut written)?;
+    }
+    write(dir.join("index.html"), html::render(report, &figures, dir).as_bytes(), &mut written)?;
     Ok(written)
 }

@@ -176,6 +176,14 @@ pub struct ImageTaskConfig {
     /// Images of equal size handed to a model in one call (batched inference; default 4).
     #[serde(default = "default_batch")]
     pub batch_images: usize,
+    /// Sample grids (truth, measurement, sample, mean, standard deviation, error) drawn for
+    /// each configuration on the first `grid_images` images (default 1; 0 for none).
+    #[serde(default = "default_grid_images")]
+    pub grid_images: usize,
+}
+
+fn default_grid_images() -> usize {
+    1
 }
 
 fn default_batch() -> usize {

@@ -1,0 +1,26 @@
+//! `upbench report`: rebuild a run's tables, plots and pages from its `results.json`.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::ReportArgs;
+use crate::report::{read_run, write_run, Outputs, TableExporter};
+
+/// Reads the run, rewrites every derived file and prints the score table.
+pub fn run(args: ReportArgs) -> anyhow::Result<bool> {
+    let report = read_run(&args.run_dir)?;
+    let dir = if args.run_dir.is_dir() {
+        args.run_dir.clone()
+    } else {
+        args.run_dir.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+    };
+    let written = write_run(&report, &dir, Outputs::Derived)
+        .with_context(|| format!("cannot rebuild the report in {}", dir.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    if !args.quiet {
+        stdout.write_all(TableExporter { width: None }.render(&report).as_bytes())?;
+    }
+    writeln!(stdout, "Rebuilt {} files in {} (index.html, report.md, plots/, …)", written.len(), dir.display())?;
+    Ok(true)
+}

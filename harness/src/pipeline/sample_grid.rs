@@ -1,0 +1,121 @@
+//! The panels of one image's sample grid, from the model's samples: ground truth, measurement,
+//! one sample, the sample mean, the per-pixel standard deviation over the samples (the
+//! hallucination map) and the error of the mean; a central crop, identical for every model.
+
+use plotters::prelude::{ColorMap, ViridisRGB};
+use tch::{Kind, Tensor};
+
+use crate::report::grid::Panel;
+
+/// Largest crop side, pixels.
+const CROP: i64 = 256;
+/// Top of the colour scale of the two maps, in intensity units ([0, 1] images): fixed, so
+/// maps of different models and tasks compare.
+pub const MAP_SCALE: f64 = 0.25;
+
+/// What one grid shows.
+pub struct GridInput<'a> {
+    /// Ground truth `[C, H, W]`.
+    pub truth: &'a Tensor,
+    /// The measurement `[C(+1), h, w]` as the plugin got it.
+    pub measurement: &'a Tensor,
+    /// Hidden pixels `[1, H, W]` (inpainting).
+    pub hidden: Option<&'a Tensor>,
+    /// The model's samples `[K, C, H, W]`.
+    pub samples: &'a Tensor,
+    /// The SR scale (1 otherwise).
+    pub scale: i64,
+}
+
+/// The six panels.
+pub fn panels(input: &GridInput<'_>) -> Vec<Panel> {
+    let truth = input.truth.to_device(tch::Device::Cpu).to_kind(Kind::Double);
+    let samples = input.samples.to_device(tch::Device::Cpu).to_kind(Kind::Double);
+    let channels = truth.size()[0];
+    let (height, width) = (truth.size()[1], truth.size()[2]);
+    let s = input.scale.max(1);
+    let side = CROP.min(height).min(width);
+    let top = (height - side) / 2 / s * s;
+    let left = (width - side) / 2 / s * s;
+    let crop = |t: &Tensor| t.narrow(-2, top, side).narrow(-1, left, side);
+
+    let measurement = match input.hidden {
+        Some(hidden) => {
+            let hidden = hidden.to_device(tch::Device::Cpu).to_kind(Kind::Double);
+            &truth * (1.0 - &hidden) + hidden * 0.5
+        }
+        None => {
+            let m = input.measurement.to_device(tch::Device::Cpu).to_kind(Kind::Double).narrow(0, 0, channels);
+            m.repeat_interleave_self_int(s, 1, None).repeat_interleave_self_int(s, 2, None)
+        }
+    };
+    let k = samples.size()[0];
+    let mean = samples.mean_dim(0, false, Kind::Double);
+    let spread = if k > 1 {
+        samples.std_dim(0, true, false).mean_dim(0, false, Kind::Double)
+    } else {
+        Tensor::zeros([height, width], (Kind::Double, tch::Device::Cpu))
+    };
+    let error = (&mean - &truth).abs().mean_dim(0, false, Kind::Double);
+    let (sample_title, mean_title, spread_title) = if k > 1 {
+        ("one sample".to_string(), format!("mean of {k}"), format!("std over samples, 0–{MAP_SCALE}"))
+    } else {
+        ("output".to_string(), "mean (deterministic)".to_string(), "std: 0 (deterministic)".to_string())
+    };
+    vec![
+        image_panel("ground truth", &crop(&truth)),
+        image_panel("measurement", &crop(&measurement)),
+        image_panel(&sample_title, &crop(&samples.get(0))),
+        image_panel(&mean_title, &crop(&mean)),
+        map_panel(&spread_title, &crop(&spread)),
+        map_panel(&format!("|mean − truth|, 0–{MAP_SCALE}"), &crop(&error)),
+    ]
+}
+
+/// `[C, H, W]` in [0, 1] (clamped) as an 8-bit RGB panel; one channel is shown as grey.
+fn image_panel(title: &str, image: &Tensor) -> Panel {
+    let image = if image.size()[0] == 1 { image.repeat([3, 1, 1]) } else { image.shallow_clone() };
+    let (height, width) = (image.size()[1], image.size()[2]);
+    let bytes = (image.clamp(0.0, 1.0) * 255.0).round().to_kind(Kind::Uint8).permute([1, 2, 0]).contiguous();
+    let rgb = Vec::<u8>::try_from(bytes.flatten(0, -1)).unwrap_or_default();
+    Panel { title: title.into(), width: width as u32, height: height as u32, rgb }
+}
+
+/// `[H, W]` on the viridis scale from 0 to [`MAP_SCALE`] (clipped).
+fn map_panel(title: &str, map: &Tensor) -> Panel {
+    let (height, width) = (map.size()[0], map.size()[1]);
+    let values = Vec::<f64>::try_from(map.contiguous().flatten(0, -1)).unwrap_or_default();
+    let rgb = values
+        .iter()
+        .flat_map(|&v| {
+            let c = ViridisRGB.get_color_normalized(v.clamp(0.0, MAP_SCALE) as f32, 0.0, MAP_SCALE as f32);
+            [c.0, c.1, c.2]
+        })
+        .collect();
+    Panel { title: title.into(), width: width as u32, height: height as u32, rgb }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_maps_measure_spread_and_error() {
+        let truth = Tensor::full([1, 4, 4], 0.5, (Kind::Double, tch::Device::Cpu));
+        // two samples, 0.4 and 0.8: mean 0.6 (error 0.1), std 0.2828 (unbiased)
+        let samples = Tensor::stack(&[&truth - 0.1, &truth + 0.3], 0);
+        let measurement = truth.narrow(1, 0, 2).narrow(2, 0, 2);
+        let input = GridInput { truth: &truth, measurement: &measurement, hidden: None, samples: &samples, scale: 2 };
+        let p = panels(&input);
+        assert_eq!(p.len(), 6);
+        assert!(p.iter().all(|p| (p.width, p.height) == (4, 4) && p.rgb.len() == 48));
+        assert_eq!(p[0].rgb[..3], [128, 128, 128]);
+        assert_eq!(p[3].rgb[..3], [153, 153, 153]);
+        let viridis = |v: f64| {
+            let c = ViridisRGB.get_color_normalized(v as f32, 0.0, MAP_SCALE as f32);
+            vec![c.0, c.1, c.2]
+        };
+        assert_eq!(p[4].rgb[..3].to_vec(), viridis(MAP_SCALE)); // 0.28 is clipped
+        assert_eq!(p[5].rgb[..3].to_vec(), viridis(0.1));
+    }
+}

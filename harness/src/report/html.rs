@@ -1,0 +1,255 @@
+//! `index.html`: the whole run on one self-contained page (no scripts, no external files: plots
+//! are inline SVG, image grids are data: URLs), readable offline and attachable to a review.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use base64::Engine;
+
+use super::plots::{file_stem, Figure};
+use super::scores::{footnote, global_failures, scores, with_ci};
+use super::{ConfigResult, RunReport};
+use crate::judge::Region;
+
+/// Text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 0 1.5em 3em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+.meta { color: #555; } nav a { margin-right: 1em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.86em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.impossible { background: #f4b6b6; } td.optimal-band { background: #bfe3b4; } td.suboptimal { background: #eeeeee; }
+td.below-estimated-bound { background: #f9dcdc; } td.invalid { color: #a11; }
+.figures { display: flex; flex-wrap: wrap; gap: 1.5em; }
+figure { margin: 0; max-width: 860px; } figcaption { font-size: 0.85em; color: #444; max-width: 860px; }
+svg.plot { max-width: 100%; height: auto; border: 1px solid #eee; }
+img.grid { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
+.failure { color: #a11; }
+";
+
+/// The page. `run_dir` is where the image grids named by results are read from.
+pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String {
+    let m = &report.manifest;
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>upbench — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&m.run_id)
+    );
+    let _ = write!(
+        page,
+        "<h1>upbench run {}</h1>\n<p class=\"meta\">Suite <b>{}</b> ({}) · seed {} · {} · libtorch {} · upbench {} ({}) · started {} · {:.1} s</p>\n",
+        escape(&m.run_id),
+        escape(&m.suite),
+        escape(&m.suite_origin),
+        m.seed,
+        escape(&m.device),
+        escape(&m.libtorch_version),
+        escape(&m.upbench_version),
+        escape(&m.git_commit),
+        escape(&m.started_at),
+        m.wall_secs
+    );
+    page.push_str(
+        "<p>Each model configuration's <b>uncertainty</b> U (entropy power of its error, per dimension) and \
+         <b>perception index</b> P (Rényi-½ divergence from the true posterior, nats) against the bound \
+         U ≥ η(P; d)·N(X|Y) of Cohen et al. (NeurIPS 2024): below it is the impossible region; perfect perception \
+         costs at least twice the inherent uncertainty.</p>\n<nav>",
+    );
+    for task in &report.tasks {
+        let _ = write!(page, "<a href=\"#task-{}\">{}</a>", file_stem(&task.name), escape(&task.name));
+    }
+    page.push_str(
+        "<a href=\"#plugins\">plugins</a><a href=\"#bound\">η(P; d)</a><a href=\"#manifest\">manifest</a></nav>\n",
+    );
+
+    for task in scores(report) {
+        let stem = file_stem(&task.task);
+        let _ = write!(page, "<h2 id=\"task-{stem}\">{}</h2>\n<p>{}</p>\n", escape(&task.task), escape(&task.caption));
+        page.push_str(&html_table(&task.header, &task.numeric, &task.rows, Some(6)));
+        for f in &task.failures {
+            let _ = writeln!(page, "<p class=\"failure\">failed: {}</p>", escape(f));
+        }
+        page.push_str("<div class=\"figures\">\n");
+        for kind in ["plane", "distortion"] {
+            if let Some(f) = figures.iter().find(|f| f.name == format!("{kind}-{stem}")) {
+                page.push_str(&figure(f));
+            }
+        }
+        page.push_str("</div>\n");
+        let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.task).collect();
+        if is_first_patch_side(report, &task.task) {
+            page.push_str(&grids(&results, run_dir));
+        }
+    }
+
+    page.push_str("<h2 id=\"plugins\">Plugins</h2>\n");
+    for plugin in &m.plugins {
+        let _ = write!(
+            page,
+            "<h3 id=\"plugin-{}\">{} {}</h3>\n<p class=\"meta\">{} · SHA-256 {} · built against upbench-sdk {}</p>\n",
+            file_stem(&plugin.name),
+            escape(&plugin.name),
+            escape(&plugin.version),
+            escape(&plugin.path),
+            escape(&plugin.sha256),
+            escape(&plugin.sdk_version)
+        );
+        let rows: Vec<Vec<String>> = report
+            .results
+            .iter()
+            .filter(|r| r.plugin == plugin.name)
+            .map(|r| {
+                let j = &r.judgement;
+                vec![
+                    r.task.clone(),
+                    r.label.clone(),
+                    with_ci(&j.uncertainty),
+                    with_ci(&j.perception_nats),
+                    with_ci(&j.bound_ratio),
+                    j.region.to_string(),
+                    j.validity.to_string(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            page.push_str("<p>No results.</p>\n");
+        } else {
+            let header = ["task", "configuration", "U", "P (nats)", "U / bound", "region", "verdict"];
+            page.push_str(&html_table(&header, &[false; 7], &rows, Some(5)));
+        }
+    }
+    let global = global_failures(report);
+    if !global.is_empty() {
+        page.push_str("<h2>Failures</h2>\n<ul>\n");
+        for f in global {
+            let _ = writeln!(page, "<li class=\"failure\">{}</li>", escape(&f));
+        }
+        page.push_str("</ul>\n");
+    }
+    page.push_str("<h2 id=\"bound\">The bound</h2>\n");
+    if let Some(f) = figures.iter().find(|f| f.name == "eta") {
+        page.push_str(&figure(f));
+    }
+    let _ = write!(page, "<p><i>{}</i></p>\n", escape(&footnote(report)));
+    let manifest = serde_json::to_string_pretty(&report.manifest).unwrap_or_else(|e| format!("(cannot render: {e})"));
+    let _ = write!(page, "<h2 id=\"manifest\">Manifest</h2>\n<pre>{}</pre>\n</body>\n</html>\n", escape(&manifest));
+    page
+}
+
+/// Whether `task` is the first patch side of its image task (grids are shown once per task).
+fn is_first_patch_side(report: &RunReport, task: &str) -> bool {
+    let base = task.split('/').next();
+    report.tasks.iter().find(|t| t.image.is_some() && t.name.split('/').next() == base).is_some_and(|t| t.name == task)
+}
+
+fn html_table(header: &[&str], numeric: &[bool], rows: &[Vec<String>], region_column: Option<usize>) -> String {
+    let mut out = String::from("<table>\n<tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for (i, text) in row.iter().enumerate() {
+            let mut classes = Vec::new();
+            if numeric.get(i).copied().unwrap_or(false) {
+                classes.push("num".to_string());
+            }
+            if Some(i) == region_column {
+                classes.push(region_class(text).to_string());
+            }
+            if text.starts_with("INVALID") {
+                classes.push("invalid".into());
+            }
+            let class = if classes.is_empty() { String::new() } else { format!(" class=\"{}\"", classes.join(" ")) };
+            let _ = write!(out, "<td{class}>{}</td>", escape(text));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+/// The CSS class of a region cell, from its display text.
+fn region_class(text: &str) -> &'static str {
+    let regions = [
+        Region::Impossible,
+        Region::OptimalBand,
+        Region::Suboptimal,
+        Region::Undecided,
+        Region::Unplaced,
+        Region::BelowEstimatedBound,
+    ];
+    let classes = ["impossible", "optimal-band", "suboptimal", "undecided", "unplaced", "below-estimated-bound"];
+    regions.iter().zip(classes).find(|(r, _)| r.to_string() == text).map_or("", |(_, c)| c)
+}
+
+fn figure(f: &Figure) -> String {
+    let svg = f.svg.trim_start_matches(|c| c != '<');
+    let svg = svg.strip_prefix("<?xml").map_or(svg, |rest| rest.split_once("?>").map_or(rest, |(_, s)| s.trim_start()));
+    let svg = svg.replacen("<svg ", "<svg class=\"plot\" role=\"img\" ", 1);
+    format!("<figure>\n{svg}\n<figcaption><b>{}</b> {}</figcaption>\n</figure>\n", escape(&f.title), escape(&f.caption))
+}
+
+/// One image grid per configuration that has one, as data: URLs.
+fn grids(results: &[&ConfigResult], run_dir: &Path) -> String {
+    let with_grid: Vec<(&ConfigResult, &String)> =
+        results.iter().flat_map(|r| r.sample_grids.iter().map(move |g| (*r, g))).collect();
+    if with_grid.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h3>Samples</h3>\n<p>Per configuration and image: ground truth, measurement, one sample, \
+         the mean of the samples, the per-pixel standard deviation over the samples (the hallucination map; zero for \
+         a deterministic model) and the error |mean − truth|; both maps on one fixed colour scale (viridis, 0 to 0.25 of the intensity range) for every model.</p>\n",
+    );
+    for (r, path) in with_grid {
+        let src = match std::fs::read(run_dir.join(path)) {
+            Ok(bytes) => format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)),
+            Err(e) => {
+                let _ = writeln!(out, "<p class=\"failure\">{}: {} ({e})</p>", escape(&r.label), escape(path));
+                continue;
+            }
+        };
+        let _ = write!(
+            out,
+            "<figure><img class=\"grid\" alt=\"samples of {label}\" src=\"{src}\"><figcaption>{label}</figcaption></figure>\n",
+            label = escape(&r.label)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+
+    #[test]
+    fn region_cells_get_their_colour_class() {
+        assert_eq!(region_class(&Region::OptimalBand.to_string()), "optimal-band");
+        assert_eq!(region_class("anything else"), "");
+    }
+}

@@ -1,0 +1,272 @@
+//! The run's plots, drawn with plotters from a [`RunReport`] alone (so `upbench report` redraws
+//! them from `results.json`), each as SVG (inlined in the HTML report) and PNG (for slides and
+//! papers). Text is laid out with an embedded DejaVu Sans: no system fonts are needed.
+
+mod distortion;
+mod eta;
+mod plane;
+
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::FontStyle;
+
+use super::{ConfigResult, RunReport, TaskSummary};
+
+/// Fill of the impossible region (below η(P; d)·N(X|Y)); `scripts/check-report` looks for it.
+pub const IMPOSSIBLE_FILL: RGBColor = RGBColor(0xF4, 0xB6, 0xB6);
+/// Fill of the optimal band, [η·N(X|Y), η·N(X_G|Y)] plus the verdict's tolerance.
+pub const BAND_FILL: RGBColor = RGBColor(0xBF, 0xE3, 0xB4);
+/// Fill of the suboptimal region above the band.
+pub const SUBOPTIMAL_FILL: RGBColor = RGBColor(0xEE, 0xEE, 0xEE);
+/// The bound's curve.
+pub const BOUND_LINE: RGBColor = RGBColor(0xB0, 0x1E, 0x1E);
+
+/// Plugin colours (Tableau 10), in order of first appearance.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(0x4E, 0x79, 0xA7),
+    RGBColor(0xF2, 0x8E, 0x2B),
+    RGBColor(0x59, 0xA1, 0x4F),
+    RGBColor(0xB0, 0x7A, 0xA1),
+    RGBColor(0x76, 0xB7, 0xB2),
+    RGBColor(0xED, 0xC9, 0x48),
+    RGBColor(0x9C, 0x75, 0x5F),
+    RGBColor(0xE1, 0x57, 0x59),
+    RGBColor(0xBA, 0xB0, 0xAC),
+    RGBColor(0xFF, 0x9D, 0xA7),
+];
+
+/// Pixel size of every plot.
+const SIZE: (u32, u32) = (960, 560);
+
+/// One plot, rendered both ways.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File stem, e.g. `plane-gauss-16`.
+    pub name: String,
+    /// What it shows, one line.
+    pub title: String,
+    /// How to read it.
+    pub caption: String,
+    /// The SVG document.
+    pub svg: String,
+    /// The PNG file's bytes.
+    pub png: Vec<u8>,
+}
+
+/// Why a plot could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw {figure}: {message}")]
+pub struct PlotError {
+    /// The figure.
+    pub figure: String,
+    /// What plotters or the PNG encoder said.
+    pub message: String,
+}
+
+/// Something that can draw itself on any plotters backend.
+trait Plot {
+    /// Draws on `root`; errors as text (backends' error types differ).
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Maps any plotters error to text.
+fn text<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Every plot of a run: η(P; d) for the run's dimensions, then per task the U–P plane and
+/// distortion against uncertainty.
+pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
+    let mut out = Vec::new();
+    let dims: Vec<usize> = report.tasks.iter().map(|t| t.signal_dim).collect();
+    out.push(render(
+        "eta".into(),
+        "η(P; d): the least uncertainty at perception index P, in units of N(X|Y)".into(),
+        "Below each curve is the impossible region for that dimension; η(0) = 2 and η(∞) = 1. \
+         The curves depend on P/d only, so they shift right as d grows."
+            .into(),
+        &eta::EtaCurves::new(&dims),
+    )?);
+    let tolerance = report.manifest.band_tolerance;
+    for task in &report.tasks {
+        let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
+        if results.is_empty() {
+            continue;
+        }
+        let stem = file_stem(&task.name);
+        let plane = plane::Plane { task, results: &results, tolerance };
+        out.push(render(format!("plane-{stem}"), plane.title(), plane.caption(), &plane)?);
+        let distortion = distortion::Distortion { task, results: &results };
+        out.push(render(format!("distortion-{stem}"), distortion.title(), distortion.caption(), &distortion)?);
+    }
+    Ok(out)
+}
+
+/// A task name as a file name: letters, digits, `-` and `.` kept, the rest `_`.
+pub fn file_stem(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+}
+
+fn render(name: String, title: String, caption: String, plot: &impl Plot) -> Result<Figure, PlotError> {
+    register_fonts();
+    let fail = |message: String| PlotError { figure: name.clone(), message };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(text).map_err(fail)?;
+        plot.draw(&root).map_err(fail)?;
+        root.present().map_err(text).map_err(fail)?;
+    }
+    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(text).map_err(fail)?;
+        plot.draw(&root).map_err(fail)?;
+        root.present().map_err(text).map_err(fail)?;
+    }
+    let png = encode_png(pixels, SIZE).map_err(fail)?;
+    Ok(Figure { name, title, caption, svg, png })
+}
+
+/// RGB pixels as a PNG file.
+pub fn encode_png(pixels: Vec<u8>, (width, height): (u32, u32)) -> Result<Vec<u8>, String> {
+    let image = image::RgbImage::from_raw(width, height, pixels).ok_or("pixel buffer of the wrong size")?;
+    let mut png = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(text)?;
+    Ok(png)
+}
+
+/// Makes DejaVu Sans the `sans-serif` family, once per process.
+pub(crate) fn register_fonts() {
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        // The fonts are valid TrueType files shipped by the `dejavu` crate; a failure here would
+        // only make text invisible, never a wrong number.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// An axis tick: as few digits as the value needs.
+fn tick(v: f64) -> String {
+    let text = if v == 0.0 || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 0.01 {
+        format!("{v:.3}")
+    } else {
+        return format!("{v:.1e}");
+    };
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// How a legend entry is marked.
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    /// A filled square: a region.
+    Fill(RGBColor),
+    /// A line: a curve.
+    Line(RGBColor),
+    /// A dot: a plugin's points.
+    Dot(RGBColor),
+}
+
+/// Width of the legend column right of a plot.
+const LEGEND_WIDTH: u32 = 250;
+
+/// Splits `root` into the plot's area and a legend column, and draws the legend there (outside
+/// the data, so it never hides a point).
+fn with_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    entries: &[(String, Mark)],
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let (width, _) = root.dim_in_pixel();
+    let (plot, legend) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+    for (i, (label, mark)) in entries.iter().enumerate() {
+        let y = 28 + 22 * i as i32;
+        match *mark {
+            Mark::Fill(c) => legend.draw(&Rectangle::new([(6, y - 7), (24, y + 7)], c.filled())),
+            Mark::Line(c) => legend.draw(&PathElement::new(vec![(6, y), (24, y)], c.stroke_width(2))),
+            Mark::Dot(c) => legend.draw(&Circle::new((15, y), 5, c.filled())),
+        }
+        .map_err(text)?;
+        let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+        legend.draw_text(label, &style, (32, y)).map_err(text)?;
+    }
+    Ok(plot)
+}
+
+/// The colour of the i-th plugin.
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Plugins in order of first appearance, with their results.
+fn by_plugin<'a>(results: &[&'a ConfigResult]) -> Vec<(String, Vec<&'a ConfigResult>)> {
+    let mut groups: Vec<(String, Vec<&ConfigResult>)> = Vec::new();
+    for r in results {
+        match groups.iter_mut().find(|(name, _)| *name == r.plugin) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((r.plugin.clone(), vec![r])),
+        }
+    }
+    groups
+}
+
+/// Whether N(X|Y) is known (exactly or as an estimate), so that U can be put in its units.
+fn inherent_known(task: &TaskSummary) -> bool {
+    task.inherent_uncertainty.is_finite() && task.inherent_uncertainty > 0.0
+}
+
+/// A short label of how N(X|Y) was obtained, for axis titles.
+fn inherent_symbol(task: &TaskSummary) -> &'static str {
+    if task.image.is_some() {
+        "N̂(X|Y)"
+    } else {
+        "N(X|Y)"
+    }
+}
+
+/// Axis range [lo, hi] covering `values` (finite ones), padded by `pad` of the span, and
+/// never narrower than `[floor_lo, floor_hi]`.
+fn span(values: impl Iterator<Item = f64>, floor: (f64, f64), pad: f64) -> (f64, f64) {
+    let (mut lo, mut hi) = floor;
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let margin = (hi - lo) * pad;
+    (lo - margin, hi + margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("bsd100-x4/p9"), "bsd100-x4_p9");
+        assert_eq!(file_stem("gauss d=16"), "gauss_d_16");
+    }
+
+    #[test]
+    fn spans_ignore_infinities_and_keep_the_floor() {
+        assert_eq!(span([f64::INFINITY, 3.0].into_iter(), (0.0, 1.0), 0.0), (0.0, 3.0));
+        assert_eq!(span(std::iter::empty(), (1.0, 2.0), 0.5), (0.5, 2.5));
+    }
+
+    #[test]
+    fn ticks_are_short() {
+        assert_eq!(tick(20.0), "20");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(1.5), "1.5");
+        assert_eq!(tick(140.0), "140");
+        assert_eq!(tick(0.001), "1.0e-3");
+    }
+}

@@ -1,0 +1,183 @@
+//! The score table's content, once: captions, headers, cells and failures per task, as text.
+//! The terminal table, the HTML report and the Markdown export only lay it out.
+
+use super::{Failure, RunReport, TaskSummary};
+use crate::estimate::Estimate;
+
+/// One task's table.
+#[derive(Debug, Clone)]
+pub struct TaskScores {
+    /// The task's name.
+    pub task: String,
+    /// What the task is and where N(X|Y) comes from, one line.
+    pub caption: String,
+    /// Column titles.
+    pub header: Vec<&'static str>,
+    /// Which columns hold a single number (right-aligned).
+    pub numeric: Vec<bool>,
+    /// One row per configuration, in rank order.
+    pub rows: Vec<Vec<String>>,
+    /// Failures concerning this task, as `subject — message`.
+    pub failures: Vec<String>,
+}
+
+/// A number with 4 significant-looking digits, `∞` and `—` (NaN) spelled out.
+pub fn sig(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    if v.is_nan() {
+        return "—".into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// `point [lower, upper]`, or the point alone when the interval is empty or the point infinite.
+pub fn with_ci(e: &Estimate) -> String {
+    if !e.point.is_finite() || e.ci.lower == e.ci.upper {
+        sig(e.point)
+    } else {
+        format!("{} [{}, {}]", sig(e.point), sig(e.ci.lower), sig(e.ci.upper))
+    }
+}
+
+/// The line above a task's table: what the task is and where N(X|Y) comes from.
+pub fn caption(task: &TaskSummary) -> String {
+    if let Some(image) = &task.image {
+        let n_inherent = if task.inherent_uncertainty.is_nan() {
+            format!("N(X|Y) {}", task.inherent_basis)
+        } else {
+            format!("N(X|Y) = {} ({})", sig(task.inherent_uncertainty), task.inherent_basis)
+        };
+        return format!(
+            "Task {} — {}, {} ({} images, {}), {}; patches {p}×{p} (d = {}), border {}; {n_inherent}; K = {} samples per image for samplers",
+            task.name,
+            task.kind,
+            image.dataset,
+            image.images,
+            image.colour,
+            image.degradation,
+            task.signal_dim,
+            image.border,
+            task.samples_per_observation,
+            p = image.patch,
+        );
+    }
+    let inherent = match &task.inherent_uncertainty_ci {
+        None => format!("N(X|Y) = {} (exact)", sig(task.inherent_uncertainty)),
+        Some(ci) => format!(
+            "N(X|Y) = {} [{}, {}] (Monte Carlo), N(X_G|Y) = {} (exact)",
+            sig(task.inherent_uncertainty),
+            sig(ci.lower),
+            sig(ci.upper),
+            sig(task.gaussian_inherent_uncertainty)
+        ),
+    };
+    format!(
+        "Task {} — {}, prior {}, d = {}, m = {}, σ = {}; {inherent}; n = {} observations × K = {} samples",
+        task.name,
+        task.kind,
+        task.prior,
+        task.signal_dim,
+        task.measurement_dim,
+        task.noise_std,
+        task.observations,
+        task.samples_per_observation
+    )
+}
+
+/// Every task's table, in suite order.
+pub fn scores(report: &RunReport) -> Vec<TaskScores> {
+    report.tasks.iter().map(|task| task_scores(report, task)).collect()
+}
+
+fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
+    let image = task.image.is_some();
+    let mut columns: Vec<(&'static str, bool)> = vec![
+        ("#", true),
+        ("model", false),
+        ("U ↓", false),
+        ("U/N(X|Y)", true),
+        ("P ↓ (nats)", false),
+        ("U / bound (1 = optimal)", false),
+        ("region", false),
+        ("MSE ↓", true),
+    ];
+    columns.extend(if image {
+        vec![("PSNR-Y ↑ (dB)", false), ("SSIM ↑", true), ("images/s ↑", false), ("verdict", false)]
+    } else {
+        vec![("PSNR ↑ (dB)", true), ("samples/s ↑", false), ("verdict", false)]
+    });
+    let rows = report
+        .results
+        .iter()
+        .filter(|r| r.task == task.name)
+        .map(|r| {
+            let j = &r.judgement;
+            let mut row = vec![
+                r.rank.to_string(),
+                r.label.clone(),
+                with_ci(&j.uncertainty),
+                sig(j.uncertainty_ratio.point),
+                with_ci(&j.perception_nats),
+                with_ci(&j.bound_ratio),
+                j.region.to_string(),
+                sig(j.mse.point),
+            ];
+            match (&r.psnr_y_db, &r.ssim) {
+                (Some(psnr), Some(ssim)) => {
+                    row.push(format!("{:.2} [{:.2}, {:.2}]", psnr.point, psnr.ci.lower, psnr.ci.upper));
+                    row.push(format!("{:.4}", ssim.point));
+                }
+                _ => row.push(format!("{:.2}", r.psnr_db)),
+            }
+            row.push(r.throughput_samples_per_sec.as_ref().map_or("—".into(), with_ci));
+            row.push(j.validity.to_string());
+            row
+        })
+        .collect();
+    TaskScores {
+        task: task.name.clone(),
+        caption: caption(task),
+        header: columns.iter().map(|c| c.0).collect(),
+        numeric: columns.iter().map(|c| c.1).collect(),
+        rows,
+        failures: task_failures(report, task).map(|f| format!("{} — {}", f.subject, f.message)).collect(),
+    }
+}
+
+/// Failures of one task. An image task's failures concern all its patch sides (`name/p<p>`):
+/// they are listed under the first.
+fn task_failures<'a>(report: &'a RunReport, task: &'a TaskSummary) -> impl Iterator<Item = &'a Failure> + 'a {
+    let first_of_image_task =
+        |base: &str| report.tasks.iter().find(|t| t.name.split('/').next() == Some(base)).map(|t| t.name == task.name);
+    report.failures.iter().filter(move |f| match f.task.as_deref() {
+        Some(t) if t == task.name => true,
+        Some(t) => task.image.is_some() && first_of_image_task(t) == Some(true),
+        None => false,
+    })
+}
+
+/// Failures not tied to a task (plugins that did not load), as `stage: subject — message`.
+pub fn global_failures(report: &RunReport) -> Vec<String> {
+    report
+        .failures
+        .iter()
+        .filter(|f| f.task.is_none())
+        .map(|f| format!("{:?}: {} — {}", f.stage, f.subject, f.message))
+        .collect()
+}
+
+/// The note under the tables: what the brackets and the bound mean.
+pub fn footnote(report: &RunReport) -> String {
+    let ci = report.manifest.confidence_level * 100.0;
+    format!(
+        "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Estimator: {}. Device: {}.",
+        report.manifest.estimator.kind, report.manifest.device
+    )
+}

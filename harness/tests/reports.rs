@@ -1,0 +1,250 @@
+//! What a run leaves for people: results that validate against the schema and read back
+//! exactly, plots, the self-contained page (checked in headless Chromium), the Markdown export,
+//! `upbench report` and `upbench compare`.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use upbench::report::plots::IMPOSSIBLE_FILL;
+use upbench::report::{read_run, Exporter, JsonExporter};
+
+use crate::util::{assert_valid_results, data_dir, plugins, workspace};
+
+/// Exact tasks with a deterministic model (P = ∞) and a sweep, plus a small image task.
+const SUITE: &str = r#"
+name = "report"
+seed = 11
+[sampling]
+observations = 16
+samples_per_observation = 256
+[timing]
+warmup = 0
+repetitions = 2
+[[task]]
+name = "ar1-d4"
+dim = 4
+prior = { kind = "ar1", rho = 0.6 }
+operator = { kind = "denoising", noise_std = 0.5 }
+[[image_task]]
+name = "leaves"
+dataset = "dead-leaves"
+images = 2
+image_size = 48
+degradation = { kind = "super-resolution", scale = 4 }
+samples_per_image = 4
+patches = [4]
+grid_images = 2
+inherent = { model = "none" }
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.25, 1.0] }
+[[plugin]]
+name = "posterior-mean"
+[[plugin]]
+name = "bicubic"
+"#;
+
+fn upbench() -> Command {
+    plugins();
+    let mut cmd = Command::cargo_bin("upbench").unwrap();
+    cmd.env("UPBENCH_DATA_DIR", data_dir());
+    cmd
+}
+
+/// One run of [`SUITE`], shared by the tests that only read it; returns its directory.
+fn run_dir() -> &'static Path {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let suite = dir.join("report.toml");
+        std::fs::write(&suite, SUITE).unwrap();
+        let out = upbench()
+            .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--quiet", "--out"])
+            .arg(dir.join("reports"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_dir(dir.join("reports")).unwrap().next().unwrap().unwrap().path()
+    })
+}
+
+fn copy_run(to: &Path) -> PathBuf {
+    let target = to.join("run");
+    let status = std::process::Command::new("cp").arg("-r").arg(run_dir()).arg(&target).status().unwrap();
+    assert!(status.success());
+    target
+}
+
+#[test]
+fn results_validate_and_read_back_byte_for_byte() {
+    let bytes = std::fs::read(run_dir().join("results.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_valid_results(&json);
+    // +∞ (the posterior mean's P) survives as text, and reads back as +∞
+    let mean = json["results"].as_array().unwrap().iter().find(|r| r["label"] == "posterior-mean").unwrap();
+    assert_eq!(mean["perception_nats"]["point"], "Infinity");
+    let report = read_run(run_dir()).unwrap();
+    let p = report.results.iter().find(|r| r.label == "posterior-mean").unwrap().judgement.perception_nats.point;
+    assert_eq!(p, f64::INFINITY);
+    assert_same("results.json", &JsonExporter.serialize(&report).unwrap(), &bytes);
+}
+
+/// Equal bytes, or a panic naming the first line that differs.
+fn assert_same(what: &str, new: &[u8], old: &[u8]) {
+    if new == old {
+        return;
+    }
+    let (new, old) = (String::from_utf8_lossy(new), String::from_utf8_lossy(old));
+    let line =
+        new.lines().zip(old.lines()).position(|(a, b)| a != b).unwrap_or(new.lines().count().min(old.lines().count()));
+    panic!(
+        "{what} differs at line {}: now {:?}, was {:?}",
+        line + 1,
+        new.lines().nth(line).unwrap_or("<end>"),
+        old.lines().nth(line).unwrap_or("<end>")
+    );
+}
+
+#[test]
+fn the_schema_rejects_what_the_format_forbids() {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir().join("results.json")).unwrap()).unwrap();
+    let rejected = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut bad = json.clone();
+        edit(&mut bad);
+        std::panic::catch_unwind(|| assert_valid_results(&bad)).is_err()
+    };
+    assert!(rejected(&|v| {
+        v["results"][0].as_object_mut().unwrap().remove("uncertainty");
+    }));
+    assert!(rejected(&|v| v["results"][0]["bound"] = "inf".into()));
+    assert!(rejected(&|v| v["results"][0]["undocumented"] = 1.into()));
+    assert!(rejected(&|v| v["schema_version"] = 1.into()));
+}
+
+#[test]
+fn report_rebuilds_every_derived_file_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = copy_run(tmp.path());
+    let derived = [
+        "table.txt",
+        "results.csv",
+        "manifest.json",
+        "report.md",
+        "index.html",
+        "plots/eta.svg",
+        "plots/plane-ar1-d4.png",
+    ];
+    let before: Vec<Vec<u8>> = derived.iter().map(|f| std::fs::read(run.join(f)).unwrap()).collect();
+    for f in ["table.txt", "results.csv", "manifest.json", "report.md", "index.html"] {
+        std::fs::remove_file(run.join(f)).unwrap();
+    }
+    std::fs::remove_dir_all(run.join("plots")).unwrap();
+    let out = upbench().args(["report", "--quiet"]).arg(&run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (file, old) in derived.iter().zip(before) {
+        assert_same(file, &std::fs::read(run.join(file)).unwrap(), &old);
+    }
+}
+
+#[test]
+fn a_results_file_from_a_newer_upbench_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = copy_run(tmp.path());
+    let path = run.join("results.json");
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"schema_version\": 2", "\"schema_version\": 99", 1);
+    std::fs::write(&path, text).unwrap();
+    let out = upbench().arg("report").arg(&run).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("results.json: schema version 99"), "{err}");
+}
+
+#[test]
+fn the_page_is_self_contained_with_every_plot_and_grid() {
+    let html = std::fs::read_to_string(run_dir().join("index.html")).unwrap();
+    // tasks: ar1-d4 and leaves/p4 → η, and a plane and a distortion plot each
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), 5);
+    for external in ["<script", "<link", "src=\"http", "href=\"http", "url("] {
+        assert!(!html.contains(external), "the page refers to something outside it: {external}");
+    }
+    let images = html.matches("<img ").count();
+    assert_eq!(images, html.matches("src=\"data:image/png;base64,").count());
+    // one grid per configuration on the image task (bicubic; the oracles skip images), per image
+    assert_eq!(images, 2);
+    let md = std::fs::read_to_string(run_dir().join("report.md")).unwrap();
+    assert!(md.contains("| # | model |") && md.contains("posterior-mean"), "{md}");
+}
+
+#[test]
+fn the_plane_shows_the_impossible_region_and_every_configuration() {
+    let svg = std::fs::read_to_string(run_dir().join("plots/plane-ar1-d4.svg")).unwrap();
+    // a marker per configuration (3) and per plugin in the legend (2)
+    assert_eq!(svg.matches("<circle").count(), 5, "{svg}");
+    assert!(svg.contains("P = ∞"), "the deterministic model's column is missing");
+    let png = image::open(run_dir().join("plots/plane-ar1-d4.png")).unwrap().to_rgb8();
+    let fill = [IMPOSSIBLE_FILL.0, IMPOSSIBLE_FILL.1, IMPOSSIBLE_FILL.2];
+    let share = png.pixels().filter(|p| p.0 == fill).count() as f64 / (png.width() * png.height()) as f64;
+    assert!(share > 0.05, "impossible region covers {share}");
+    // the image task has no N(X|Y): no region drawn
+    let png = image::open(run_dir().join("plots/plane-leaves_p4.png")).unwrap().to_rgb8();
+    assert!(!png.pixels().any(|p| p.0 == fill));
+}
+
+#[test]
+fn the_sample_grid_has_six_panels_of_the_image() {
+    let report = read_run(run_dir()).unwrap();
+    let bicubic = report.results.iter().find(|r| r.label == "bicubic").unwrap();
+    assert_eq!(bicubic.sample_grids.len(), 2);
+    let grid = image::open(run_dir().join(&bicubic.sample_grids[0])).unwrap();
+    // six 48-pixel panels, 6-pixel gaps
+    assert_eq!(grid.width(), 6 * 48 + 7 * 6);
+}
+
+#[test]
+fn the_browser_renders_the_page_without_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shot = tmp.path().join("page.png");
+    let out = std::process::Command::new(workspace().join("scripts/check-report"))
+        .arg(run_dir())
+        .arg(&shot)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(shot.is_file());
+}
+
+#[test]
+fn compare_marks_only_changes_beyond_the_intervals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let after = copy_run(tmp.path());
+    let same = upbench().args(["compare", "--fail-on-change"]).arg(run_dir()).arg(&after).output().unwrap();
+    assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stdout));
+    assert!(String::from_utf8_lossy(&same.stdout).contains("0 changed beyond"));
+
+    // double the U of one configuration, intervals included
+    let path = after.join("results.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let u = &mut json["results"][0]["uncertainty"];
+    for field in ["point"] {
+        u[field] = (u[field].as_f64().unwrap() * 2.0).into();
+    }
+    for field in ["lower", "upper"] {
+        u["ci"][field] = (u["ci"][field].as_f64().unwrap() * 2.0).into();
+    }
+    let label = json["results"][0]["label"].as_str().unwrap().to_string();
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let changed = upbench().args(["compare", "--fail-on-change"]).arg(run_dir()).arg(&after).output().unwrap();
+    assert_eq!(changed.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&changed.stdout);
+    assert!(text.contains("1 changed beyond"), "{text}");
+    assert!(text.contains("(+100.0 %) ◆"), "{text}");
+    let md = upbench().args(["compare", "--markdown"]).arg(run_dir()).arg(&after).output().unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.contains("| task | model | U |") && md.contains(&label), "{md}");
+    let json = upbench().args(["compare", "--json"]).arg(run_dir()).arg(&after).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["matched"].as_array().unwrap().iter().filter(|m| m["changes"][0]["beyond_ci"] == true).count(), 1);
+}
