@@ -118,4 +118,20 @@ mod tests {
         assert_eq!(p[4].rgb[..3].to_vec(), viridis(MAP_SCALE)); // 0.28 is clipped
         assert_eq!(p[5].rgb[..3].to_vec(), viridis(0.1));
     }
+
+    #[test]
+    fn inpainting_holes_show_grey_and_a_deterministic_model_has_no_spread() {
+        let truth = Tensor::ones([3, 2, 2], (Kind::Double, tch::Device::Cpu));
+        let mut hidden = Tensor::zeros([1, 2, 2], (Kind::Double, tch::Device::Cpu));
+        let _ = hidden.get(0).get(0).get(1).fill_(1.0);
+        let measurement = Tensor::cat(&[&truth, &(1.0 - &hidden)], 0);
+        let samples = truth.unsqueeze(0);
+        let input =
+            GridInput { truth: &truth, measurement: &measurement, hidden: Some(&hidden), samples: &samples, scale: 1 };
+        let p = panels(&input);
+        assert_eq!(p[1].rgb[..6], [255, 255, 255, 128, 128, 128]);
+        assert_eq!(p[4].title, "std: 0 (deterministic)");
+        let zero = ViridisRGB.get_color_normalized(0.0, 0.0, MAP_SCALE as f32);
+        assert_eq!(p[4].rgb[..3], [zero.0, zero.1, zero.2]);
+    }
 }

@@ -205,7 +205,8 @@ fn region_class(text: &str) -> &'static str {
 fn figure(f: &Figure) -> String {
     let svg = f.svg.trim_start_matches(|c| c != '<');
     let svg = svg.strip_prefix("<?xml").map_or(svg, |rest| rest.split_once("?>").map_or(rest, |(_, s)| s.trim_start()));
-    let svg = svg.replacen("<svg ", "<svg class=\"plot\" role=\"img\" ", 1);
+    let svg =
+        svg.replacen("<svg ", &format!("<svg class=\"plot\" role=\"img\" aria-label=\"{}\" ", escape(&f.title)), 1);
     format!("<figure>\n{svg}\n<figcaption><b>{}</b> {}</figcaption>\n</figure>\n", escape(&f.title), escape(&f.caption))
 }
 
