@@ -317,7 +317,9 @@ fn run_config(
 /// Draws one image's grid into `samples/<task>/<configuration>-<image>.png` under the run
 /// directory; returns that path, relative.
 fn write_grid(run_dir: &Path, task: &str, label: &str, image: &str, input: &GridInput<'_>) -> Result<String, String> {
-    let relative = format!("samples/{}/{}-{}.png", file_stem(task), file_stem(label), file_stem(image));
+    let image = Path::new(image).with_extension("");
+    let relative =
+        format!("samples/{}/{}-{}.png", file_stem(task), file_stem(label), file_stem(&image.to_string_lossy()));
     let path = run_dir.join(&relative);
     let png = grid::render(&sample_grid::panels(input))?;
     if let Some(parent) = path.parent() {

@@ -5,9 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    by_plugin, colour, inherent_known, inherent_symbol, span, text, tick, with_legend, Mark, Plot, BOUND_LINE,
-};
+use super::{by_plugin, inherent_known, inherent_symbol, span, text, tick, with_legend, Mark, Plot, BOUND_LINE};
 use crate::report::{ConfigResult, TaskSummary};
 
 /// Fill of the region MSE < U, where no model can be.
@@ -17,6 +15,8 @@ const BELOW_DIAGONAL: RGBColor = RGBColor(0xF9, 0xE0, 0xE0);
 pub(super) struct Distortion<'a> {
     pub(super) task: &'a TaskSummary,
     pub(super) results: &'a [&'a ConfigResult],
+    /// The run's plugins, in order: their colours.
+    pub(super) plugins: &'a [String],
 }
 
 impl Distortion<'_> {
@@ -72,8 +72,8 @@ impl Plot for Distortion<'_> {
         if known {
             legend.push((format!("U = {symbol} (least possible)"), Mark::Line(BOUND_LINE)));
         }
-        for (i, (plugin, _)) in by_plugin(self.results).into_iter().enumerate() {
-            legend.push((plugin, Mark::Dot(colour(i))));
+        for (plugin, c, _) in by_plugin(self.results, self.plugins) {
+            legend.push((plugin, Mark::Dot(c)));
         }
         let area = with_legend(root, &legend)?;
         let mut chart = ChartBuilder::on(&area)
@@ -107,8 +107,7 @@ impl Plot for Distortion<'_> {
                 .draw_series(LineSeries::new(vec![(1.0, 0.0), (1.0, hi)], BOUND_LINE.stroke_width(2)))
                 .map_err(text)?;
         }
-        for (i, (_, group)) in by_plugin(self.results).into_iter().enumerate() {
-            let c = colour(i);
+        for (_, c, group) in by_plugin(self.results, self.plugins) {
             let point = |r: &ConfigResult| (r.judgement.uncertainty.point / unit, r.judgement.mse.point / unit);
             let group: Vec<&ConfigResult> =
                 group.into_iter().filter(|r| point(r).0.is_finite() && point(r).1.is_finite()).collect();

@@ -91,15 +91,16 @@ pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
         &eta::EtaCurves::new(&dims),
     )?);
     let tolerance = report.manifest.band_tolerance;
+    let plugins: Vec<String> = report.manifest.plugins.iter().map(|p| p.name.clone()).collect();
     for task in &report.tasks {
         let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
         if results.is_empty() {
             continue;
         }
         let stem = file_stem(&task.name);
-        let plane = plane::Plane { task, results: &results, tolerance };
+        let plane = plane::Plane { task, results: &results, plugins: &plugins, tolerance };
         out.push(render(format!("plane-{stem}"), plane.title(), plane.caption(), &plane)?);
-        let distortion = distortion::Distortion { task, results: &results };
+        let distortion = distortion::Distortion { task, results: &results, plugins: &plugins };
         out.push(render(format!("distortion-{stem}"), distortion.title(), distortion.caption(), &distortion)?);
     }
     Ok(out)
@@ -207,16 +208,21 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Plugins in order of first appearance, with their results.
-fn by_plugin<'a>(results: &[&'a ConfigResult]) -> Vec<(String, Vec<&'a ConfigResult>)> {
-    let mut groups: Vec<(String, Vec<&ConfigResult>)> = Vec::new();
+/// The results of each plugin with its colour, in the run's plugin order (`order`, the
+/// manifest's), so that a plugin has one colour in every plot of a run.
+fn by_plugin<'a>(results: &[&'a ConfigResult], order: &[String]) -> Vec<(String, RGBColor, Vec<&'a ConfigResult>)> {
+    let mut groups: Vec<(usize, String, Vec<&ConfigResult>)> = Vec::new();
     for r in results {
-        match groups.iter_mut().find(|(name, _)| *name == r.plugin) {
-            Some((_, g)) => g.push(r),
-            None => groups.push((r.plugin.clone(), vec![r])),
+        match groups.iter_mut().find(|(_, name, _)| *name == r.plugin) {
+            Some((_, _, g)) => g.push(r),
+            None => {
+                let rank = order.iter().position(|p| *p == r.plugin).unwrap_or(order.len() + groups.len());
+                groups.push((rank, r.plugin.clone(), vec![r]));
+            }
         }
     }
-    groups
+    groups.sort_by_key(|g| g.0);
+    groups.into_iter().map(|(rank, name, g)| (name, colour(rank), g)).collect()
 }
 
 /// Whether N(X|Y) is known (exactly or as an estimate), so that U can be put in its units.

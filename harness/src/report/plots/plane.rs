@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    by_plugin, colour, inherent_known, inherent_symbol, span, text, tick, with_legend, Mark, Plot, BAND_FILL,
-    BOUND_LINE, IMPOSSIBLE_FILL, SUBOPTIMAL_FILL,
+    by_plugin, inherent_known, inherent_symbol, span, text, tick, with_legend, Mark, Plot, BAND_FILL, BOUND_LINE,
+    IMPOSSIBLE_FILL, SUBOPTIMAL_FILL,
 };
 use crate::judge::bound::eta;
 use crate::report::{ConfigResult, TaskSummary};
@@ -20,6 +20,8 @@ use crate::report::{ConfigResult, TaskSummary};
 pub(super) struct Plane<'a> {
     pub(super) task: &'a TaskSummary,
     pub(super) results: &'a [&'a ConfigResult],
+    /// The run's plugins, in order: their colours.
+    pub(super) plugins: &'a [String],
     /// Relative tolerance of the region calls (the band is drawn with it).
     pub(super) tolerance: f64,
 }
@@ -135,8 +137,8 @@ impl Plot for Plane<'_> {
             legend.push(("suboptimal".to_string(), Mark::Fill(SUBOPTIMAL_FILL)));
             legend.push((format!("bound η(P; d)·{symbol}"), Mark::Line(BOUND_LINE)));
         }
-        for (i, (plugin, _)) in by_plugin(self.results).into_iter().enumerate() {
-            legend.push((plugin, Mark::Dot(colour(i))));
+        for (plugin, c, _) in by_plugin(self.results, self.plugins) {
+            legend.push((plugin, Mark::Dot(c)));
         }
         let area = with_legend(root, &legend)?;
         let mut chart = ChartBuilder::on(&area)
@@ -179,7 +181,7 @@ impl Plot for Plane<'_> {
             chart
                 .draw_series(std::iter::once(Text::new(
                     "P = ∞",
-                    (x.infinity, y_hi),
+                    (x.infinity, y_hi - 0.02 * (y_hi - y_lo)),
                     ("sans-serif", 15).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top)),
                 )))
                 .map_err(text)?;
@@ -233,8 +235,7 @@ impl Plane<'_> {
     }
 
     fn draw_points<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>, x: &XAxis, unit: f64) -> Result<(), String> {
-        for (i, (_, group)) in by_plugin(self.results).into_iter().enumerate() {
-            let c = colour(i);
+        for (_, c, group) in by_plugin(self.results, self.plugins) {
             let point =
                 |r: &ConfigResult| (x.of(r.judgement.perception_nats.point), r.judgement.uncertainty.point / unit);
             // NaN cannot be placed (e.g. P of a deterministic model read from a version-1 file).
