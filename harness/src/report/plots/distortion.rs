@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{by_plugin, inherent_known, inherent_symbol, span, text, tick, with_legend, Mark, Plot, BOUND_LINE};
+use super::{by_plugin, inherent_known, inherent_symbol, text, tick, with_legend, Mark, Plot, BOUND_LINE};
 use crate::report::{ConfigResult, TaskSummary};
 
 /// Fill of the region MSE < U, where no model can be.
@@ -31,7 +31,7 @@ impl Distortion<'_> {
             "Both axes per dimension (N(X|Y) unknown); ".to_string()
         };
         format!(
-            "{unit}per-dimension MSE against U. In expectation every model lies on or above the line MSE = U \
+            "{unit}log scales; per-dimension MSE against U. In expectation every model lies on or above the line MSE = U \
              (shaded below) and at or right of U = N(X|Y): the uncertainty–perception tradeoff implies the \
              perception–distortion one. MSE is measured against one ground truth per observation, shared by \
              all models, so the points scatter around their expectations together. Whiskers: confidence intervals."
@@ -60,10 +60,10 @@ impl Plot for Distortion<'_> {
             let m = &r.judgement.mse;
             [m.point / unit, m.ci.lower / unit, m.ci.upper / unit]
         });
-        let floor = if known { (0.0, 1.2) } else { (0.0, 0.0) };
-        let (_, x_hi) = span(us, floor, 0.08);
-        let (_, y_hi) = span(mses, floor, 0.08);
-        let hi = x_hi.max(y_hi).max(f64::MIN_POSITIVE);
+        // Log axes: MSE is an arithmetic mean of the error's variances and U their geometric
+        // mean, so on real images MSE runs tens of times above U.
+        let (x_lo, x_hi) = log_span(us, known);
+        let (y_lo, y_hi) = log_span(mses, known);
         let symbol = inherent_symbol(t);
         let mut legend = vec![
             ("MSE < U: no model in expectation".to_string(), Mark::Fill(BELOW_DIAGONAL)),
@@ -80,7 +80,7 @@ impl Plot for Distortion<'_> {
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(72)
-            .build_cartesian_2d(0.0..hi, 0.0..hi)
+            .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
             .map_err(text)?;
         let (x_desc, y_desc) = if known {
             (format!("uncertainty U / {symbol}"), format!("distortion MSE / {symbol}"))
@@ -93,30 +93,42 @@ impl Plot for Distortion<'_> {
             .y_desc(y_desc)
             .x_label_formatter(&|v: &f64| tick(*v))
             .y_label_formatter(&|v: &f64| tick(*v))
-            .light_line_style(WHITE.mix(0.0))
+            .light_line_style(TRANSPARENT)
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(text)?;
-        chart
-            .draw_series(std::iter::once(Polygon::new(vec![(0.0, 0.0), (hi, 0.0), (hi, hi)], BELOW_DIAGONAL.filled())))
-            .map_err(text)?;
-        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (hi, hi)], BLACK.stroke_width(1))).map_err(text)?;
-        if known {
+        let steps = 200;
+        let diagonal: Vec<(f64, f64)> = (0..=steps)
+            .map(|k| {
+                let x = x_lo * (x_hi / x_lo).powf(k as f64 / steps as f64);
+                (x, x.clamp(y_lo, y_hi))
+            })
+            .collect();
+        let below: Vec<(f64, f64)> =
+            [(x_lo, y_lo), (x_hi, y_lo)].into_iter().chain(diagonal.iter().rev().copied()).collect();
+        chart.draw_series(std::iter::once(Polygon::new(below, BELOW_DIAGONAL.filled()))).map_err(text)?;
+        let on_diagonal = diagonal.into_iter().filter(|&(x, y)| x == y);
+        chart.draw_series(LineSeries::new(on_diagonal, BLACK.stroke_width(1))).map_err(text)?;
+        if known && (x_lo..=x_hi).contains(&1.0) {
             chart
-                .draw_series(LineSeries::new(vec![(1.0, 0.0), (1.0, hi)], BOUND_LINE.stroke_width(2)))
+                .draw_series(LineSeries::new(vec![(1.0, y_lo), (1.0, y_hi)], BOUND_LINE.stroke_width(2)))
                 .map_err(text)?;
         }
         for (_, c, group) in by_plugin(self.results, self.plugins) {
             let point = |r: &ConfigResult| (r.judgement.uncertainty.point / unit, r.judgement.mse.point / unit);
-            let group: Vec<&ConfigResult> =
-                group.into_iter().filter(|r| point(r).0.is_finite() && point(r).1.is_finite()).collect();
+            let group: Vec<&ConfigResult> = group
+                .into_iter()
+                .filter(|r| [point(r).0, point(r).1].iter().all(|v| v.is_finite() && *v > 0.0))
+                .collect();
             for r in &group {
                 let (px, py) = point(r);
                 let (u, m) = (&r.judgement.uncertainty, &r.judgement.mse);
+                // log axes: interval ends at or below zero are drawn to the axis
+                let (x, y) = (|v: f64| v.max(x_lo), |v: f64| v.max(y_lo));
                 let whiskers = [
-                    vec![(px, m.ci.lower / unit), (px, m.ci.upper / unit)],
-                    vec![(u.ci.lower / unit, py), (u.ci.upper / unit, py)],
+                    vec![(px, y(m.ci.lower / unit)), (px, y(m.ci.upper / unit))],
+                    vec![(x(u.ci.lower / unit), py), (x(u.ci.upper / unit), py)],
                 ];
                 chart
                     .draw_series(whiskers.into_iter().map(|w| PathElement::new(w, c.stroke_width(2))))
@@ -130,4 +142,19 @@ impl Plot for Distortion<'_> {
         }
         Ok(())
     }
+}
+
+/// A log axis range over the positive finite `values`, padded by a factor 1.25, including 1 (U =
+/// N(X|Y)) when N(X|Y) is `known`.
+fn log_span(values: impl Iterator<Item = f64>, known: bool) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for v in values.filter(|v| v.is_finite() && *v > 0.0).chain(known.then_some(1.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.1, 10.0);
+    }
+    (lo / 1.25, hi * 1.25)
 }
