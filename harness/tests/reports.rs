@@ -248,3 +248,53 @@ fn compare_marks_only_changes_beyond_the_intervals() {
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["matched"].as_array().unwrap().iter().filter(|m| m["changes"][0]["beyond_ci"] == true).count(), 1);
 }
+
+#[test]
+fn the_progress_bar_counts_every_planned_run_once() {
+    #[derive(Default)]
+    struct Count {
+        planned: usize,
+        finished: Vec<String>,
+    }
+    impl upbench::pipeline::Progress for Count {
+        fn planned(&mut self, runs: usize) {
+            self.planned = runs;
+        }
+        fn finished(&mut self, task: &str, label: &str) {
+            self.finished.push(format!("{task}: {label}"));
+        }
+    }
+    // 2 tasks × (2 gamma-optimal + 1 misconfigured posterior-mean)
+    let suite = r#"
+name = "count"
+seed = 1
+[sampling]
+observations = 8
+samples_per_observation = 64
+[timing]
+warmup = 0
+repetitions = 2
+[[task]]
+name = "a"
+dim = 2
+prior = { kind = "ar1", rho = 0.5 }
+operator = { kind = "denoising", noise_std = 1.0 }
+[[task]]
+name = "b"
+dim = 3
+prior = { kind = "ar1", rho = 0.5 }
+operator = { kind = "denoising", noise_std = 1.0 }
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.5, 1.0] }
+[[plugin]]
+name = "posterior-mean"
+params = { no_such_parameter = 1 }
+"#;
+    let mut count = Count::default();
+    let report = crate::util::run_with(suite, &mut count);
+    assert_eq!(count.planned, 6);
+    assert_eq!(count.finished.len(), 6, "{:?}", count.finished);
+    assert_eq!(report.results.len(), 4);
+    assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
+}

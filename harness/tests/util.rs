@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use upbench::pipeline::{run_suite, RunPlan, Silent};
+use upbench::pipeline::{run_suite, Progress, RunPlan, Silent};
 use upbench::report::RunReport;
 use upbench::suite::Suite;
 
@@ -80,6 +80,11 @@ pub fn incompatible_plugin() -> &'static Path {
 
 /// Runs suite text in-process on the CPU with the built plugins.
 pub fn run(suite_text: &str) -> RunReport {
+    run_with(suite_text, &mut Silent)
+}
+
+/// [`run`], reporting progress to `progress`.
+pub fn run_with(suite_text: &str, progress: &mut dyn Progress) -> RunReport {
     let dir = plugins().to_path_buf();
     let suite = Suite::parse(suite_text, "test.toml", workspace(), "test").unwrap_or_else(|e| panic!("{e}"));
     let log_dir = tempfile::tempdir().unwrap().keep();
@@ -93,7 +98,7 @@ pub fn run(suite_text: &str) -> RunReport {
         figure_dir: None,
     };
     point_plugins_at_models();
-    let report = run_suite(&plan, &mut Silent);
+    let report = run_suite(&plan, progress);
     assert_report_valid(&report);
     report
 }

@@ -62,7 +62,11 @@ pub(super) fn run_image_task(
         if !plugin.metadata.supports(kind) {
             continue;
         }
-        let Some(configs) = configurations(plan, entry, plugin, &config.name, rec) else { continue };
+        let Some(configs) = configurations(plan, entry, plugin, &config.name, rec) else {
+            // counted once in the plan: its failure is the step
+            rec.progress.finished(&config.name, plugin.name());
+            continue;
+        };
         for plugin_config in configs {
             let subject = format!("{} ({})", plugin_config.label, plugin.path.display());
             match run_config(plan, plugin, &plugin_config, &task, &spec, &summaries) {

@@ -209,7 +209,11 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
             if !plugin.metadata.supports(task.kind) {
                 continue;
             }
-            let Some(configs) = configurations(plan, entry, plugin, &task.name, &mut rec) else { continue };
+            let Some(configs) = configurations(plan, entry, plugin, &task.name, &mut rec) else {
+                // counted once in the plan: its failure is the step
+                rec.progress.finished(&task.name, plugin.name());
+                continue;
+            };
             for config in configs {
                 let subject = format!("{} ({})", config.label, plugin.path.display());
                 match run_config(plan, plugin, &config, &prepared) {
