@@ -5,7 +5,10 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{by_plugin, inherent_known, inherent_symbol, text, tick, with_legend, Mark, Plot, BOUND_LINE};
+use super::{
+    by_plugin, draw_markers, inherent_known, inherent_symbol, text, tick, uncertainty_unit, with_legend, Mark, Marker,
+    Plot, BOUND_LINE,
+};
 use crate::report::{ConfigResult, TaskSummary};
 
 /// Fill of the region MSE < U, where no model can be.
@@ -37,21 +40,13 @@ impl Distortion<'_> {
              all models, so the points scatter around their expectations together. Whiskers: confidence intervals."
         )
     }
-
-    fn unit(&self) -> f64 {
-        if inherent_known(self.task) {
-            self.task.inherent_uncertainty
-        } else {
-            1.0
-        }
-    }
 }
 
 impl Plot for Distortion<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let t = self.task;
         let known = inherent_known(t);
-        let unit = self.unit();
+        let unit = uncertainty_unit(t);
         let us = self.results.iter().flat_map(|r| {
             let u = &r.judgement.uncertainty;
             [u.point / unit, u.ci.lower / unit, u.ci.upper / unit]
@@ -121,24 +116,21 @@ impl Plot for Distortion<'_> {
                 .into_iter()
                 .filter(|r| [point(r).0, point(r).1].iter().all(|v| v.is_finite() && *v > 0.0))
                 .collect();
-            for r in &group {
-                let (px, py) = point(r);
-                let (u, m) = (&r.judgement.uncertainty, &r.judgement.mse);
-                // log axes: interval ends at or below zero are drawn to the axis
-                let (x, y) = (|v: f64| v.max(x_lo), |v: f64| v.max(y_lo));
-                let whiskers = [
-                    vec![(px, y(m.ci.lower / unit)), (px, y(m.ci.upper / unit))],
-                    vec![(x(u.ci.lower / unit), py), (x(u.ci.upper / unit), py)],
-                ];
-                chart
-                    .draw_series(whiskers.into_iter().map(|w| PathElement::new(w, c.stroke_width(2))))
-                    .map_err(text)?;
-            }
-            let markers = group.iter().map(|r| {
-                let style = if r.judgement.validity.is_valid() { c.filled() } else { c.stroke_width(2) };
-                Circle::new(point(r), 5, style)
-            });
-            chart.draw_series(markers).map_err(text)?;
+            // log axes: interval ends at or below zero are drawn to the axis
+            let (x, y) = (|v: f64| v.max(x_lo), |v: f64| v.max(y_lo));
+            let markers: Vec<Marker> = group
+                .iter()
+                .map(|r| {
+                    let (u, m) = (&r.judgement.uncertainty, &r.judgement.mse);
+                    Marker {
+                        at: point(r),
+                        x_interval: (x(u.ci.lower / unit), x(u.ci.upper / unit)),
+                        y_interval: (y(m.ci.lower / unit), y(m.ci.upper / unit)),
+                        valid: r.judgement.validity.is_valid(),
+                    }
+                })
+                .collect();
+            draw_markers(&mut chart, &markers, c)?;
         }
         Ok(())
     }

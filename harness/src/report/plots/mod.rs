@@ -8,6 +8,7 @@ mod plane;
 
 use std::sync::OnceLock;
 
+use plotters::coord::ranged1d::Ranged;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -228,6 +229,50 @@ fn by_plugin<'a>(results: &[&'a ConfigResult], order: &[String]) -> Vec<(String,
 /// Whether N(X|Y) is known (exactly or as an estimate), so that U can be put in its units.
 fn inherent_known(task: &TaskSummary) -> bool {
     task.inherent_uncertainty.is_finite() && task.inherent_uncertainty > 0.0
+}
+
+/// U's unit on the plots: N(X|Y) when known, else 1 (raw per-dimension values).
+fn uncertainty_unit(task: &TaskSummary) -> f64 {
+    if inherent_known(task) {
+        task.inherent_uncertainty
+    } else {
+        1.0
+    }
+}
+
+/// One configuration on a plot.
+struct Marker {
+    /// Its point.
+    at: (f64, f64),
+    /// Its confidence interval along x.
+    x_interval: (f64, f64),
+    /// Its confidence interval along y.
+    y_interval: (f64, f64),
+    /// Filled when valid, hollow when not.
+    valid: bool,
+}
+
+/// One plugin's markers in colour `c`: every whisker first, then the points, so that no
+/// whisker hides a point.
+fn draw_markers<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    markers: &[Marker],
+    c: RGBColor,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for m in markers {
+        let (px, py) = m.at;
+        let whiskers =
+            [vec![(px, m.y_interval.0), (px, m.y_interval.1)], vec![(m.x_interval.0, py), (m.x_interval.1, py)]];
+        chart.draw_series(whiskers.into_iter().map(|w| PathElement::new(w, c.stroke_width(2)))).map_err(text)?;
+    }
+    let points = markers.iter().map(|m| Circle::new(m.at, 5, if m.valid { c.filled() } else { c.stroke_width(2) }));
+    chart.draw_series(points).map_err(text)?;
+    Ok(())
 }
 
 /// A short label of how N(X|Y) was obtained, for axis titles.

@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    by_plugin, inherent_known, inherent_symbol, span, text, tick, with_legend, Mark, Plot, BAND_FILL, BOUND_LINE,
-    IMPOSSIBLE_FILL, SUBOPTIMAL_FILL,
+    by_plugin, draw_markers, inherent_known, inherent_symbol, span, text, tick, uncertainty_unit, with_legend, Mark,
+    Marker, Plot, BAND_FILL, BOUND_LINE, IMPOSSIBLE_FILL, SUBOPTIMAL_FILL,
 };
 use crate::judge::bound::eta;
 use crate::report::{ConfigResult, TaskSummary};
@@ -82,15 +82,6 @@ impl Plane<'_> {
         self.results.first().map_or(0.95, |r| r.judgement.uncertainty.ci.level)
     }
 
-    /// U's unit: N(X|Y) when known, else 1.
-    fn unit(&self) -> f64 {
-        if inherent_known(self.task) {
-            self.task.inherent_uncertainty
-        } else {
-            1.0
-        }
-    }
-
     fn x_axis(&self) -> XAxis {
         let perceptions = self.results.iter().flat_map(|r| {
             let p = &r.judgement.perception_nats;
@@ -118,7 +109,7 @@ impl Plot for Plane<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let t = self.task;
         let known = inherent_known(t);
-        let unit = self.unit();
+        let unit = uncertainty_unit(t);
         let x = self.x_axis();
         let uncertainties = self.results.iter().flat_map(|r| {
             let u = &r.judgement.uncertainty;
@@ -246,22 +237,19 @@ impl Plane<'_> {
                 sweep.sort_by(|a, b| a.0.total_cmp(&b.0));
                 chart.draw_series(LineSeries::new(sweep, c.mix(0.6).stroke_width(1))).map_err(text)?;
             }
-            for r in &group {
-                let (px, py) = point(r);
-                let (p, u) = (&r.judgement.perception_nats, &r.judgement.uncertainty);
-                let whiskers = [
-                    vec![(px, u.ci.lower / unit), (px, u.ci.upper / unit)],
-                    vec![(x.of(p.ci.lower), py), (x.of(p.ci.upper), py)],
-                ];
-                chart
-                    .draw_series(whiskers.into_iter().map(|w| PathElement::new(w, c.stroke_width(2))))
-                    .map_err(text)?;
-            }
-            let markers = group.iter().map(|r| {
-                let style = if r.judgement.validity.is_valid() { c.filled() } else { c.stroke_width(2) };
-                Circle::new(point(r), 5, style)
-            });
-            chart.draw_series(markers).map_err(text)?;
+            let markers: Vec<Marker> = group
+                .iter()
+                .map(|r| {
+                    let (p, u) = (&r.judgement.perception_nats, &r.judgement.uncertainty);
+                    Marker {
+                        at: point(r),
+                        x_interval: (x.of(p.ci.lower), x.of(p.ci.upper)),
+                        y_interval: (u.ci.lower / unit, u.ci.upper / unit),
+                        valid: r.judgement.validity.is_valid(),
+                    }
+                })
+                .collect();
+            draw_markers(chart, &markers, c)?;
         }
         Ok(())
     }
