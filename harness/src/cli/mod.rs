@@ -108,6 +108,10 @@ pub struct StudyArgs {
     /// Seed of every sample.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// A speed table to include (docs/knn-speed-cpu.md, docs/knn-speed-cuda.md: written by
+    /// scripts/bench-knn and scripts/gpu-check, which measure where the study cannot).
+    #[arg(long = "speed", value_name = "FILE")]
+    pub speed_tables: Vec<PathBuf>,
 }
 
 /// `upbench run`.
