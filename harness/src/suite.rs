@@ -163,12 +163,12 @@ impl PluginEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     /// Unreadable file.
-    #[error("{path}: cannot read suite file: {source}")]
+    #[error("{path}: cannot read suite file: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`: error chains would print it twice).
+        cause: std::io::Error,
     },
     /// TOML syntax, unknown key or wrong type: toml's message names line and column.
     #[error("{path}: {message}")]
@@ -211,7 +211,7 @@ impl Suite {
     /// Reads and parses the suite at `path`.
     pub fn load(path: &Path) -> Result<Suite, SuiteError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.to_path_buf(), source })?;
+            std::fs::read_to_string(path).map_err(|cause| SuiteError::Read { path: path.to_path_buf(), cause })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("suite").to_string();
         Suite::parse(&text, &path.display().to_string(), base, &stem)

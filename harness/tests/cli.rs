@@ -321,6 +321,24 @@ fn study_refuses_a_speed_table_it_cannot_read_before_measuring() {
 }
 
 #[test]
+fn an_unreadable_file_is_named_once_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-run");
+    for args in [vec!["run"], vec!["compare"], vec!["report"]] {
+        let mut command = upbench();
+        command.args(&args).arg(&missing);
+        if args == ["compare"] {
+            command.arg(&missing);
+        }
+        let out = command.output().unwrap();
+        assert!(!out.status.success());
+        let text = stderr(&out);
+        assert!(text.contains("no-such-run"), "{args:?}: {text}");
+        assert_eq!(text.matches("No such file or directory").count(), 1, "{args:?}: {text}");
+    }
+}
+
+#[test]
 fn theory_shows_both_example1_curves_labelled() {
     let out = upbench().args(["theory", "--dim", "1", "--perception", "1", "--example1"]).output().unwrap();
     let text = stdout(&out);

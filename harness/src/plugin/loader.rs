@@ -87,12 +87,12 @@ pub enum LoadError {
         log: String,
     },
     /// The plugin's `metadata` entry point failed.
-    #[error("{path}: its metadata could not be read: {source}")]
+    #[error("{path}: its metadata could not be read: {cause}")]
     Metadata {
         /// The path.
         path: PathBuf,
-        /// The plugin's error.
-        source: PluginError,
+        /// The plugin's error (in the message, so not also a `source`).
+        cause: PluginError,
     },
     /// Any other abi_stable failure.
     #[error("{path}: {reason}")]
@@ -122,7 +122,7 @@ pub fn load(path: &Path, log_dir: &Path) -> Result<LoadedPlugin, LoadError> {
     let module = header.init_root_module::<PluginModuleRef>().map_err(|e| classify(path.clone(), e, log_dir))?;
     let sdk_version = header.version_strings().to_string();
     let metadata =
-        (module.metadata())().into_result().map_err(|source| LoadError::Metadata { path: path.clone(), source })?;
+        (module.metadata())().into_result().map_err(|cause| LoadError::Metadata { path: path.clone(), cause })?;
     Ok(LoadedPlugin { path, metadata, sha256, sdk_version, module })
 }
 

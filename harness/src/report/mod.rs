@@ -219,12 +219,12 @@ pub enum ReportError {
     #[error("cannot serialise the report: {0}")]
     Json(#[from] serde_json::Error),
     /// A results file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The parse error, with its line and column.
-        source: serde_json::Error,
+        /// The parse error, with its line and column (in the message, so not also a `source`).
+        cause: serde_json::Error,
     },
     /// A plot could not be drawn.
     #[error(transparent)]
@@ -240,12 +240,12 @@ pub enum ReportError {
         found: u64,
     },
     /// A file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`).
+        cause: std::io::Error,
     },
 }
 
@@ -253,8 +253,8 @@ pub enum ReportError {
 /// to [`SCHEMA_VERSION`].
 pub fn read_run(path: &Path) -> Result<RunReport, ReportError> {
     let file = if path.is_dir() { path.join(JsonExporter.file_name()) } else { path.to_path_buf() };
-    let bytes = std::fs::read(&file).map_err(|source| ReportError::Io { path: file.clone(), source })?;
-    let parse = |source| ReportError::Parse { path: file.clone(), source };
+    let bytes = std::fs::read(&file).map_err(|cause| ReportError::Io { path: file.clone(), cause })?;
+    let parse = |cause| ReportError::Parse { path: file.clone(), cause };
     #[derive(Deserialize)]
     struct Versioned {
         schema_version: u64,
@@ -268,7 +268,7 @@ pub fn read_run(path: &Path) -> Result<RunReport, ReportError> {
 
 /// Creates the run directory (before any work, so a bad `--out` fails first).
 pub fn create_run_dir(dir: &Path) -> Result<(), ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })
+    std::fs::create_dir_all(dir).map_err(|cause| ReportError::Io { path: dir.to_path_buf(), cause })
 }
 
 /// What [`write_run`] writes.
@@ -285,7 +285,7 @@ pub enum Outputs {
 /// `index.html`. Image grids already in `dir` (named by results) are embedded in the page.
 pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec<PathBuf>, ReportError> {
     let write = |path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>| {
-        std::fs::write(&path, bytes).map_err(|source| ReportError::Io { path: path.clone(), source })?;
+        std::fs::write(&path, bytes).map_err(|cause| ReportError::Io { path: path.clone(), cause })?;
         written.push(path);
         Ok::<_, ReportError>(())
     };
@@ -300,7 +300,7 @@ pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec
     }
     let figures = plots::figures(report)?;
     let plot_dir = dir.join("plots");
-    std::fs::create_dir_all(&plot_dir).map_err(|source| ReportError::Io { path: plot_dir.clone(), source })?;
+    std::fs::create_dir_all(&plot_dir).map_err(|cause| ReportError::Io { path: plot_dir.clone(), cause })?;
     for f in &figures {
         write(plot_dir.join(format!("{}.svg", f.name)), f.svg.as_bytes(), &mut written)?;
         write(plot_dir.join(format!("{}.png", f.name)), &f.png, &mut written)?;
