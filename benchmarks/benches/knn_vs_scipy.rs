@@ -1,6 +1,7 @@
 //! upbench's k-NN entropy against SciPy's cKDTree (an independent CPU reference) on the same
 //! data, side by side in one run: wall time, their ratio, the two estimates (which must agree:
-//! same formula, same points) and this process's peak resident memory.
+//! same formula, same points), this process's peak resident memory and, on CUDA, the GPU memory
+//! it holds (libtorch's caching allocator keeps what it once reserved, so this is its peak).
 //!
 //! Run through `scripts/bench-knn [--quick] [--device cuda]`, which installs SciPy in `.venv`.
 //! Targets (issue [2]): on the CPU not slower than cKDTree for d ≥ 16; on a GPU at least 50×
@@ -29,6 +30,19 @@ fn write_npy(path: &std::path::Path, x: &Tensor) {
     std::fs::write(path, bytes).expect("write .npy");
 }
 
+/// GPU memory this process holds, MiB, as `nvidia-smi` reports it (None without a GPU or tool).
+fn gpu_mib() -> Option<f64> {
+    let out = Command::new("nvidia-smi")
+        .args(["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"])
+        .output()
+        .ok()?;
+    let me = std::process::id().to_string();
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|line| {
+        let (pid, mib) = line.split_once(',')?;
+        (pid.trim() == me).then(|| mib.trim().parse().ok()).flatten()
+    })
+}
+
 /// Peak resident set size of this process, MiB (Linux).
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -41,25 +55,36 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let device =
         if args.windows(2).any(|w| w[0] == "--device" && w[1] == "cuda") { Device::Cuda(0) } else { Device::Cpu };
-    let cases: Vec<(i64, i64)> = match (quick, device) {
-        (true, _) => vec![(4096, 16), (8192, 16), (8192, 64)],
-        (false, Device::Cpu) => vec![(4096, 16), (16384, 16), (16384, 64), (16384, 243)],
-        (false, _) => vec![(16384, 16), (16384, 64), (16384, 243), (65536, 243)],
+    // (n, d, whether SciPy runs too): the largest CUDA case shows memory staying bounded as n grows
+    // (SciPy would take tens of minutes there).
+    let cases: Vec<(i64, i64, bool)> = match (quick, device) {
+        (true, _) => vec![(4096, 16, true), (8192, 16, true), (8192, 64, true)],
+        (false, Device::Cpu) => vec![(4096, 16, true), (16384, 16, true), (16384, 64, true), (16384, 243, true)],
+        (false, _) => {
+            vec![(16384, 16, true), (16384, 64, true), (16384, 243, true), (65536, 243, true), (262144, 243, false)]
+        }
     };
     let k = 5;
-    let config = KnnConfig { k, ..KnnConfig::default() };
+    // `--block N`: values per distance block instead of the device's default, for tuning it.
+    let block_values = args.windows(2).find(|w| w[0] == "--block").map(|w| w[1].parse::<i64>().expect("--block N"));
+    let config = KnnConfig { k, block_values, ..KnnConfig::default() };
     let dir = tempfile_dir();
     println!(
-        "Kozachenko–Leonenko entropy (k = {k}) of standard normal samples: upbench on {device:?} against SciPy's cKDTree \
-         (CPU, all cores), same points. Best of 3 runs after a warm-up (upbench), one run of tree + query (SciPy).\n"
+        "Kozachenko–Leonenko entropy (k = {k}) of standard normal samples: upbench on {device:?} ({} values per \
+         distance block) against SciPy's cKDTree \
+         (CPU, all cores), same points. Best of 3 runs after a warm-up (upbench), one run of tree + query (SciPy); — where SciPy was not run. GPU MiB: what nvidia-smi says this process holds on the card \
+         after the case (the caching allocator keeps its peak).\n",
+        config.block_values_on(device)
     );
-    println!("| n | d | upbench s | SciPy s | speed-up | upbench h (nats) | SciPy h (nats) | peak RSS MiB |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (n, d) in cases {
+    println!("| n | d | upbench s | SciPy s | speed-up | upbench h (nats) | SciPy h (nats) | peak RSS MiB | GPU MiB |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (n, d, with_reference) in cases {
         tch::manual_seed(n + d);
         let x = Tensor::randn([n, d], (Kind::Double, Device::Cpu));
         let path = dir.join(format!("x-{n}-{d}.npy"));
-        write_npy(&path, &x);
+        if with_reference {
+            write_npy(&path, &x);
+        }
         let on_device = x.to_device(device);
         kl_entropy(&on_device, &config).expect("warm-up");
         let reps = 3;
@@ -76,12 +101,16 @@ fn main() {
             }
             best = best.min(start.elapsed().as_secs_f64());
         }
-        let out = Command::new("python3")
+        let out = if !with_reference {
+            Err(std::io::Error::other("skipped"))
+        } else {
+            Command::new("python3")
             .arg("benchmarks/knn_reference.py")
             .arg(&path)
             .arg(k.to_string())
             .current_dir(workspace())
-            .output();
+            .output()
+        };
         let (theirs, their_secs) = match out {
             Ok(o) if o.status.success() => {
                 let text = String::from_utf8_lossy(&o.stdout);
@@ -92,15 +121,20 @@ fn main() {
                 eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr));
                 (f64::NAN, f64::NAN)
             }
+            Err(_) if !with_reference => (f64::NAN, f64::NAN),
             Err(e) => {
                 eprintln!("cannot run python3 (use scripts/bench-knn): {e}");
                 (f64::NAN, f64::NAN)
             }
         };
-        let rss = peak_rss_mib().map_or("n/a".to_string(), |m| format!("{m:.0}"));
+        let mib = |m: Option<f64>| m.map_or("n/a".to_string(), |m| format!("{m:.0}"));
+        let (rss, gpu) = (mib(peak_rss_mib()), mib(if device.is_cuda() { gpu_mib() } else { None }));
+        let shown = |v: f64, digits: usize| if v.is_nan() { "—".to_string() } else { format!("{v:.digits$}") };
         println!(
-            "| {n} | {d} | {best:.3} | {their_secs:.3} | {:.2} | {ours:.9} | {theirs:.9} | {rss} |",
-            their_secs / best
+            "| {n} | {d} | {best:.3} | {} | {} | {ours:.9} | {} | {rss} | {gpu} |",
+            shown(their_secs, 3),
+            shown(their_secs / best, 2),
+            shown(theirs, 9)
         );
         assert!(
             theirs.is_nan() || (ours - theirs).abs() < 1e-6 * ours.abs().max(1.0),
