@@ -81,7 +81,7 @@ fn divergence(args: &EstimateArgs, reference: &Tensor, samples: &Tensor, kl: boo
 }
 
 fn knn_config(args: &EstimateArgs) -> KnnConfig {
-    KnnConfig { k: args.k, alpha: args.alpha, block_values: None }
+    KnnConfig { k: args.k, alpha: args.alpha, block_values: None, bias_correction: args.knn_bias_correction }
 }
 
 /// The first half of the samples of every observation.

@@ -188,6 +188,9 @@ pub struct EstimateArgs {
     /// Order α of the k-NN Rényi divergence, in (0, 1).
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f64,
+    /// Correct the k-NN entropy's bias (whitening and a Gaussian reference of the same n, d, k).
+    #[arg(long)]
+    pub knn_bias_correction: bool,
     /// Add uniform noise of this width to every value first (quantised data: one grey level),
     /// which removes ties for the k-NN estimators.
     #[arg(long)]

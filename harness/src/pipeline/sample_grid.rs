@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn inpainting_holes_show_grey_and_a_deterministic_model_has_no_spread() {
         let truth = Tensor::ones([3, 2, 2], (Kind::Double, tch::Device::Cpu));
-        let mut hidden = Tensor::zeros([1, 2, 2], (Kind::Double, tch::Device::Cpu));
+        let hidden = Tensor::zeros([1, 2, 2], (Kind::Double, tch::Device::Cpu));
         let _ = hidden.get(0).get(0).get(1).fill_(1.0);
         let measurement = Tensor::cat(&[&truth, &(1.0 - &hidden)], 0);
         let samples = truth.unsqueeze(0);

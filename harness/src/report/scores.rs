@@ -178,6 +178,21 @@ pub fn footnote(report: &RunReport) -> String {
     let ci = report.manifest.confidence_level * 100.0;
     format!(
         "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Estimator: {}. Device: {}.",
-        report.manifest.estimator.kind, report.manifest.device
+        estimator_label(&report.manifest.estimator),
+        report.manifest.device
     )
+}
+
+/// The estimator as the footnote names it: its kind, and for k-NN its k, α and whether the
+/// entropy's bias was corrected.
+fn estimator_label(estimator: &crate::estimate::EstimatorConfig) -> String {
+    match estimator.kind {
+        crate::estimate::EstimatorKind::Knn => format!(
+            "knn (k = {}, α = {}{})",
+            estimator.knn.k,
+            estimator.knn.alpha,
+            if estimator.knn.bias_correction { ", entropy bias-corrected on a Gaussian reference" } else { "" }
+        ),
+        kind => kind.to_string(),
+    }
 }
