@@ -105,11 +105,11 @@ fn main() {
             Err(std::io::Error::other("skipped"))
         } else {
             Command::new("python3")
-            .arg("benchmarks/knn_reference.py")
-            .arg(&path)
-            .arg(k.to_string())
-            .current_dir(workspace())
-            .output()
+                .arg("benchmarks/knn_reference.py")
+                .arg(&path)
+                .arg(k.to_string())
+                .current_dir(workspace())
+                .output()
         };
         let (theirs, their_secs) = match out {
             Ok(o) if o.status.success() => {

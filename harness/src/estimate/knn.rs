@@ -220,7 +220,13 @@ const REFERENCE_POINTS: i64 = 1 << 16;
 /// by its equivariance the exact bias for every Gaussian law. Measured once per (n, d, k) and
 /// kept for the process, from its own seeded generator (the run's libtorch generator is left
 /// alone, so results stay reproducible whether or not the value was cached).
-pub fn gaussian_reference_bias(n: i64, d: i64, k: usize, device: tch::Device, block_values: i64) -> Result<f64, EstimateError> {
+pub fn gaussian_reference_bias(
+    n: i64,
+    d: i64,
+    k: usize,
+    device: tch::Device,
+    block_values: i64,
+) -> Result<f64, EstimateError> {
     use rand::SeedableRng;
     static CACHE: std::sync::Mutex<std::collections::BTreeMap<(i64, i64, usize), f64>> =
         std::sync::Mutex::new(std::collections::BTreeMap::new());
