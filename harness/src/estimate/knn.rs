@@ -202,9 +202,9 @@ pub fn whitened_kl_entropy(samples: &Tensor, k: usize, block_values: i64) -> Res
         )));
     }
     let x = samples.to_kind(Kind::Double);
-    let centred = &x - x.mean_dim(0, true, Kind::Double);
-    let cov = centred.tr().matmul(&centred) / (n - 1) as f64;
-    let l = cov.f_linalg_cholesky(false).map_err(|e| {
+    let (mean, cov) = super::gaussian::fit(&x.unsqueeze(0), false)?;
+    let centred = &x - mean;
+    let l = cov.squeeze_dim(0).f_linalg_cholesky(false).map_err(|e| {
         EstimateError::Numeric(format!("the sample covariance is singular, so the points cannot be whitened: {e}"))
     })?;
     let white = Tensor::f_linalg_solve_triangular(&l, &centred.tr(), false, true, false).map_err(err)?.tr();
