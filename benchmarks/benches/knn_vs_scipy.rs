@@ -101,32 +101,7 @@ fn main() {
             }
             best = best.min(start.elapsed().as_secs_f64());
         }
-        let out = if !with_reference {
-            Err(std::io::Error::other("skipped"))
-        } else {
-            Command::new("python3")
-                .arg("benchmarks/knn_reference.py")
-                .arg(&path)
-                .arg(k.to_string())
-                .current_dir(workspace())
-                .output()
-        };
-        let (theirs, their_secs) = match out {
-            Ok(o) if o.status.success() => {
-                let text = String::from_utf8_lossy(&o.stdout);
-                let mut it = text.split_whitespace().map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
-                (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
-            }
-            Ok(o) => {
-                eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr));
-                (f64::NAN, f64::NAN)
-            }
-            Err(_) if !with_reference => (f64::NAN, f64::NAN),
-            Err(e) => {
-                eprintln!("cannot run python3 (use scripts/bench-knn): {e}");
-                (f64::NAN, f64::NAN)
-            }
-        };
+        let (theirs, their_secs) = if with_reference { scipy_reference(&path, k) } else { (f64::NAN, f64::NAN) };
         let mib = |m: Option<f64>| m.map_or("n/a".to_string(), |m| format!("{m:.0}"));
         let (rss, gpu) = (mib(peak_rss_mib()), mib(if device.is_cuda() { gpu_mib() } else { None }));
         let shown = |v: f64, digits: usize| if v.is_nan() { "—".to_string() } else { format!("{v:.digits$}") };
@@ -141,6 +116,32 @@ fn main() {
             "estimates disagree: {ours} vs {theirs}"
         );
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// SciPy's estimate and its seconds for the points in `path` (benchmarks/knn_reference.py), NaN
+/// when it cannot run.
+fn scipy_reference(path: &std::path::Path, k: usize) -> (f64, f64) {
+    let out = Command::new("python3")
+        .arg("benchmarks/knn_reference.py")
+        .arg(path)
+        .arg(k.to_string())
+        .current_dir(workspace())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let mut it = text.split_whitespace().map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+            (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
+        }
+        Ok(o) => {
+            eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr));
+            (f64::NAN, f64::NAN)
+        }
+        Err(e) => {
+            eprintln!("cannot run python3 (use scripts/bench-knn): {e}");
+            (f64::NAN, f64::NAN)
+        }
     }
 }
 
