@@ -69,6 +69,8 @@ fn espcn_x4_reproduces_its_published_set5_figure() {
         &[("colour_space", toml::Value::String("ycbcr".into()))],
         &spec(TaskKind::ImageSuperResolution, 3, 4, 0.0),
     );
+    // restore reseeds libtorch's generator, which a suite running in a parallel test shares.
+    let _rng = upbench::seed::torch_rng_lock();
     let root = data_dir().join("set5");
     let mut psnr = Vec::new();
     for i in 1..=5 {
@@ -132,6 +134,8 @@ fn noisy_fill_keeps_observed_pixels_and_fills_with_the_ring_statistics() {
     let observed = Tensor::ones([1, 12, 12], (Kind::Float, tch::Device::Cpu));
     let _ = observed.narrow(1, 4, 4).narrow(2, 4, 4).fill_(0.0);
     let y = Tensor::cat(&[&image * &observed, observed.shallow_clone()], 0).unsqueeze(0).contiguous();
+    // restore reseeds libtorch's generator and noisy-fill draws from it; suites in parallel tests share it.
+    let _rng = upbench::seed::torch_rng_lock();
     let out = run::restore(&mut fill, &y, 4000, 1, &[1, 12, 12]).unwrap().get(0);
     let kept = (&out - image.to_kind(Kind::Double)) * observed.to_kind(Kind::Double);
     assert_eq!(kept.abs().max().double_value(&[]), 0.0);
