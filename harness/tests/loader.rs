@@ -94,3 +94,48 @@ name = "posterior-sampler"
         .all(|f| f.subject.contains("libfixture_panicking_plugin")));
     assert_eq!(report.failures.len(), 8, "{msgs:#?}");
 }
+
+#[test]
+fn views_that_lie_about_their_layout_are_refused_before_any_read() {
+    let suite = r#"
+seed = 5
+[sampling]
+observations = 8
+samples_per_observation = 64
+[timing]
+warmup = 0
+repetitions = 2
+[[task]]
+name = "den4"
+dim = 4
+prior = { kind = "identity" }
+operator = { kind = "denoising", noise_std = 0.5 }
+[[plugin]]
+name = "lying"
+params = { lie = ["none", "double-strides", "huge-strides", "negative-strides", "overflowing-strides", "short-buffer", "unknown-dtype"] }
+"#;
+    let report = run(suite);
+    // The honest view is read and scored.
+    assert!(result(&report, "den4", "lying(lie=\"none\")").judgement.uncertainty.point.is_finite());
+    let msgs: Vec<String> = report.failures.iter().map(|f| format!("{} {}", f.subject, f.message)).collect();
+    for (lie, needle) in [
+        ("double-strides", "reaches 32760 bytes past its data pointer, but its owner holds only 16384"),
+        ("huge-strides", "but its owner holds only 16384"),
+        ("negative-strides", "negative stride -4"),
+        ("overflowing-strides", "overflows the address range"),
+        ("short-buffer", "but its owner holds only 8192"),
+        ("unknown-dtype", "unknown dtype code 9"),
+    ] {
+        let label = format!("lying(lie=\"{lie}\")");
+        assert!(
+            report.failures.iter().any(|f| f.stage == Stage::Run
+                && f.subject.contains(&label)
+                && f.subject.contains("libfixture_lying_plugin")
+                && f.message.starts_with("plugin output is malformed: ")
+                && f.message.contains(needle)),
+            "{lie}: {msgs:#?}"
+        );
+        assert!(report.results.iter().all(|r| r.label != label), "{lie} must not be scored");
+    }
+    assert_eq!(report.failures.len(), 6, "{msgs:#?}");
+}

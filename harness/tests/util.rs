@@ -51,6 +51,7 @@ pub fn plugins() -> &'static Path {
             "srvgg-x4",
             "dncnn-s25",
             "fixture-panicking-plugin",
+            "fixture-lying-plugin",
             "fixture-not-a-plugin",
         ] {
             args.extend(["-p", p]);

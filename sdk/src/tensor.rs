@@ -106,21 +106,69 @@ impl TensorView {
         self.strides.as_slice() == Self::contiguous_strides(&self.shape).as_slice()
     }
 
-    /// Checks the invariants every view must hold: one stride per dimension, no negative size,
-    /// no null pointer unless the tensor is empty.
+    /// Checks the invariants every view must hold: a known dtype and device kind, one stride per
+    /// dimension, no negative size or stride, an element count and extent that fit in `i64`, and
+    /// no null pointer unless the tensor is empty. It cannot know how much memory lies behind
+    /// `data`: [`OwnedTensor::validate`] checks the extent against what the owner holds.
     pub fn validate(&self) -> Result<(), PluginError> {
+        self.extent_bytes().map(|_| ())
+    }
+
+    /// The bytes from `data` up to the end of the furthest element the view can address,
+    /// `(1 + Σ (shape_i − 1)·stride_i)·element size` (0 for an empty tensor), after the checks of
+    /// [`TensorView::validate`]. Computed with checked arithmetic: a lying shape cannot wrap.
+    pub fn extent_bytes(&self) -> Result<u64, PluginError> {
+        let invalid = |message: String| Err(PluginError::InvalidInput(message.into()));
+        // Read as raw bytes: a plugin may hand over a discriminant no variant has.
+        // SAFETY: both enums are `repr(u8)`, so each field is one initialised byte.
+        let (dtype_code, device_code) = unsafe {
+            (*(&self.dtype as *const DType as *const u8), *(&self.device.kind as *const DeviceKind as *const u8))
+        };
+        if dtype_code > DType::F64 as u8 {
+            return invalid(format!("tensor has an unknown dtype code {dtype_code}"));
+        }
+        if device_code > DeviceKind::Cuda as u8 {
+            return invalid(format!("tensor has an unknown device kind code {device_code}"));
+        }
         if self.shape.len() != self.strides.len() {
-            return Err(PluginError::InvalidInput(
-                format!("tensor has {} dimensions but {} strides", self.shape.len(), self.strides.len()).into(),
-            ));
+            return invalid(format!("tensor has {} dimensions but {} strides", self.shape.len(), self.strides.len()));
         }
         if let Some(bad) = self.shape.iter().find(|&&s| s < 0) {
-            return Err(PluginError::InvalidInput(format!("negative dimension {bad} in tensor shape").into()));
+            return invalid(format!("negative dimension {bad} in tensor shape {:?}", self.shape.as_slice()));
         }
-        if self.data.is_null() && self.numel() > 0 {
-            return Err(PluginError::InvalidInput("tensor data pointer is null".into()));
+        if let Some(bad) = self.strides.iter().find(|&&s| s < 0) {
+            return invalid(format!("negative stride {bad} in tensor strides {:?}", self.strides.as_slice()));
         }
-        Ok(())
+        let overflow = || {
+            PluginError::InvalidInput(
+                format!(
+                    "tensor shape {:?} with strides {:?} overflows the address range",
+                    self.shape.as_slice(),
+                    self.strides.as_slice()
+                )
+                .into(),
+            )
+        };
+        let mut numel: i64 = 1;
+        for &s in self.shape.iter() {
+            numel = numel.checked_mul(s).ok_or_else(overflow)?;
+        }
+        if numel == 0 {
+            return Ok(0);
+        }
+        if self.data.is_null() {
+            return invalid("tensor data pointer is null".into());
+        }
+        let mut furthest: i64 = 0;
+        for (&size, &stride) in self.shape.iter().zip(self.strides.iter()) {
+            furthest =
+                (size - 1).checked_mul(stride).and_then(|step| furthest.checked_add(step)).ok_or_else(overflow)?;
+        }
+        let bytes = furthest
+            .checked_add(1)
+            .and_then(|elements| elements.checked_mul(self.dtype.size_bytes() as i64))
+            .ok_or_else(overflow)?;
+        Ok(bytes as u64)
     }
 
     /// Copies a contiguous CPU `f64` or `f32` view into a `Vec<f64>`, for plugins without a
@@ -152,7 +200,9 @@ impl TensorView {
 /// Dropping the trait object releases the memory, through the vtable of the side that made it.
 #[sabi_trait]
 pub trait TensorOwner: Send + Sync + 'static {
-    /// Bytes held, for diagnostics.
+    /// Bytes kept valid from the view's data pointer onwards. The harness refuses a view that
+    /// reaches past them ([`OwnedTensor::validate`]), so an owner must not under-report; it is
+    /// the one fact about the memory the harness cannot check itself.
     fn held_bytes(&self) -> u64;
 }
 
@@ -212,6 +262,27 @@ impl OwnedTensor {
     pub fn held_bytes(&self) -> u64 {
         self.owner.held_bytes()
     }
+
+    /// Checks the view ([`TensorView::validate`]) and that every element it can address lies
+    /// inside the bytes its owner holds from the data pointer on ([`TensorOwner::held_bytes`]).
+    /// What the harness runs on every plugin output before it reads a byte of it.
+    pub fn validate(&self) -> Result<(), PluginError> {
+        let extent = self.view.extent_bytes()?;
+        let held = self.held_bytes();
+        if extent > held {
+            return Err(PluginError::InvalidInput(
+                format!(
+                    "tensor view of shape {:?} with strides {:?} ({:?}) reaches {extent} bytes past its data \
+                     pointer, but its owner holds only {held}",
+                    self.view.shape.as_slice(),
+                    self.view.strides.as_slice(),
+                    self.view.dtype
+                )
+                .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 struct VecOwner(RVec<f64>);
@@ -219,5 +290,46 @@ struct VecOwner(RVec<f64>);
 impl TensorOwner for VecOwner {
     fn held_bytes(&self) -> u64 {
         (self.0.len() * std::mem::size_of::<f64>()) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(data: &mut [f64], shape: &[i64], strides: &[i64]) -> TensorView {
+        TensorView {
+            data: data.as_mut_ptr().cast(),
+            shape: shape.into(),
+            strides: strides.into(),
+            dtype: DType::F64,
+            device: Device::CPU,
+        }
+    }
+
+    #[test]
+    fn extent_is_the_byte_after_the_furthest_element() {
+        let mut data = vec![0.0; 24];
+        assert_eq!(view(&mut data, &[2, 3, 4], &[12, 4, 1]).extent_bytes().unwrap(), 24 * 8);
+        // A transposed view reaches as far; a broadcast (stride 0) reaches less.
+        assert_eq!(view(&mut data, &[4, 3, 2], &[1, 4, 12]).extent_bytes().unwrap(), 24 * 8);
+        assert_eq!(view(&mut data, &[5, 4], &[0, 1]).extent_bytes().unwrap(), 4 * 8);
+        assert_eq!(view(&mut data, &[2, 0, 4], &[12, 4, 1]).extent_bytes().unwrap(), 0);
+    }
+
+    #[test]
+    fn lying_layouts_are_refused() {
+        let mut data = vec![0.0; 24];
+        let message = |v: TensorView| v.validate().unwrap_err().to_string();
+        assert!(message(view(&mut data, &[2, 12], &[-12, 1])).contains("negative stride -12"));
+        assert!(message(view(&mut data, &[2, 12], &[i64::MAX / 2, 1])).contains("overflows"));
+        assert!(message(view(&mut data, &[i64::MAX, 4], &[4, 1])).contains("overflows"));
+        assert!(message(view(&mut data, &[2, 3], &[1])).contains("2 dimensions but 1 strides"));
+        let owned = OwnedTensor::from_f64_vec(data, &[2, 12]).unwrap();
+        assert!(owned.validate().is_ok());
+        let mut lying = owned;
+        lying.view.strides = vec![24, 2].into();
+        let err = lying.validate().unwrap_err().to_string();
+        assert!(err.contains("reaches 376 bytes past its data pointer, but its owner holds only 192"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
 //! Stage 3: run a model on a task's measurements and time it.
 //!
 //! [`restore`] hands the measurements to the plugin as a zero-copy view, checks what comes back
-//! (shape, dtype, device, finiteness) and copies it into a harness-owned float64 tensor.
+//! (a layout inside the bytes its owner holds, shape, dtype, device, finiteness) and copies it
+//! into a harness-owned float64 tensor.
 //! [`throughput`] times repeated calls.
 
 mod throughput;
@@ -58,8 +59,13 @@ pub fn restore(
 ) -> Result<Tensor, RunError> {
     let view = view_of(measurements)?;
     let output = model.restore(&view, n_samples, seed).into_result()?;
+    // Every byte the view can address must lie inside what its owner holds before any is read:
+    // a plugin that lies about its strides must not make the harness read memory it does not own.
+    output.validate().map_err(|e| match e {
+        PluginError::InvalidInput(message) => RunError::Malformed(message.into()),
+        other => RunError::Plugin(other),
+    })?;
     let out = output.view();
-    out.validate()?;
     let n = measurements.size()[0];
     let want: Vec<i64> = [n, i64::from(n_samples)].iter().chain(sample_shape).copied().collect();
     if out.shape.as_slice() != want.as_slice() {
