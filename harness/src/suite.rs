@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::EstimatorConfig;
+use crate::estimate::{EstimatorConfig, IntervalMethod, Intervals};
 use crate::run::TimingConfig;
 use crate::task::images::ImageTaskConfig;
 use crate::task::TaskConfig;
@@ -102,7 +102,11 @@ fn default_timing() -> TimingConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatisticsConfig {
-    /// Bootstrap resamples.
+    /// How confidence intervals are formed (`estimate::intervals`): Student-t with jackknife
+    /// standard errors by default, or the percentile bootstrap.
+    #[serde(default)]
+    pub interval: IntervalMethod,
+    /// Resamples of the percentile bootstrap (unused by the jackknife).
     #[serde(default = "default_resamples")]
     pub bootstrap_resamples: usize,
     /// Interval coverage.
@@ -123,9 +127,17 @@ fn default_tolerance() -> f64 {
     0.02
 }
 
+impl StatisticsConfig {
+    /// The interval settings, with `seed` for the bootstrap's resampling.
+    pub fn intervals(&self, seed: u64) -> Intervals {
+        Intervals { method: self.interval, resamples: self.bootstrap_resamples, level: self.confidence_level, seed }
+    }
+}
+
 impl Default for StatisticsConfig {
     fn default() -> Self {
         StatisticsConfig {
+            interval: IntervalMethod::default(),
             bootstrap_resamples: default_resamples(),
             confidence_level: default_level(),
             band_tolerance: default_tolerance(),

@@ -8,8 +8,8 @@ use tch::{Kind, Tensor};
 
 use super::{EstimateArgs, EstimatorChoice};
 use crate::estimate::{
-    gaussian, knn, log_entropy_powers, mean_of, Bootstrap, Estimate, EstimatorConfig, EstimatorKind, KnnConfig,
-    Shrinkage,
+    gaussian, knn, log_entropy_powers, mean_of, Estimate, EstimatorConfig, EstimatorKind, IntervalMethod, Intervals,
+    KnnConfig, Shrinkage,
 };
 
 /// Reads a C-order float32/float64 `.npy` file of rank 3 as a float64 tensor.
@@ -116,12 +116,13 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
             None => x,
         })
     };
-    let bootstrap = Bootstrap { resamples: 2000, level: args.level, seed: args.seed };
+    let intervals =
+        Intervals { method: IntervalMethod::default(), resamples: 2000, level: args.level, seed: args.seed };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(vec!["quantity", "estimate [CI]", "from K/2", "n", "K", "d", "notes"]);
     let mut row = |name: &str, full: Vec<f64>, half: Vec<f64>, shape: (i64, String, i64), note: String, exp: bool| {
-        let [est] = bootstrap.estimate(full.len(), |idx| [mean_of(&full, idx)]);
+        let [est] = intervals.estimate(full.len(), |idx| [mean_of(&full, idx)]);
         let half_mean = half.iter().sum::<f64>() / half.len() as f64;
         let (est, half_mean) = if exp { (est.exp(), half_mean.exp()) } else { (est, half_mean) };
         table.add_row(vec![

@@ -30,9 +30,9 @@ pub struct Estimate {
     /// The estimate on the full data.
     #[serde(with = "crate::report::float")]
     pub point: f64,
-    /// The bootstrap percentile interval.
+    /// The confidence interval (`estimate::intervals`).
     pub ci: ConfidenceInterval,
-    /// Bootstrap standard deviation.
+    /// Standard error: the jackknife's, or the bootstrap standard deviation; NaN when n < 2.
     #[serde(with = "crate::report::float")]
     pub standard_error: f64,
     /// Independent units behind it.

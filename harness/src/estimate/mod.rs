@@ -3,7 +3,7 @@
 //! Input: a model's samples x̂ `[n, K, d]` for n observations, and what the task knows about the
 //! truth (the ground-truth x, the exact posterior and K independent posterior draws x' per y).
 //! Output: per-observation statistics ([`ObservationStats`]); aggregation over y and confidence
-//! intervals happen in [`crate::judge`], with [`Bootstrap`].
+//! intervals happen in [`crate::judge`], with [`Intervals`].
 //!
 //! Errors are E = X̂ − X' with X' drawn from p(x | y) independently of X̂, which is exactly the
 //! conditional law of X̂ − X given Y = y (`theory.md`, "Setting": X and X̂ are independent given Y).
@@ -14,18 +14,18 @@
 //! d: `docs/estimators.md`). Both also report their values from K/4 and K/2 samples
 //! ([`SubsampleStats`]) for the convergence diagnostic.
 
-mod bootstrap;
 #[allow(clippy::module_inception)]
 mod estimate;
 pub mod fidelity;
 pub mod gaussian;
 pub mod images;
+mod intervals;
 pub mod knn;
 pub mod special;
 
-pub use bootstrap::{mean_of, Bootstrap};
 pub use estimate::{ConfidenceInterval, Estimate};
 pub use gaussian::Shrinkage;
+pub use intervals::{mean_of, t_quantile, IntervalMethod, Intervals};
 pub use knn::KnnConfig;
 
 use tch::{Kind, Tensor};

@@ -2,17 +2,18 @@
 //!
 //! From per-observation statistics ([`ObservationStats`]) this stage forms U = exp(mean of
 //! (1/d)·ln|Σ̂_E,y|), P = mean of D_½ over y, their ratio to the bound η(P; d)·N(X|Y), with
-//! bootstrap confidence intervals over y, and turns the *whole* confidence box of (P, U) into a
+//! confidence intervals over y ([`crate::estimate::Intervals`]), and turns the *whole* confidence box of (P, U) into a
 //! [`Region`] and a [`Validity`] verdict. It never prints.
 
 pub mod bound;
+pub mod coverage;
 mod verdict;
 
 pub use verdict::{ConfidenceBox, Reason, Region, Validity};
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::{mean_of, Bootstrap, Estimate, ObservationStats};
+use crate::estimate::{mean_of, Estimate, Intervals, ObservationStats};
 
 /// Where the task's N(X|Y) comes from, which decides what a result below the bound means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +96,8 @@ pub struct Judgement {
 /// Judging settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JudgeConfig {
-    /// Resampling for the confidence intervals.
-    pub bootstrap: Bootstrap,
+    /// How the confidence intervals are formed.
+    pub intervals: Intervals,
     /// Relative tolerance around the optimal band, for the [`Region::OptimalBand`] call.
     pub band_tolerance: f64,
 }
@@ -106,15 +107,17 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     let n = stats.log_uncertainty.len();
     let d = truth.dim;
     let n_inh = truth.inherent_uncertainty;
-    let ratio_of = |log_u: f64, p: f64| log_u.exp() / (bound::eta(p.max(0.0), d) * n_inh);
-    let [log_u, p, ratio, mse] = config.bootstrap.estimate(n, |idx| {
+    // Every statistic on the scale where it is closest to normal (ln U, P, ln U/bound, ln MSE),
+    // as the t-interval wants; the ends are mapped back.
+    let log_ratio_of = |log_u: f64, p: f64| log_u - (bound::eta(p.max(0.0), d) * n_inh).ln();
+    let [log_u, p, log_ratio, log_mse] = config.intervals.estimate(n, |idx| {
         let chosen: Vec<usize> = idx.collect();
         let log_u = mean_of(&stats.log_uncertainty, &mut chosen.iter().copied());
         let p = mean_of(&stats.perception, &mut chosen.iter().copied());
         let mse = mean_of(&stats.mse, &mut chosen.iter().copied());
-        [log_u, p, ratio_of(log_u, p), mse]
+        [log_u, p, log_ratio_of(log_u, p), mse.ln()]
     });
-    let uncertainty = log_u.exp();
+    let (uncertainty, ratio, mse) = (log_u.exp(), log_ratio.exp(), log_mse.exp());
     let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
     let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
     let band_top = truth.gaussian_inherent_uncertainty / n_inh;

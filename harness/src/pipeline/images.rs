@@ -9,7 +9,7 @@ use tch::Tensor;
 use super::sample_grid::{self, GridInput};
 use super::{configurations, rank, LoadedPlugin, Recorder, RunPlan};
 use crate::device::sdk_device;
-use crate::estimate::{fidelity, images, mean_of, Bootstrap, ObservationStats, SubsampleStats};
+use crate::estimate::{fidelity, images, mean_of, ObservationStats, SubsampleStats};
 use crate::judge::{self, InherentBasis, JudgeConfig, TaskTruth};
 use crate::plugin::PluginConfig;
 use crate::report::plots::file_stem;
@@ -267,17 +267,13 @@ fn run_config(
         }
     }
     let stats = file.statistics;
-    let bootstrap = |what: &str| Bootstrap {
-        resamples: stats.bootstrap_resamples,
-        level: stats.confidence_level,
-        seed: derive_seed(file.seed, &[what, &c.name, &config.label]),
-    };
-    let [psnr_y] = bootstrap("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
-    let [ssim] = bootstrap("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
+    let intervals = |what: &str| stats.intervals(derive_seed(file.seed, &[what, &c.name, &config.label]));
+    let [psnr_y] = intervals("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
+    let [ssim] = intervals("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
     let first = task.cases.first().ok_or((Stage::Task, "the task has no images".to_string()))?;
     let timing_batch = first.measurement.unsqueeze(0).to_device(plan.device).contiguous();
     let throughput =
-        match run::throughput(&mut model, &timing_batch, k, &first.truth.size(), file.timing, bootstrap("timing")) {
+        match run::throughput(&mut model, &timing_batch, k, &first.truth.size(), file.timing, intervals("timing")) {
             Ok(t) => Some(t),
             Err(e) => {
                 notes.push((Stage::Run, format!("timing failed after the quality numbers were measured: {e}")));
@@ -296,7 +292,7 @@ fn run_config(
             },
             dim: summary.signal_dim,
         };
-        let judge_config = JudgeConfig { bootstrap: bootstrap(&summary.name), band_tolerance: stats.band_tolerance };
+        let judge_config = JudgeConfig { intervals: intervals(&summary.name), band_tolerance: stats.band_tolerance };
         let judgement = judge::judge(&g.into_stats(summary.signal_dim as i64), &truth, &judge_config);
         let psnr_db = -10.0 * judgement.mse.point.log10();
         out.push(ConfigResult {

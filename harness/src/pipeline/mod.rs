@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::device::{device_name, sdk_device};
-use crate::estimate::{self, Bootstrap, ObservationStats};
+use crate::estimate::{self, ObservationStats};
 use crate::judge::{self, JudgeConfig, TaskTruth};
 use crate::plugin::{self, LoadedPlugin, PluginConfig};
 use crate::report::{ConfigResult, Failure, Manifest, PluginRecord, RunReport, Stage, TaskSummary, SCHEMA_VERSION};
@@ -274,6 +274,7 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         torch_threads: tch::get_num_threads(),
         estimator: file.estimator,
         sampling: file.sampling,
+        interval_method: file.statistics.interval,
         bootstrap_resamples: file.statistics.bootstrap_resamples,
         confidence_level: file.statistics.confidence_level,
         band_tolerance: file.statistics.band_tolerance,
@@ -390,12 +391,8 @@ fn inherent_uncertainty(
         })??;
         log_n.extend(values.into_iter().map(|h| estimate::special::log_entropy_power(h, task.dim)));
     }
-    let bootstrap = Bootstrap {
-        resamples: file.statistics.bootstrap_resamples,
-        level,
-        seed: derive_seed(file.seed, &["inherent", &task.name]),
-    };
-    let [mean_log_n] = bootstrap.estimate(log_n.len(), |idx| [estimate::mean_of(&log_n, idx)]);
+    let intervals = file.statistics.intervals(derive_seed(file.seed, &["inherent", &task.name]));
+    let [mean_log_n] = intervals.estimate(log_n.len(), |idx| [estimate::mean_of(&log_n, idx)]);
     let (_, log_det) = tch::Tensor::f_linalg_slogdet(&samples.posterior_cov).map_err(crate::task::TaskError::from)?;
     let gaussian = (log_det.mean(tch::Kind::Double).double_value(&[]) / d).exp();
     Ok(Inherent { inherent: mean_log_n.exp(), gaussian })
@@ -486,18 +483,14 @@ fn run_config(
         return Err((Stage::Run, "the task has no observations".into()));
     };
     let stats = file.statistics;
-    let bootstrap = Bootstrap {
-        resamples: stats.bootstrap_resamples,
-        level: stats.confidence_level,
-        seed: derive_seed(file.seed, &["bootstrap", &task.name, &config.label]),
-    };
+    let intervals = stats.intervals(derive_seed(file.seed, &["bootstrap", &task.name, &config.label]));
     let judgement = judge::judge(
         &observation_stats,
         &prepared.truth,
-        &JudgeConfig { bootstrap, band_tolerance: stats.band_tolerance },
+        &JudgeConfig { intervals, band_tolerance: stats.band_tolerance },
     );
     let (throughput, timing_error) =
-        match run::throughput(&mut model, &timing_batch, k, &[task.dim as i64], file.timing, bootstrap) {
+        match run::throughput(&mut model, &timing_batch, k, &[task.dim as i64], file.timing, intervals) {
             Ok(t) => (Some(t), None),
             Err(e) => (None, Some(format!("timing failed after the quality numbers were measured: {e}"))),
         };

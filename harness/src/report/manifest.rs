@@ -54,7 +54,11 @@ pub struct Manifest {
     pub estimator: EstimatorConfig,
     /// n and K.
     pub sampling: SamplingConfig,
-    /// Bootstrap resamples.
+    /// How the confidence intervals were formed (runs before this field used the percentile
+    /// bootstrap).
+    #[serde(default = "default_interval_method")]
+    pub interval_method: crate::estimate::IntervalMethod,
+    /// Resamples of the percentile bootstrap (unused by the jackknife).
     pub bootstrap_resamples: usize,
     /// Interval coverage.
     #[serde(with = "crate::report::float")]
@@ -67,6 +71,11 @@ pub struct Manifest {
     /// The data directory image tasks read (when the suite has any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<String>,
+}
+
+/// What runs before the field existed used.
+fn default_interval_method() -> crate::estimate::IntervalMethod {
+    crate::estimate::IntervalMethod::PercentileBootstrap
 }
 
 /// What runs before the field existed used.

@@ -1,5 +1,5 @@
 //! Throughput: samples per second of a model's `restore`, with warm-up, repetitions and a
-//! bootstrap confidence interval over repetitions (the same resampling as the quality numbers).
+//! confidence interval over repetitions (the same method as the quality numbers).
 
 use std::time::Instant;
 
@@ -7,7 +7,7 @@ use tch::Tensor;
 use upbench_sdk::ModelBox;
 
 use super::{restore, RunError};
-use crate::estimate::{mean_of, Bootstrap, Estimate};
+use crate::estimate::{mean_of, Estimate, Intervals};
 
 /// How to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -26,7 +26,7 @@ pub fn throughput(
     n_samples: u32,
     sample_shape: &[i64],
     timing: TimingConfig,
-    bootstrap: Bootstrap,
+    intervals: Intervals,
 ) -> Result<Estimate, RunError> {
     let sync = || {
         if let tch::Device::Cuda(i) = measurements.device() {
@@ -46,6 +46,6 @@ pub fn throughput(
         rates.push(per_call / start.elapsed().as_secs_f64());
         drop(out);
     }
-    let [rate] = bootstrap.estimate(rates.len(), |idx| [mean_of(&rates, idx)]);
+    let [rate] = intervals.estimate(rates.len(), |idx| [mean_of(&rates, idx)]);
     Ok(rate)
 }
