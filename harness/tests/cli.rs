@@ -358,3 +358,40 @@ fn estimate_rejects_a_wrong_rank_file_by_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("flat.npy: expected shape [n, K, d], got [6]"), "{}", stderr(&out));
 }
+
+#[test]
+fn estimate_says_invalid_where_a_suite_would() {
+    let dir = tempfile::tempdir().unwrap();
+    // K = 4 ≤ d = 4: a number comes out (Ledoit–Wolf), but it cannot be trusted; K/2 = 2 gives none.
+    let few = dir.path().join("few.npy");
+    gaussian_npy(&few, 3, (32, 4, 4), &[1.0; 4]);
+    let out = upbench().args(["estimate", "--errors"]).arg(&few).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains("U = N")).unwrap();
+    assert!(line.contains("INVALID: 4 samples per observation for d = 4"), "{text}");
+    assert!(line.contains("— (K/2 = 2 too few)"), "{text}");
+    // Enough samples: valid, and the K/2 column is a number.
+    let enough = dir.path().join("enough.npy");
+    gaussian_npy(&enough, 4, (32, 200, 4), &[1.0; 4]);
+    let text = stdout(&upbench().args(["estimate", "--errors"]).arg(&enough).output().unwrap());
+    let line = text.lines().find(|l| l.contains("U = N")).unwrap();
+    assert!(line.contains("valid") && !line.contains("INVALID"), "{text}");
+    assert!(line.split('┆').nth(2).unwrap().trim().parse::<f64>().is_ok(), "{text}");
+    // Too few observations for an interval.
+    let three = dir.path().join("three.npy");
+    gaussian_npy(&three, 5, (3, 200, 4), &[1.0; 4]);
+    let text = stdout(&upbench().args(["estimate", "--errors"]).arg(&three).output().unwrap());
+    assert!(text.contains("INVALID: only 3 observations"), "{text}");
+}
+
+#[test]
+fn estimate_refuses_empty_input_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.npy");
+    write_npy(&empty, &[0, 8, 4], &[]);
+    let out = upbench().args(["estimate", "--errors"]).arg(&empty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("empty.npy: no observations (n = 0 in [n, K, d])"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}

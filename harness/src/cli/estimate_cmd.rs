@@ -11,6 +11,7 @@ use crate::estimate::{
     gaussian, knn, log_entropy_powers, mean_of, Estimate, EstimatorConfig, EstimatorKind, IntervalMethod, Intervals,
     KnnConfig, Shrinkage,
 };
+use crate::judge::{sample_size_reasons, Reason};
 
 /// Reads a C-order float32/float64 `.npy` file of rank 3 as a float64 tensor.
 pub fn read_npy3(path: &Path) -> anyhow::Result<Tensor> {
@@ -99,6 +100,52 @@ fn check_finite(values: &[f64], what: &str, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a table row holds, which decides its scale and its checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quantity {
+    /// ln N per observation, shown as N = exp(mean).
+    LogEntropyPower,
+    /// A divergence, nats: below zero beyond its interval it is an estimation failure.
+    Divergence,
+}
+
+/// n, K and d of a row (`k_label` shows both K of a divergence's two inputs).
+#[derive(Debug, Clone)]
+struct Sizes {
+    n: i64,
+    k: i64,
+    k_label: String,
+    d: i64,
+}
+
+/// Refuses inputs no estimate can be made from, naming the file: no observations, fewer than
+/// two samples per observation, or (k-NN) no more samples than neighbours.
+fn check_sizes(path: &Path, n: i64, k: i64, args: &EstimateArgs) -> anyhow::Result<()> {
+    if n == 0 {
+        bail!("{}: no observations (n = 0 in [n, K, d]); nothing to estimate", path.display());
+    }
+    if k < 2 {
+        bail!("{}: {k} sample(s) per observation; at least 2 are needed", path.display());
+    }
+    if args.estimator == EstimatorChoice::Knn && k <= args.k as i64 {
+        bail!(
+            "{}: {k} samples per observation for the k-NN estimator with k = {}; give more than k",
+            path.display(),
+            args.k
+        );
+    }
+    Ok(())
+}
+
+/// Whether K/2 samples still give an estimate worth printing: more than d for the Gaussian fit
+/// (the suite's rule for a valid estimate), more than k for k-NN.
+fn half_is_estimable(args: &EstimateArgs, k: i64, d: i64) -> bool {
+    match args.estimator {
+        EstimatorChoice::Gaussian => k / 2 > d,
+        EstimatorChoice::Knn => k / 2 > args.k as i64,
+    }
+}
+
 /// Estimates U from errors and/or P between samples and reference samples.
 pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
     if args.errors.is_none() && args.samples.is_none() {
@@ -120,18 +167,37 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
         Intervals { method: IntervalMethod::default(), resamples: 2000, level: args.level, seed: args.seed };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(vec!["quantity", "estimate [CI]", "from K/2", "n", "K", "d", "notes"]);
-    let mut row = |name: &str, full: Vec<f64>, half: Vec<f64>, shape: (i64, String, i64), note: String, exp: bool| {
+    table.set_header(vec!["quantity", "estimate [CI]", "from K/2", "n", "K", "d", "verdict", "notes"]);
+    let mut row = |name: &str, full: Vec<f64>, half: Option<Vec<f64>>, sizes: Sizes, note: String, kind: Quantity| {
         let [est] = intervals.estimate(full.len(), |idx| [mean_of(&full, idx)]);
-        let half_mean = half.iter().sum::<f64>() / half.len() as f64;
-        let (est, half_mean) = if exp { (est.exp(), half_mean.exp()) } else { (est, half_mean) };
+        let mut reasons = match args.estimator {
+            EstimatorChoice::Gaussian => sample_size_reasons(sizes.k, sizes.d, sizes.n as usize),
+            EstimatorChoice::Knn => sample_size_reasons(i64::MAX, 0, sizes.n as usize),
+        };
+        if kind == Quantity::Divergence && est.ci.upper < 0.0 {
+            reasons.push(Reason::NegativeDivergence { upper: est.ci.upper });
+        }
+        let half = match half {
+            Some(half) => {
+                let mean = half.iter().sum::<f64>() / half.len() as f64;
+                format!("{:.6}", if kind == Quantity::LogEntropyPower { mean.exp() } else { mean })
+            }
+            None => format!("— (K/2 = {} too few)", sizes.k / 2),
+        };
+        let est = if kind == Quantity::LogEntropyPower { est.exp() } else { est };
+        let verdict = if reasons.is_empty() {
+            "valid".to_string()
+        } else {
+            format!("INVALID: {}", reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        };
         table.add_row(vec![
             name.to_string(),
             fmt(&est),
-            format!("{half_mean:.6}"),
-            shape.0.to_string(),
-            shape.1,
-            shape.2.to_string(),
+            half,
+            sizes.n.to_string(),
+            sizes.k_label,
+            sizes.d.to_string(),
+            verdict,
             note,
         ]);
     };
@@ -142,9 +208,11 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
     if let Some(path) = &args.errors {
         let errors = load(path)?;
         let (n, k, d) = errors.size3()?;
+        check_sizes(path, n, k, &args)?;
         let full = log_entropy_power(&args, &errors)?;
         check_finite(&full, "the entropy", path)?;
-        let half = log_entropy_power(&args, &first_half(&errors))?;
+        let half =
+            half_is_estimable(&args, k, d).then(|| log_entropy_power(&args, &first_half(&errors))).transpose()?;
         let note = match args.estimator {
             EstimatorChoice::Gaussian if Shrinkage::Auto.applies(k, d) => {
                 "Gaussian fit, Ledoit–Wolf shrinkage (K < 10·d): biased".to_string()
@@ -152,7 +220,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
             EstimatorChoice::Gaussian => "Gaussian fit, Wishart bias-corrected: an upper bound".to_string(),
             EstimatorChoice::Knn => format!("{method} (Kozachenko–Leonenko)"),
         };
-        row("U = N(X̂ − X | Y)", full, half, (n, k.to_string(), d), note, true);
+        row("U = N(X̂ − X | Y)", full, half, Sizes { n, k, k_label: k.to_string(), d }, note, Quantity::LogEntropyPower);
     }
     if let (Some(sp), Some(rp)) = (&args.samples, &args.reference) {
         let samples = load(sp)?;
@@ -161,10 +229,14 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
         if n != n2 || d != d2 {
             bail!("{} is [{n}, {k}, {d}] but {} is [{n2}, {k2}, {d2}]: n and d must agree", sp.display(), rp.display());
         }
-        let shape = (n, format!("{k} / {k2}"), d);
+        check_sizes(sp, n, k, &args)?;
+        check_sizes(rp, n2, k2, &args)?;
+        let sizes = Sizes { n, k: k.min(k2), k_label: format!("{k} / {k2}"), d };
+        let estimable = half_is_estimable(&args, k.min(k2), d);
         let full = divergence(&args, &reference, &samples, false)?;
         check_finite(&full, "the divergence", sp)?;
-        let half = divergence(&args, &first_half(&reference), &first_half(&samples), false)?;
+        let half =
+            estimable.then(|| divergence(&args, &first_half(&reference), &first_half(&samples), false)).transpose()?;
         let (name, note) = match args.estimator {
             EstimatorChoice::Gaussian => {
                 ("P = E_y D½(reference ‖ samples)".to_string(), "Gaussian fits of both, plug-in".to_string())
@@ -173,17 +245,19 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
                 (format!("P = E_y D_{}(reference ‖ samples)", args.alpha), format!("{method} (Póczos–Schneider)"))
             }
         };
-        row(&name, full, half, shape.clone(), note, false);
+        row(&name, full, half, sizes.clone(), note, Quantity::Divergence);
         if args.estimator == EstimatorChoice::Knn {
             let full = divergence(&args, &reference, &samples, true)?;
-            let half = divergence(&args, &first_half(&reference), &first_half(&samples), true)?;
+            let half = estimable
+                .then(|| divergence(&args, &first_half(&reference), &first_half(&samples), true))
+                .transpose()?;
             row(
                 "E_y KL(reference ‖ samples)",
                 full,
                 half,
-                shape,
+                sizes,
                 format!("{method} (Wang–Kulkarni–Verdú), cross-check"),
-                false,
+                Quantity::Divergence,
             );
         }
     }

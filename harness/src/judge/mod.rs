@@ -131,21 +131,17 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         (_, region) => region,
     };
 
-    let mut reasons = Vec::new();
-    let k = stats.samples_per_observation;
-    if k <= stats.dim {
-        reasons.push(Reason::TooFewSamples { samples: k as usize, dim: d });
-    }
+    let mut reasons = sample_size_reasons(stats.samples_per_observation, stats.dim, n);
     if stats.log_uncertainty.iter().chain(&stats.mse).any(|v| !v.is_finite())
         || stats.perception.iter().any(|v| v.is_nan())
     {
         reasons.push(Reason::NonFinite);
     }
+    if p.ci.upper < 0.0 {
+        reasons.push(Reason::NegativeDivergence { upper: p.ci.upper });
+    }
     if region == Region::Impossible {
         reasons.push(Reason::BelowBound { upper: ratio.ci.upper });
-    }
-    if n < 8 {
-        reasons.push(Reason::TooFewObservations { observations: n });
     }
     if stats.ties > 0 {
         reasons.push(Reason::Ties { points: stats.ties });
@@ -204,6 +200,20 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         headroom,
         convergence,
     }
+}
+
+/// The reasons that follow from the sample sizes alone: K ≤ d samples per observation (a
+/// singular covariance) and fewer than 8 observations. The judge and `upbench estimate` share
+/// them, so a plain number is never printed where a suite would say INVALID.
+pub fn sample_size_reasons(samples_per_observation: i64, dim: i64, observations: usize) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if samples_per_observation <= dim {
+        reasons.push(Reason::TooFewSamples { samples: samples_per_observation.max(0) as usize, dim: dim as usize });
+    }
+    if observations < 8 {
+        reasons.push(Reason::TooFewObservations { observations });
+    }
+    reasons
 }
 
 /// The relative change of a quantity between K/2 and K samples, when it is both material (above

@@ -84,7 +84,7 @@ pub enum Reason {
         /// d.
         dim: usize,
     },
-    /// Fewer than 8 observations: the bootstrap interval is meaningless.
+    /// Fewer than 8 observations: the interval is meaningless.
     TooFewObservations {
         /// n.
         observations: usize,
@@ -109,6 +109,13 @@ pub enum Reason {
         /// Relative change from K/2 to K.
         #[serde(with = "crate::report::float")]
         change: f64,
+    },
+    /// The whole interval of P lies below 0, which no divergence can: the divergence estimate
+    /// failed (e.g. k-NN distances skewed by discrete data), so P is no perception index.
+    NegativeDivergence {
+        /// The upper end of P's interval, nats.
+        #[serde(with = "crate::report::float")]
+        upper: f64,
     },
     /// The whole confidence box is below the bound: impossible, so the estimate is biased.
     BelowBound {
@@ -139,6 +146,11 @@ impl fmt::Display for Reason {
             Reason::NonFinite => {
                 write!(f, "NaN or infinite values in the model's samples or the estimates; check the plugin's output")
             }
+            Reason::NegativeDivergence { upper } => write!(
+                f,
+                "the divergence estimate is negative (P ≤ {upper:.3} nats at the interval's upper end), which no divergence is: \
+                 the estimator failed on these samples; use more samples, dequantise discrete data, or the Gaussian estimator"
+            ),
             Reason::BelowBound { upper } => {
                 write!(f, "measured in the impossible region (U/bound ≤ {upper:.3}, beyond the tolerance): the estimate is biased; add samples or observations")
             }

@@ -175,9 +175,9 @@ pub fn global_failures(report: &RunReport) -> Vec<String> {
 
 /// The note under the tables: what the brackets and the bound mean.
 pub fn footnote(report: &RunReport) -> String {
-    let ci = report.manifest.confidence_level * 100.0;
+    let ci = report.manifest.interval_method.caption(report.manifest.confidence_level);
     format!(
-        "Brackets: {ci:.0} % bootstrap intervals over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Estimator: {}. Device: {}.",
+        "Brackets: {ci} over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Estimator: {}. Device: {}.",
         estimator_label(&report.manifest.estimator),
         report.manifest.device
     )

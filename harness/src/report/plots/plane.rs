@@ -24,6 +24,8 @@ pub(super) struct Plane<'a> {
     pub(super) plugins: &'a [String],
     /// Relative tolerance of the region calls (the band is drawn with it).
     pub(super) tolerance: f64,
+    /// How the whiskers' intervals were formed.
+    pub(super) interval: crate::estimate::IntervalMethod,
 }
 
 /// Where things go on the x axis.
@@ -56,9 +58,9 @@ impl Plane<'_> {
         if !inherent_known(t) {
             return format!(
                 "U (per dimension) against P. N(X|Y): {}; no bound or region is drawn. \
-                 Whiskers: {:.0} % confidence intervals; hollow markers: invalid results.",
+                 Whiskers: {}; hollow markers: invalid results.",
                 t.inherent_basis,
-                self.level() * 100.0
+                self.interval.caption(self.level())
             );
         }
         let estimate = if t.image.is_some() {
@@ -69,12 +71,12 @@ impl Plane<'_> {
         format!(
             "U in units of N(X|Y) = {:.4e} ({}).{estimate} Red: impossible (U < η(P; d)·N(X|Y)); green: \
              the optimal band up to η(P; d)·N(X_G|Y), with the verdict's {:.0} % tolerance; grey: suboptimal. \
-             Whiskers: {:.0} % confidence intervals; hollow markers: invalid results; lines join one plugin's \
+             Whiskers: {}; hollow markers: invalid results; lines join one plugin's \
              configurations.",
             t.inherent_uncertainty,
             t.inherent_basis,
             self.tolerance * 100.0,
-            self.level() * 100.0
+            self.interval.caption(self.level())
         )
     }
 
