@@ -161,3 +161,40 @@ fn every_suite_in_benchmarks_parses() {
     }
     assert!(checked >= 6, "{checked} suites");
 }
+
+#[test]
+fn the_knn_image_path_never_calls_a_negative_divergence_valid() {
+    // 9×9 patches (d = 243) of 8-bit images: the k-NN Rényi estimate can fail (come out below
+    // zero); the verdict must then say so.
+    let report = run(r#"
+seed = 5
+[estimator]
+kind = "knn"
+[timing]
+warmup = 0
+repetitions = 2
+[[image_task]]
+name = "set5-x4"
+dataset = "set5"
+degradation = { kind = "super-resolution", scale = 4 }
+samples_per_image = 2
+patches = [9, 4]
+max_points_per_image = 4096
+[[plugin]]
+name = "bicubic"
+[[plugin]]
+name = "gaussian-prior"
+params = { gamma = 1.0 }
+"#);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    assert_eq!(report.results.len(), 4);
+    for r in &report.results {
+        let p = &r.judgement.perception_nats;
+        let valid = r.judgement.validity.is_valid();
+        assert!(!valid || p.ci.upper >= 0.0, "{} on {}: P = {p:?} called valid", r.label, r.task);
+        if p.ci.upper < 0.0 {
+            let upbench::judge::Validity::Invalid(reasons) = &r.judgement.validity else { unreachable!() };
+            assert!(reasons.iter().any(|x| matches!(x, upbench::judge::Reason::NegativeDivergence { .. })));
+        }
+    }
+}

@@ -229,3 +229,52 @@ fn drifted(full: &[f64], half: &[f64], to_log: impl Fn(f64) -> f64, tolerance: f
     let se = (diffs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
     (mean.abs() > tolerance && mean.abs() > 3.0 * se).then(|| mean.exp_m1())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::{IntervalMethod, Intervals};
+
+    fn stats(perception: Vec<f64>) -> ObservationStats {
+        let n = perception.len();
+        ObservationStats {
+            log_uncertainty: (0..n).map(|i| (1.5f64).ln() + 0.01 * (i as f64).sin()).collect(),
+            perception,
+            mse: vec![1.6; n],
+            shrinkage_used: false,
+            ties: 0,
+            subsamples: Vec::new(),
+            samples_per_observation: 256,
+            dim: 4,
+        }
+    }
+
+    fn judged(perception: Vec<f64>) -> Judgement {
+        let truth = TaskTruth {
+            inherent_uncertainty: 1.0,
+            gaussian_inherent_uncertainty: 1.0,
+            basis: InherentBasis::Exact,
+            dim: 4,
+        };
+        let intervals = Intervals { method: IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
+        judge(&stats(perception), &truth, &JudgeConfig { intervals, band_tolerance: 0.02 })
+    }
+
+    #[test]
+    fn a_divergence_below_zero_beyond_its_interval_is_invalid() {
+        let negative = judged((0..16).map(|i| -3.0 + 0.1 * (i as f64).cos()).collect());
+        let Validity::Invalid(reasons) = &negative.validity else { panic!("{:?}", negative.validity) };
+        assert!(
+            reasons.iter().any(|r| matches!(r, Reason::NegativeDivergence { upper } if *upper < 0.0)),
+            "{reasons:?}"
+        );
+        // Sampling noise around a true 0 is not a failure.
+        let around_zero = judged((0..16).map(|i| 0.05 * (i as f64 * 1.7).sin()).collect());
+        let reasons = match &around_zero.validity {
+            Validity::Invalid(r) => r.clone(),
+            Validity::Valid { .. } => Vec::new(),
+        };
+        assert!(around_zero.perception_nats.ci.contains(0.0));
+        assert!(!reasons.iter().any(|r| matches!(r, Reason::NegativeDivergence { .. })), "{reasons:?}");
+    }
+}
