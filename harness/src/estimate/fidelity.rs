@@ -2,19 +2,27 @@
 //! numbers can be set beside published tables: images quantised to 8 bits, PSNR and SSIM on the
 //! luma Y of ITU-R BT.601 (MATLAB's `rgb2ycbcr`, range 16–235) with `border` pixels cropped on
 //! every side, SSIM after Wang et al. (2004): 11 × 11 Gaussian window, σ = 1.5, K1 = 0.01,
-//! K2 = 0.03, L = 255, over the valid region (BasicSR's `calculate_ssim`).
+//! K2 = 0.03, L = 255, over the valid region (BasicSR's `calculate_ssim`). An image whose file
+//! has one channel is scored on its grey values instead ([`ScoredOn::Grey`]), as the tables are.
 
 use tch::{Kind, Tensor};
 
-/// Y of `[N, C, H, W]` images in [0, 1] as `[N, 1, H, W]` in grey levels, after rounding to 8
-/// bits; a grey image (C = 1) is its own luma.
-pub fn luma(images: &Tensor) -> Tensor {
+pub use crate::task::images::ScoredOn;
+
+/// The channel an image is scored on, `[N, 1, H, W]` in grey levels, from `[N, C, H, W]` images
+/// in [0, 1] after rounding to 8 bits: the BT.601 luma Y, or for [`ScoredOn::Grey`] the grey
+/// value (MATLAB's `rgb2gray` weights, which return a grey image's value from its three equal
+/// channels). A one-channel image is its own value either way.
+pub fn scored_channel(images: &Tensor, scored_on: ScoredOn) -> Tensor {
     let q = (images.to_kind(Kind::Double).clamp(0.0, 1.0) * 255.0).round();
     if q.size()[1] == 1 {
         return q;
     }
     let c = |i: i64| q.narrow(1, i, 1);
-    (c(0) * 65.481 + c(1) * 128.553 + c(2) * 24.966) / 255.0 + 16.0
+    match scored_on {
+        ScoredOn::Luma => (c(0) * 65.481 + c(1) * 128.553 + c(2) * 24.966) / 255.0 + 16.0,
+        ScoredOn::Grey => (c(0) * 0.298936 + c(1) * 0.587043 + c(2) * 0.114021).round(),
+    }
 }
 
 fn crop(y: &Tensor, border: i64) -> Tensor {
@@ -22,18 +30,20 @@ fn crop(y: &Tensor, border: i64) -> Tensor {
     y.narrow(2, border, h - 2 * border).narrow(3, border, w - 2 * border)
 }
 
-/// PSNR of the luma of each of `restored` `[N, C, H, W]` against `truth` `[C, H, W]`, dB.
-pub fn psnr_y(restored: &Tensor, truth: &Tensor, border: i64) -> Vec<f64> {
-    let (a, b) = (crop(&luma(restored), border), crop(&luma(&truth.unsqueeze(0)), border));
+/// PSNR of the scored channel of each of `restored` `[N, C, H, W]` against `truth` `[C, H, W]`,
+/// dB.
+pub fn psnr_y(restored: &Tensor, truth: &Tensor, border: i64, scored_on: ScoredOn) -> Vec<f64> {
+    let channel = |x: &Tensor| crop(&scored_channel(x, scored_on), border);
+    let (a, b) = (channel(restored), channel(&truth.unsqueeze(0)));
     let mse = (a - b).square().mean_dim([1, 2, 3].as_slice(), false, Kind::Double);
     let mse = Vec::<f64>::try_from(mse.to_device(tch::Device::Cpu)).unwrap_or_default();
     mse.into_iter().map(|m| 10.0 * (255.0 * 255.0 / m).log10()).collect()
 }
 
-/// SSIM of the luma of each of `restored` `[N, C, H, W]` against `truth` `[C, H, W]`.
-pub fn ssim_y(restored: &Tensor, truth: &Tensor, border: i64) -> Vec<f64> {
-    let a = crop(&luma(restored), border);
-    let b = crop(&luma(&truth.unsqueeze(0)), border).expand_as(&a);
+/// SSIM of the scored channel of each of `restored` `[N, C, H, W]` against `truth` `[C, H, W]`.
+pub fn ssim_y(restored: &Tensor, truth: &Tensor, border: i64, scored_on: ScoredOn) -> Vec<f64> {
+    let a = crop(&scored_channel(restored, scored_on), border);
+    let b = crop(&scored_channel(&truth.unsqueeze(0), scored_on), border).expand_as(&a);
     let g = Tensor::arange(11, (Kind::Double, a.device())) - 5.0;
     let g = (-(&g * &g) / (2.0 * 1.5 * 1.5)).exp();
     let g = &g / g.sum(Kind::Double);
@@ -60,16 +70,16 @@ mod tests {
         tch::manual_seed(3);
         let truth = Tensor::rand([3, 48, 40], (Kind::Double, tch::Device::Cpu));
         let identical = truth.unsqueeze(0);
-        assert!(psnr_y(&identical, &truth, 4)[0].is_infinite());
-        assert!((ssim_y(&identical, &truth, 4)[0] - 1.0).abs() < 1e-12);
+        assert!(psnr_y(&identical, &truth, 4, ScoredOn::Luma)[0].is_infinite());
+        assert!((ssim_y(&identical, &truth, 4, ScoredOn::Luma)[0] - 1.0).abs() < 1e-12);
         // A uniform shift of 10 grey levels in every channel shifts Y by 10·219/255.
         let shifted = ((&truth * 255.0).round().clamp(0.0, 235.0) + 10.0) / 255.0;
         let base = (&truth * 255.0).round().clamp(0.0, 235.0) / 255.0;
         let dy: f64 = 10.0 * (65.481 + 128.553 + 24.966) / 255.0;
         let want = 20.0 * (255.0 / dy).log10();
-        assert!((psnr_y(&shifted.unsqueeze(0), &base, 0)[0] - want).abs() < 1e-9);
+        assert!((psnr_y(&shifted.unsqueeze(0), &base, 0, ScoredOn::Luma)[0] - want).abs() < 1e-9);
         // SSIM of a constant shift keeps contrast and structure: only the luminance term drops.
-        let s = ssim_y(&shifted.unsqueeze(0), &base, 0)[0];
+        let s = ssim_y(&shifted.unsqueeze(0), &base, 0, ScoredOn::Luma)[0];
         assert!(s < 1.0 && s > 0.95, "{s}");
     }
 }

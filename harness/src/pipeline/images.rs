@@ -248,8 +248,8 @@ fn run_config(
                 g.push(stats);
             }
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border)));
-            ssim.push(mean(fidelity::ssim_y(&restored, &truth, border)));
+            psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border, case.scored_on)));
+            ssim.push(mean(fidelity::ssim_y(&restored, &truth, border, case.scored_on)));
             if let Some(dir) = plan.figure_dir.as_deref().filter(|_| case_index < c.grid_images) {
                 let input = GridInput {
                     truth: &truth,

@@ -20,4 +20,4 @@ pub use imresize::{imresize_bicubic, Image8};
 pub use inherent::{InherentEstimate, StationaryGaussianEstimate};
 pub use png::{read_image, ImageError};
 pub use registry::{data_dir, dataset, datasets, DataError, Dataset};
-pub use task::{Colour, Degradation, ImageCase, ImageTask, ImageTaskConfig, InherentConfig, DEAD_LEAVES};
+pub use task::{Colour, Degradation, ImageCase, ImageTask, ImageTaskConfig, InherentConfig, ScoredOn, DEAD_LEAVES};

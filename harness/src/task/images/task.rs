@@ -218,6 +218,19 @@ pub struct ImageCase {
     pub measurement: Tensor,
     /// Hidden pixels `[1, H, W]` (inpainting).
     pub hidden: Option<Tensor>,
+    /// How PSNR and SSIM score it: on its grey values when its file is a one-channel image,
+    /// else on the BT.601 luma (`docs/protocol.md`, "Distortion").
+    pub scored_on: ScoredOn,
+}
+
+/// Which channel the literature's PSNR and SSIM of an image are computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoredOn {
+    /// The luma Y of ITU-R BT.601 (16–235), as SR papers score colour files.
+    Luma,
+    /// The grey values themselves (0–255), as SR papers score one-channel files (Set14's
+    /// bridge): MATLAB evaluation code converts to Y only when the file has three channels.
+    Grey,
 }
 
 /// A built image task: every case decoded and degraded once, kept on the CPU.
@@ -270,6 +283,7 @@ impl ImageTask {
                 Source::File(path) => path.display().to_string(),
                 Source::DeadLeaves { .. } => file.clone(),
             };
+            let scored_on = if img.channels == 1 { ScoredOn::Grey } else { ScoredOn::Luma };
             let img = match config.colour {
                 Colour::Rgb => degrade::to_rgb(&img),
                 Colour::Grey => degrade::to_grey(&img),
@@ -280,7 +294,7 @@ impl ImageTask {
             }
             let img = degrade::crop(&img, h, w);
             let image_seed = derive_seed(seed, &[file.as_str()]);
-            cases.push(degrade_one(file, &img, &config.degradation, image_seed));
+            cases.push(ImageCase { scored_on, ..degrade_one(file, &img, &config.degradation, image_seed) });
         }
         Ok(ImageTask { config: config.clone(), cases })
     }
@@ -371,5 +385,5 @@ fn degrade_one(file: &str, img: &Image8, degradation: &Degradation, seed: u64) -
             (Tensor::cat(&[noisy * &observed, observed], 0), Some(hidden))
         }
     };
-    ImageCase { name: file.to_string(), truth, measurement, hidden }
+    ImageCase { name: file.to_string(), truth, measurement, hidden, scored_on: ScoredOn::Luma }
 }
