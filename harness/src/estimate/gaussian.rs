@@ -71,6 +71,20 @@ pub fn fit(samples: &Tensor, shrink: bool) -> Result<(Tensor, Tensor), EstimateE
     Ok((mean, shrunk))
 }
 
+/// Raises the eigenvalues of symmetric covariances `[…, d, d]` to at least `floor`, where any is
+/// below it; returns the matrices (unchanged, the very tensor, where none is) and whether the
+/// floor was used. For rank-deficient covariances (a grey image's three equal channels, a flat
+/// image) whose log-determinant is −∞ and whose Cholesky factor does not exist.
+pub fn floor_eigenvalues(cov: &Tensor, floor: f64) -> Result<(Tensor, bool), EstimateError> {
+    let (values, vectors) = cov.f_linalg_eigh("L").map_err(tch_err)?;
+    if values.min().double_value(&[]) >= floor {
+        return Ok((cov.shallow_clone(), false));
+    }
+    let raised = values.clamp_min(floor);
+    let rebuilt = (&vectors * raised.unsqueeze(-2)).f_matmul(&vectors.transpose(-2, -1)).map_err(tch_err)?;
+    Ok((rebuilt, true))
+}
+
 /// ln|Σ| of symmetric positive semi-definite matrices `[…, d, d]`; −∞ where singular.
 pub fn log_det(cov: &Tensor) -> Result<Tensor, EstimateError> {
     let (sign, logabs) = Tensor::f_linalg_slogdet(cov).map_err(tch_err)?;

@@ -14,8 +14,29 @@
 use tch::{Kind, Tensor};
 
 use super::{
-    gaussian, knn, log_entropy_powers, EstimateError, EstimatorConfig, EstimatorKind, Shrinkage, SubsampleStats,
+    gaussian, knn, log_entropy_powers, EstimateError, EstimatorConfig, EstimatorKind, LogEntropyPowers, Shrinkage,
+    SubsampleStats,
 };
+
+/// The variance of one grey level's rounding, (1/255)²/12: the floor under the eigenvalues of a
+/// rank-deficient patch covariance (a grey image stored as three equal channels, flat areas).
+/// The ground truth is known only to that precision, so no direction of it has less variance.
+pub const GREY_LEVEL_VARIANCE: f64 = 1.0 / (255.0 * 255.0 * 12.0);
+
+/// ln N of error patches `[points, d]` with the Gaussian estimator, as
+/// [`log_entropy_powers`] computes it, but with the covariance's eigenvalues floored at
+/// [`GREY_LEVEL_VARIANCE`] where it is rank-deficient; the flag says whether the floor was used.
+fn gaussian_log_entropy_power(config: &EstimatorConfig, e: &Tensor) -> Result<(LogEntropyPowers, bool), EstimateError> {
+    let (k, d) = (e.size()[0], e.size()[1]);
+    let shrink = config.shrinkage.applies(k, d);
+    let (_, cov) = gaussian::fit(&e.unsqueeze(0), shrink)?;
+    let (cov, floored) = gaussian::floor_eigenvalues(&cov, GREY_LEVEL_VARIANCE)?;
+    let mut log_det = gaussian::log_det(&cov)?.double_value(&[0]);
+    if config.bias_correction && !shrink && !floored {
+        log_det -= gaussian::wishart_log_det_bias(d, k);
+    }
+    Ok((LogEntropyPowers { per_observation: vec![log_det / d as f64], shrinkage_used: shrink, ties: 0 }, floored))
+}
 
 /// Where on an image the patches are taken.
 pub struct Region<'a> {
@@ -36,7 +57,8 @@ pub struct ImageStats {
     pub mse: f64,
     /// Error patches the estimates rest on (samples × grid positions).
     pub points: i64,
-    /// Whether covariance shrinkage was used.
+    /// Whether a covariance was regularised: shrunk, or its eigenvalues floored at
+    /// [`GREY_LEVEL_VARIANCE`] (rank-deficient: a grey image, flat areas).
     pub shrinkage_used: bool,
     /// Zero k-th neighbour distances.
     pub ties: usize,
@@ -123,12 +145,17 @@ pub fn image_stats(
         let r = restored_patches.index_select(1, &keep);
         let e = (&r - t.unsqueeze(0)).flatten(0, 1);
         let r = r.flatten(0, 1);
-        let u = log_entropy_powers(&errors_config, &e.unsqueeze(0))?;
-        let (perception, ties) = match config.kind {
+        let (u, floored_errors) = match config.kind {
+            EstimatorKind::Gaussian => gaussian_log_entropy_power(&errors_config, &e)?,
+            EstimatorKind::Knn => (log_entropy_powers(&errors_config, &e.unsqueeze(0))?, false),
+        };
+        let (perception, ties, floored) = match config.kind {
             EstimatorKind::Gaussian => {
                 let (mt, ct) = gaussian::fit(&t.unsqueeze(0), shrink_truth.applies(count, d))?;
                 let (mr, cr) = gaussian::fit(&r.unsqueeze(0), shrink_restored.applies(r.size()[0], d))?;
-                (gaussian::d_half(&mt, &ct, &mr, &cr)?.double_value(&[0]), 0)
+                let (ct, floored_t) = gaussian::floor_eigenvalues(&ct, GREY_LEVEL_VARIANCE)?;
+                let (cr, floored_r) = gaussian::floor_eigenvalues(&cr, GREY_LEVEL_VARIANCE)?;
+                (gaussian::d_half(&mt, &ct, &mr, &cr)?.double_value(&[0]), 0, floored_t || floored_r)
             }
             EstimatorKind::Knn => {
                 // The k-NN estimator needs two *independent* samples. A restored patch is a
@@ -148,10 +175,11 @@ pub fn image_stats(
                 let compared = compared.index_select(0, &pick);
                 debug_assert_eq!(truth_half.size()[0], t.size()[0]);
                 let est = knn::renyi_divergence(&t, &compared, &config.knn)?;
-                (est.nats, est.ties)
+                (est.nats, est.ties, false)
             }
         };
-        Ok((u.per_observation[0], perception, u.shrinkage_used, u.ties + ties))
+        let regularised = u.shrinkage_used || floored_errors || floored;
+        Ok((u.per_observation[0], perception, regularised, u.ties + ties))
     };
     let (log_uncertainty, perception, shrinkage_used, ties) = core(positions)?;
     let mut subsamples = Vec::new();
@@ -168,4 +196,47 @@ pub fn image_stats(
         });
     }
     Ok(ImageStats { log_uncertainty, perception, mse, points: positions * k, shrinkage_used, ties, subsamples })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A smooth 8-bit image `[C, 32, 32]` and a restoration of it with some error.
+    fn pair(grey: bool, constant: bool) -> (Tensor, Tensor) {
+        let _rng = crate::seed::torch_rng_lock();
+        tch::manual_seed(4);
+        let base = if constant {
+            Tensor::full([1, 32, 32], 0.5, (Kind::Double, tch::Device::Cpu))
+        } else {
+            (Tensor::rand([1, 32, 32], (Kind::Double, tch::Device::Cpu)) * 255.0).round() / 255.0
+        };
+        let truth = if grey { base.repeat([3, 1, 1]) } else { base.repeat([3, 1, 1]).rand_like() };
+        let noise = Tensor::randn([2, 1, 32, 32], (Kind::Double, tch::Device::Cpu)) * 0.02;
+        let noise = if grey { noise.repeat([1, 3, 1, 1]) } else { noise.repeat([1, 3, 1, 1]).randn_like() * 0.02 };
+        (&truth.unsqueeze(0) + noise, truth)
+    }
+
+    #[test]
+    fn grey_and_constant_images_are_estimated_with_the_floor_flagged() {
+        let config = EstimatorConfig::default();
+        let region = Region { border: 0, hidden: None };
+        for (grey, constant) in [(true, false), (true, true), (false, false)] {
+            let (restored, truth) = pair(grey, constant);
+            let stats = image_stats(&config, &restored, &truth, 4, &region, None, 1)
+                .unwrap_or_else(|e| panic!("grey {grey}, constant {constant}: {e}"));
+            assert!(stats.log_uncertainty.is_finite() && stats.perception.is_finite(), "{stats:?}");
+            // Three equal channels: the error covariance has rank d/3, so the floor is used (64
+            // positions in d = 48 are shrunk anyway, so the colour image is flagged too).
+            assert!(stats.shrinkage_used, "grey {grey}, constant {constant}");
+        }
+    }
+
+    #[test]
+    fn an_image_too_small_for_its_patches_is_an_error_not_a_number() {
+        let (restored, truth) = pair(false, false);
+        let region = Region { border: 15, hidden: None };
+        let err = image_stats(&EstimatorConfig::default(), &restored, &truth, 4, &region, None, 1).unwrap_err();
+        assert!(err.to_string().contains("has no 4×4 patch inside a 15-pixel border"), "{err}");
+    }
 }

@@ -235,7 +235,7 @@ fn run_config(
             for (g, &p) in gathered.iter_mut().zip(&c.patches) {
                 let estimate_seed =
                     derive_seed(file.seed, &["estimate", &c.name, &config.label, &case.name, &p.to_string()]);
-                let stats = images::image_stats(
+                match images::image_stats(
                     &file.estimator,
                     &restored,
                     &truth,
@@ -243,9 +243,13 @@ fn run_config(
                     &region,
                     c.max_points_per_image.map(|m| m as i64),
                     estimate_seed,
-                )
-                .map_err(|e| (Stage::Estimate, format!("{}: {e}", case.name)))?;
-                g.push(stats);
+                ) {
+                    Ok(stats) => g.push(stats),
+                    // One image that cannot be estimated costs only itself: named, and the
+                    // patch side is judged on the others.
+                    Err(e) => notes
+                        .push((Stage::Estimate, format!("{} (p = {p}): {e}; left out of this patch side", case.name))),
+                }
             }
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
             psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border, case.scored_on)));
@@ -281,6 +285,13 @@ fn run_config(
             }
         };
     let mut out = Vec::with_capacity(gathered.len());
+    if let Some((_, summary)) = gathered.iter().zip(summaries).find(|(g, _)| g.log_uncertainty.is_empty()) {
+        let causes: Vec<&str> = notes.iter().filter(|(s, _)| *s == Stage::Estimate).map(|(_, m)| m.as_str()).collect();
+        return Err((
+            Stage::Estimate,
+            format!("no image of {} could be estimated: {}", summary.name, causes.join("; ")),
+        ));
+    }
     for (g, summary) in gathered.into_iter().zip(summaries) {
         let truth = TaskTruth {
             inherent_uncertainty: summary.inherent_uncertainty,
