@@ -63,6 +63,10 @@ pub struct SuiteFile {
     /// Throughput timing.
     #[serde(default = "default_timing")]
     pub timing: TimingConfig,
+    /// libtorch's CPU (intra-op) threads for the run; [`DEFAULT_THREADS`] when absent, and
+    /// `upbench run --threads` overrides it. Recorded in the manifest (`torch_threads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// Directories searched for plugins named by `name`, relative to the suite file. The
     /// directory of the `upbench` executable is always searched last.
     #[serde(default)]
@@ -77,6 +81,12 @@ pub struct SuiteFile {
     #[serde(rename = "plugin")]
     pub plugins: Vec<PluginEntry>,
 }
+
+/// libtorch CPU threads when neither the suite nor the command line says: one, because results
+/// are promised bit for bit and one thread is the count at which that was verified; more threads
+/// speed CPU runs (`--threads`) and are recorded, but runs at another count may differ in the
+/// last digits. CUDA work does not depend on it.
+pub const DEFAULT_THREADS: usize = 1;
 
 /// Sample counts of the exact tasks (image tasks have their own).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -290,6 +300,9 @@ impl Suite {
             return Err(
                 self.error_at(self.locate("bootstrap_resamples"), "bootstrap_resamples must be at least 100".into())
             );
+        }
+        if f.threads == Some(0) {
+            return Err(self.error_at(self.locate("threads"), "threads must be at least 1".into()));
         }
         if f.timing.repetitions < 2 {
             return Err(self.error_at(self.locate("repetitions"), "timing repetitions must be at least 2".into()));

@@ -207,3 +207,36 @@ fn ranks_put_valid_results_closest_to_the_bound_first() {
     assert_eq!(d16.iter().map(|r| r.rank).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
     assert_eq!(d16.last().unwrap().label, "overdispersed-sampler(spread=1.5)");
 }
+
+#[test]
+fn the_thread_count_is_set_recorded_and_reproducible_at_two_threads() {
+    let suite = r#"
+seed = 4
+threads = 2
+[sampling]
+observations = 16
+samples_per_observation = 512
+[timing]
+warmup = 0
+repetitions = 2
+[[task]]
+name = "d16"
+dim = 16
+prior = { kind = "ar1", rho = 0.8 }
+operator = { kind = "denoising", noise_std = 0.5 }
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.0, 0.5] }
+[[plugin]]
+name = "posterior-mean"
+"#;
+    let (a, b) = (run(suite), run(suite));
+    assert_eq!(a.manifest.torch_threads, 2);
+    assert_eq!(a.results.len(), 3);
+    for (x, y) in a.results.iter().zip(&b.results) {
+        assert_eq!(x.judgement, y.judgement, "{} at 2 threads", x.label);
+    }
+    // Without the setting a run uses one thread (and `results_are_bit_for_bit_reproducible`
+    // checks that count).
+    assert_eq!(report().manifest.torch_threads, 1);
+}

@@ -23,10 +23,13 @@ impl RunConfig {
     /// Resolves `args`: reads the suite, picks the device, names the run.
     pub fn from_args(args: RunArgs) -> anyhow::Result<RunConfig> {
         let exe_dir = executable_dir();
-        let suite = match &args.suite {
+        let mut suite = match &args.suite {
             Some(path) => Suite::load(path)?,
             None => Suite::embedded_default(std::env::current_dir().context("cannot read the current directory")?)?,
         };
+        if let Some(threads) = args.threads {
+            suite.file.threads = Some(usize::from(threads));
+        }
         let device = args.device.resolve()?;
         let mut plugin_dirs = args.plugin_dirs.clone();
         plugin_dirs.extend(suite.file.plugin_dirs.iter().map(|d| {

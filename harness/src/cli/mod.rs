@@ -141,6 +141,10 @@ pub struct RunArgs {
     /// Print the results (results.json's content) on stdout instead of the table, for scripts.
     #[arg(long)]
     pub json: bool,
+    /// libtorch CPU threads (overrides the suite's `threads`; default 1, at which results are
+    /// reproducible bit for bit).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// `upbench plugins`.

@@ -161,6 +161,8 @@ mod tests {
             bootstrap_resamples: 400,
             seed: 11,
         };
+        // The simulation draws from libtorch's shared generator: no other test may reseed it.
+        let _rng = crate::seed::torch_rng_lock();
         let rows = interval_coverage(&config, Device::Cpu).unwrap();
         let (jack, percentile) = (&rows[0], &rows[1]);
         for (what, c) in [("U/N", jack.uncertainty_ratio), ("P", jack.perception), ("U/bound", jack.bound_ratio)] {

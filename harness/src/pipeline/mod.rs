@@ -121,6 +121,7 @@ fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedP
 /// serialised ([`crate::seed::torch_rng_lock`]): plugins and harness share libtorch's generator.
 pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
     let _rng = crate::seed::torch_rng_lock();
+    tch::set_num_threads(plan.suite.file.threads.unwrap_or(crate::suite::DEFAULT_THREADS) as i32);
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let file = &plan.suite.file;
