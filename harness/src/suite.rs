@@ -82,10 +82,11 @@ pub struct SuiteFile {
     pub plugins: Vec<PluginEntry>,
 }
 
-/// libtorch CPU threads when neither the suite nor the command line says: one, because results
-/// are promised bit for bit and one thread is the count at which that was verified; more threads
-/// speed CPU runs (`--threads`) and are recorded, but runs at another count may differ in the
-/// last digits. CUDA work does not depend on it.
+/// libtorch CPU threads when neither the suite nor the command line says. Runs at one count are
+/// reproducible bit for bit, but counts split libtorch's parallel sums differently, so results
+/// at 1 and 2 threads differ in the last digits: a fixed default (not the core count) gives the
+/// same numbers on every CPU machine. More threads (`--threads`) speed many-core runs and are
+/// recorded in the manifest. CUDA work does not depend on it.
 pub const DEFAULT_THREADS: usize = 1;
 
 /// Sample counts of the exact tasks (image tasks have their own).

@@ -198,3 +198,33 @@ params = { gamma = 1.0 }
         }
     }
 }
+
+#[test]
+fn set14_grey_images_are_estimated_and_flagged_not_failed() {
+    // Set14 holds bridge (a one-channel file) and man (three equal channels): with bicubic, whose
+    // output keeps the channels equal, their error covariances have rank d/3. Before the
+    // eigenvalue floor the Gaussian estimator failed the whole configuration on them.
+    let report = run(r#"
+seed = 5
+[timing]
+warmup = 0
+repetitions = 2
+[[image_task]]
+name = "set14-x4"
+dataset = "set14"
+degradation = { kind = "super-resolution", scale = 4 }
+patches = [4]
+[[plugin]]
+name = "bicubic"
+"#);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    let bicubic = result(&report, "set14-x4/p4", "bicubic");
+    assert_eq!(bicubic.judgement.uncertainty.n, 14, "every image is judged");
+    let j = &bicubic.judgement;
+    assert!(j.uncertainty.point.is_finite() && j.uncertainty.point > 0.0, "{:?}", j.uncertainty);
+    assert!(j.perception_nats.point.is_finite() && j.perception_nats.point >= 0.0, "{:?}", j.perception_nats);
+    // Every colour image has ≥ 10·d error patches (no shrinkage), so the flag comes from the floor.
+    assert_eq!(j.validity.to_string(), "valid (regularised)", "{:?}", j.validity);
+    let psnr = bicubic.psnr_y_db.unwrap().point;
+    assert!((psnr - 26.00).abs() <= 0.02, "PSNR-Y {psnr}");
+}

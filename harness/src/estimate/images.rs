@@ -226,6 +226,15 @@ mod tests {
             let stats = image_stats(&config, &restored, &truth, 4, &region, None, 1)
                 .unwrap_or_else(|e| panic!("grey {grey}, constant {constant}: {e}"));
             assert!(stats.log_uncertainty.is_finite() && stats.perception.is_finite(), "{stats:?}");
+            if grey {
+                // The unfloored error covariance is singular: its log-determinant is −∞ (or
+                // numerically hopeless), which is what failed the configuration before the floor.
+                let e = (&restored - truth.unsqueeze(0)).flatten(0, 1).unsqueeze(0);
+                let patches = grid_patches(&e, 4, &region).unwrap().flatten(0, 1).unsqueeze(0);
+                let (_, cov) = gaussian::fit(&patches, false).unwrap();
+                let smallest = cov.linalg_eigvalsh("L").min().double_value(&[]);
+                assert!(smallest < 1e-12, "smallest eigenvalue {smallest}");
+            }
             // Three equal channels: the error covariance has rank d/3, so the floor is used (64
             // positions in d = 48 are shrunk anyway, so the colour image is flagged too).
             assert!(stats.shrinkage_used, "grey {grey}, constant {constant}");

@@ -162,9 +162,11 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", content = "details", rename_all = "kebab-case")]
 pub enum Validity {
-    /// Trustworthy; `shrinkage_used` notes a (small, conservative) covariance-shrinkage bias.
+    /// Trustworthy; `shrinkage_used` notes a (small, conservative) bias from regularising a
+    /// covariance.
     Valid {
-        /// Whether Ledoit–Wolf shrinkage was applied.
+        /// Whether a covariance was regularised: Ledoit–Wolf shrinkage, or (image tasks) the
+        /// eigenvalue floor at one grey level's variance under a rank-deficient covariance.
         shrinkage_used: bool,
     },
     /// Not trustworthy, with every reason.
@@ -182,7 +184,7 @@ impl fmt::Display for Validity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Validity::Valid { shrinkage_used: false } => f.write_str("valid"),
-            Validity::Valid { shrinkage_used: true } => f.write_str("valid (shrinkage)"),
+            Validity::Valid { shrinkage_used: true } => f.write_str("valid (regularised)"),
             Validity::Invalid(reasons) => {
                 f.write_str("INVALID: ")?;
                 let texts: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
