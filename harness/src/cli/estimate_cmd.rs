@@ -170,10 +170,8 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
     table.set_header(vec!["quantity", "estimate [CI]", "from K/2", "n", "K", "d", "verdict", "notes"]);
     let mut row = |name: &str, full: Vec<f64>, half: Option<Vec<f64>>, sizes: Sizes, note: String, kind: Quantity| {
         let [est] = intervals.estimate(full.len(), |idx| [mean_of(&full, idx)]);
-        let mut reasons = match args.estimator {
-            EstimatorChoice::Gaussian => sample_size_reasons(sizes.k, sizes.d, sizes.n as usize),
-            EstimatorChoice::Knn => sample_size_reasons(i64::MAX, 0, sizes.n as usize),
-        };
+        // The judge's own rule, for either estimator, as a suite would apply it.
+        let mut reasons = sample_size_reasons(sizes.k, sizes.d, sizes.n as usize);
         if kind == Quantity::Divergence && est.ci.upper < 0.0 {
             reasons.push(Reason::NegativeDivergence { upper: est.ci.upper });
         }

@@ -166,14 +166,12 @@ pub fn image_stats(
                 // (the estimator's (n − 1)/m correction assumes full-dimensional densities,
                 // which patches are not, so m ≈ n keeps it out of play).
                 let half = count / 2;
-                let (truth_half, other_half) = (keep.narrow(0, 0, half), keep.narrow(0, half, count - half));
                 let t = t.narrow(0, 0, half);
-                let compared = compared_patches.index_select(1, &other_half).flatten(0, 1);
+                let compared = compared_patches.index_select(1, &keep.narrow(0, half, count - half)).flatten(0, 1);
                 let available = compared.size()[0];
                 let pick =
                     Tensor::randperm(available, (Kind::Int64, compared.device())).narrow(0, 0, half.min(available));
                 let compared = compared.index_select(0, &pick);
-                debug_assert_eq!(truth_half.size()[0], t.size()[0]);
                 let est = knn::renyi_divergence(&t, &compared, &config.knn)?;
                 (est.nats, est.ties, false)
             }

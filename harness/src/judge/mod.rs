@@ -2,8 +2,8 @@
 //!
 //! From per-observation statistics ([`ObservationStats`]) this stage forms U = exp(mean of
 //! (1/d)·ln|Σ̂_E,y|), P = mean of D_½ over y, their ratio to the bound η(P; d)·N(X|Y), with
-//! confidence intervals over y ([`crate::estimate::Intervals`]), and turns the *whole* confidence box of (P, U) into a
-//! [`Region`] and a [`Validity`] verdict. It never prints.
+//! confidence intervals over y ([`crate::estimate::Intervals`]), and turns the *whole*
+//! confidence box of (P, U) into a [`Region`] and a [`Validity`] verdict. It never prints.
 
 pub mod bound;
 pub mod coverage;

@@ -284,7 +284,6 @@ fn run_config(
                 None
             }
         };
-    let mut out = Vec::with_capacity(gathered.len());
     if let Some((_, summary)) = gathered.iter().zip(summaries).find(|(g, _)| g.log_uncertainty.is_empty()) {
         let causes: Vec<&str> = notes.iter().filter(|(s, _)| *s == Stage::Estimate).map(|(_, m)| m.as_str()).collect();
         return Err((
@@ -292,6 +291,7 @@ fn run_config(
             format!("no image of {} could be estimated: {}", summary.name, causes.join("; ")),
         ));
     }
+    let mut out = Vec::with_capacity(gathered.len());
     for (g, summary) in gathered.into_iter().zip(summaries) {
         let truth = TaskTruth {
             inherent_uncertainty: summary.inherent_uncertainty,

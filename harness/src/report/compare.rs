@@ -148,6 +148,8 @@ fn caveats(a: &RunReport, b: &RunReport) -> Vec<String> {
         format!("{:?}", (mb.sampling.observations, mb.sampling.samples_per_observation)),
     );
     check("confidence level", ma.confidence_level.to_string(), mb.confidence_level.to_string());
+    check("interval method", ma.interval_method.to_string(), mb.interval_method.to_string());
+    check("libtorch CPU threads", ma.torch_threads.to_string(), mb.torch_threads.to_string());
     check("upbench", ma.upbench_version.clone(), mb.upbench_version.clone());
     check("libtorch", ma.libtorch_version.clone(), mb.libtorch_version.clone());
     for ta in &a.tasks {
