@@ -223,11 +223,12 @@ fn gaussian_core(
         vec![f64::INFINITY; n as usize]
     } else {
         let shrink_q = config.shrinkage.applies(k_model, d);
-        let (q_mean, q_cov) = gaussian::fit(samples, shrink_q)?;
-        let mut p = gaussian::d_half(truth.posterior_mean, truth.posterior_cov, &q_mean, &q_cov)?;
-        if config.bias_correction && !shrink_q {
-            p -= gaussian::d_half_bias(truth.posterior_cov, &q_cov, k_model)?;
-        }
+        let p = if config.bias_correction && !shrink_q {
+            gaussian::d_half_corrected(truth.posterior_mean, truth.posterior_cov, samples)?
+        } else {
+            let (q_mean, q_cov) = gaussian::fit(samples, shrink_q)?;
+            gaussian::d_half(truth.posterior_mean, truth.posterior_cov, &q_mean, &q_cov)?
+        };
         to_vec(&p.nan_to_num(f64::NAN, Some(f64::INFINITY), Some(f64::NEG_INFINITY)))?
     };
     Ok(Core { log_uncertainty: errors.per_observation, perception, shrinkage_used: errors.shrinkage_used, ties: 0 })

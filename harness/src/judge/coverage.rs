@@ -147,14 +147,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jackknife_t_intervals_cover_at_n_8() {
+    fn jackknife_t_intervals_cover_at_n_8_and_32_also_at_p_zero() {
         // 1000 replications: a coverage of 0.95 has a binomial SE of 0.007, so 0.92 lies more
         // than four SEs below it; a method at the percentile bootstrap's measured ≈ 0.84 fails.
+        // γ = 1 is posterior sampling (P = 0): before the halves' extrapolation of P's bias and
+        // the projected U/bound interval, P covered 85 % and U/bound 55 % at n = 32 (d = 16).
         let config = CoverageConfig {
             dim: 8,
             samples_per_observation: 128,
-            observations: vec![8],
-            gammas: vec![0.5],
+            observations: vec![8, 32],
+            gammas: vec![0.5, 1.0],
             methods: vec![IntervalMethod::JackknifeT, IntervalMethod::PercentileBootstrap],
             replications: 1000,
             level: 0.95,
@@ -164,10 +166,14 @@ mod tests {
         // The simulation draws from libtorch's shared generator: no other test may reseed it.
         let _rng = crate::seed::torch_rng_lock();
         let rows = interval_coverage(&config, Device::Cpu).unwrap();
-        let (jack, percentile) = (&rows[0], &rows[1]);
-        for (what, c) in [("U/N", jack.uncertainty_ratio), ("P", jack.perception), ("U/bound", jack.bound_ratio)] {
-            assert!((0.92..=0.98).contains(&c), "{what}: coverage {c}");
+        let (jackknife, bootstrap) = rows.split_at(4);
+        for row in jackknife {
+            for (what, c) in [("U/N", row.uncertainty_ratio), ("P", row.perception), ("U/bound", row.bound_ratio)] {
+                assert!((0.92..=0.98).contains(&c), "γ = {}, n = {}, {what}: coverage {c}", row.gamma, row.observations);
+            }
         }
+        let percentile = &bootstrap[0];
+        assert_eq!((percentile.gamma, percentile.observations), (0.5, 8));
         // The same check fails the method it replaced: the test can tell them apart.
         assert!(percentile.uncertainty_ratio < 0.92 && percentile.perception < 0.92, "{percentile:?}");
     }

@@ -13,7 +13,7 @@ pub use verdict::{ConfidenceBox, Reason, Region, Validity};
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::{mean_of, Estimate, Intervals, ObservationStats};
+use crate::estimate::{mean_of, ConfidenceInterval, Estimate, Intervals, ObservationStats};
 
 /// Where the task's N(X|Y) comes from, which decides what a result below the bound means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,31 @@ pub struct JudgeConfig {
     pub band_tolerance: f64,
 }
 
+/// The U/bound interval where P's interval reaches 0. There η(P; d) has an infinite slope, so
+/// the linearised (jackknife) interval of ln U/bound fails: at P = 0 it covered 83–90 % for a
+/// nominal 95 % (`upbench study`, "Interval coverage"). Instead U and P get intervals at level
+/// 1 − (1 − level)/2 each and the ratio's interval is their image under the ratio, which rises
+/// with both U and P; by Bonferroni it covers at least the nominal level (measured: ≈ 97 %).
+fn bound_ratio_by_projection(
+    stats: &ObservationStats,
+    intervals: Intervals,
+    log_ratio_of: &dyn Fn(f64, f64) -> f64,
+) -> ConfidenceInterval {
+    let each = Intervals { level: 1.0 - (1.0 - intervals.level) / 2.0, ..intervals };
+    let [log_u, p] = each.estimate(stats.log_uncertainty.len(), |idx| {
+        let chosen: Vec<usize> = idx.collect();
+        [
+            mean_of(&stats.log_uncertainty, &mut chosen.iter().copied()),
+            mean_of(&stats.perception, &mut chosen.iter().copied()),
+        ]
+    });
+    ConfidenceInterval {
+        level: intervals.level,
+        lower: log_ratio_of(log_u.ci.lower, p.ci.lower).exp(),
+        upper: log_ratio_of(log_u.ci.upper, p.ci.upper).exp(),
+    }
+}
+
 /// Judges one model configuration.
 pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) -> Judgement {
     let n = stats.log_uncertainty.len();
@@ -117,7 +142,10 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
         let mse = mean_of(&stats.mse, &mut chosen.iter().copied());
         [log_u, p, log_ratio_of(log_u, p), mse.ln()]
     });
-    let (uncertainty, ratio, mse) = (log_u.exp(), log_ratio.exp(), log_mse.exp());
+    let (uncertainty, mut ratio, mse) = (log_u.exp(), log_ratio.exp(), log_mse.exp());
+    if p.point.is_finite() && p.ci.lower <= 0.0 {
+        ratio.ci = bound_ratio_by_projection(stats, config.intervals, &log_ratio_of);
+    }
     let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
     let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
     let band_top = truth.gaussian_inherent_uncertainty / n_inh;
