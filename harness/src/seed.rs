@@ -18,8 +18,8 @@ pub fn derive_seed(master: u64, names: &[&str]) -> u64 {
 
 /// Serialises users of libtorch's process-wide generator. Seeding and drawing are two calls, so
 /// two threads that both seed and draw (two suites run in one process, parallel tests) would
-/// interleave and lose reproducibility; [`crate::pipeline::run_suite`] holds this lock for the
-/// whole run, and tests that seed hold it too.
+/// interleave and lose reproducibility; [`crate::pipeline::check`] and
+/// [`crate::pipeline::run_checked`] hold this lock throughout, and tests that seed hold it too.
 pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

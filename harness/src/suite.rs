@@ -270,49 +270,56 @@ impl Suite {
         SuiteError::Invalid { path: self.origin.clone(), line, column, message }
     }
 
-    fn locate(&self, needle: &str) -> usize {
+    /// The byte offset of the first `needle` in the text (0 when absent), for [`Suite::error_at`].
+    pub fn offset_of(&self, needle: &str) -> usize {
         self.text.find(needle).unwrap_or(0)
+    }
+
+    /// The byte offset of the `index`-th `[[plugin]]` header (0 when the entries are written
+    /// another way), for [`Suite::error_at`].
+    pub fn plugin_entry_offset(&self, index: usize) -> usize {
+        self.text.match_indices("[[plugin]]").nth(index).map_or(0, |(at, _)| at)
     }
 
     fn validate(&self) -> Result<(), SuiteError> {
         let f = &self.file;
         if f.format > SUITE_FORMAT {
             return Err(self.error_at(
-                self.locate("format"),
+                self.offset_of("format"),
                 format!("suite format {} is newer than this harness reads ({SUITE_FORMAT}); upgrade upbench", f.format),
             ));
         }
         if f.sampling.observations < 2 {
             return Err(self.error_at(
-                self.locate("observations"),
+                self.offset_of("observations"),
                 "observations must be at least 2 (32 or more for tight intervals)".into(),
             ));
         }
         if f.sampling.samples_per_observation < 2 {
             return Err(self.error_at(
-                self.locate("samples_per_observation"),
+                self.offset_of("samples_per_observation"),
                 "samples_per_observation must be at least 2".into(),
             ));
         }
         if !(f.statistics.confidence_level > 0.0 && f.statistics.confidence_level < 1.0) {
-            return Err(self.error_at(self.locate("confidence_level"), "confidence_level must be in (0, 1)".into()));
+            return Err(self.error_at(self.offset_of("confidence_level"), "confidence_level must be in (0, 1)".into()));
         }
         if f.statistics.bootstrap_resamples < 100 {
             return Err(
-                self.error_at(self.locate("bootstrap_resamples"), "bootstrap_resamples must be at least 100".into())
+                self.error_at(self.offset_of("bootstrap_resamples"), "bootstrap_resamples must be at least 100".into())
             );
         }
         if f.threads == Some(0) {
-            return Err(self.error_at(self.locate("threads"), "threads must be at least 1".into()));
+            return Err(self.error_at(self.offset_of("threads"), "threads must be at least 1".into()));
         }
         if f.timing.repetitions < 2 {
-            return Err(self.error_at(self.locate("repetitions"), "timing repetitions must be at least 2".into()));
+            return Err(self.error_at(self.offset_of("repetitions"), "timing repetitions must be at least 2".into()));
         }
         let mut names = std::collections::HashSet::new();
         for task in &f.image_tasks {
             if !names.insert(task.name.as_str()) {
                 return Err(self.error_at(
-                    self.locate(&format!("\"{}\"", task.name)),
+                    self.offset_of(&format!("\"{}\"", task.name)),
                     format!("task name '{}' is used twice", task.name),
                 ));
             }
@@ -320,16 +327,16 @@ impl Suite {
         for task in &f.tasks {
             if !names.insert(task.name.as_str()) {
                 return Err(self.error_at(
-                    self.locate(&format!("\"{}\"", task.name)),
+                    self.offset_of(&format!("\"{}\"", task.name)),
                     format!("task name '{}' is used twice", task.name),
                 ));
             }
-            task.resolve().map_err(|e| self.error_at(self.locate(&format!("\"{}\"", task.name)), e.to_string()))?;
+            task.resolve().map_err(|e| self.error_at(self.offset_of(&format!("\"{}\"", task.name)), e.to_string()))?;
         }
         for p in &f.plugins {
             if p.name.is_some() == p.path.is_some() {
                 return Err(self.error_at(
-                    self.locate("[[plugin]]"),
+                    self.offset_of("[[plugin]]"),
                     format!("plugin '{}' needs exactly one of `name` and `path`", p.reference()),
                 ));
             }

@@ -113,6 +113,77 @@ fn a_bad_suite_names_file_line_and_column() {
     assert!(err.contains("unknown field `observatons`"), "{err}");
 }
 
+/// Every mistake a suite can hold that only a plugin or the data can reveal, at once.
+const SUITE_WITH_EVERY_MISTAKE: &str = r#"
+[[image_task]]
+name = "set5-x4"
+dataset = "set5"
+degradation = { kind = "super-resolution", scale = 4 }
+patches = [4]
+[[plugin]]
+name = "no-such-plugin"
+[[plugin]]
+name = "gamma-optimal"
+params = { gama = 0.5 }
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.5, "half"] }
+[[plugin]]
+name = "gamma-optimal"
+params = { gamma = [0.5, 2.0] }
+[[plugin]]
+name = "dncnn-s25"
+[[plugin]]
+name = "espcn-x4"
+"#;
+
+#[test]
+fn run_check_lists_every_problem_at_once_with_its_place_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("s.toml");
+    std::fs::write(&suite, format!("{SMALL_SUITE}{SUITE_WITH_EVERY_MISTAKE}")).unwrap();
+    let line_of = |needle: &str| {
+        let text = std::fs::read_to_string(&suite).unwrap();
+        text[..text.find(needle).unwrap()].matches('\n').count() + 1
+    };
+    let out = dir.path().join("out");
+    for check_only in [true, false] {
+        let mut command = upbench();
+        command.args(["run", suite.to_str().unwrap(), "--device", "cpu", "--out"]).arg(&out);
+        command.args(["--data-dir", "/nonexistent-data", "--models-dir", "/nonexistent-models"]);
+        if check_only {
+            command.arg("--check");
+        }
+        let result = command.output().unwrap();
+        assert_eq!(result.status.code(), Some(2), "--check {check_only}");
+        let err = stderr(&result);
+        let s = suite.display();
+        for expected in [
+            "8 problems found before any model ran; nothing was run".to_string(),
+            format!("{s}:{}:8: image task 'set5-x4': dataset set5: none of its", line_of("name = \"set5-x4\"")),
+            "fetch it with `upbench data set5 --fetch`".into(),
+            "N(X|Y) model's training set kodak24: none of its 24 files".into(),
+            format!("{s}:{}:1: no plugin named 'no-such-plugin'", line_of("name = \"no-such-plugin\"") - 1),
+            format!("{s}:{}:19: plugin 'gamma-optimal' has no parameter 'gama'", line_of("gama")),
+            "parameter 'gamma' of plugin 'gamma-optimal' must be of type float, got string `\"half\"`".into(),
+            "gamma-optimal(gamma=2)".into(),
+            "invalid parameter 'gamma': 2 is outside [0, 1]".into(),
+            "solves none of this suite's tasks (it declares: image-denoising)".into(),
+            "espcn-x4".into(),
+            "/nonexistent-models".into(),
+        ] {
+            assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+        }
+        assert!(!out.exists(), "nothing is written before the checks pass");
+    }
+    // The suite without its mistakes is ready, and --check still runs nothing.
+    std::fs::write(&suite, SMALL_SUITE).unwrap();
+    let result = upbench().args(["run", suite.to_str().unwrap(), "--check", "--out"]).arg(&out).output().unwrap();
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert!(stdout(&result).contains("ready — 2 plugin entries (3 configurations) on 1 task; nothing was run"));
+    assert!(!out.exists());
+}
+
 #[test]
 fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
     let dir = tempfile::tempdir().unwrap();

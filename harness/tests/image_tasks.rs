@@ -104,8 +104,40 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
         figure_dir: None,
     };
     let report = upbench::pipeline::run_suite(&plan, &mut upbench::pipeline::Silent);
-    let f = &report.failures[0];
-    assert!(f.message.contains("/nonexistent-data/kodak24/kodim01.png: missing (dataset kodak24)"), "{f:?}");
+    // The set and its default training set, one line each when none of their files is there.
+    let messages: Vec<&str> = report.failures.iter().map(|f| f.message.as_str()).collect();
+    assert!(messages[0].starts_with("t.toml:9:8: image task 'set5-x4': dataset kodak24: none of its 24 files is under /nonexistent-data"), "{messages:#?}");
+    assert!(messages[1].contains("training set bsd100: none of its"), "{messages:#?}");
+    assert!(report.results.is_empty());
+
+    // A set with one file gone and one altered: each is named, with what is wrong with it.
+    let data = tempfile::tempdir().unwrap();
+    for set in ["set5", "kodak24"] {
+        copy_dir(&crate::util::data_dir().join(set), &data.path().join(set));
+    }
+    std::fs::remove_file(data.path().join("set5/hr/img_001.png")).unwrap();
+    std::fs::write(data.path().join("set5/hr/img_002.png"), b"not a png").unwrap();
+    let suite = upbench::suite::Suite::parse(SET5_X4, "t.toml", crate::util::workspace(), "t").unwrap();
+    let plan = upbench::pipeline::RunPlan { suite, data_dir: data.path().to_path_buf(), ..plan };
+    let problems = upbench::pipeline::check(&plan).problems;
+    let messages: Vec<&String> =
+        problems.iter().filter(|f| f.stage == upbench::report::Stage::Task).map(|f| &f.message).collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(messages[0].contains("set5/hr/img_001.png: missing (dataset set5)"), "{messages:#?}");
+    assert!(messages[1].contains("set5/hr/img_002.png: checksum mismatch (dataset set5)"), "{messages:#?}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }
 
 const DEAD_LEAVES_INPAINTING: &str = r#"

@@ -145,6 +145,11 @@ pub struct RunArgs {
     /// reproducible bit for bit).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Only check the suite (plugins, parameters, configurations, tasks, data) and run nothing:
+    /// exit 0 when it is ready, 2 with every problem listed when it is not. Every run makes the
+    /// same checks first.
+    #[arg(long, conflicts_with = "json")]
+    pub check: bool,
 }
 
 /// `upbench plugins`.

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::config::RunConfig;
 use super::RunArgs;
-use crate::pipeline::{run_suite, Progress};
+use crate::pipeline::{check, run_checked, Progress};
 use crate::report::{
     create_run_dir, write_run, ConfigResult, Exporter, Failure, JsonExporter, Outputs, TableExporter, TaskSummary,
 };
@@ -88,8 +88,28 @@ impl Progress for CliProgress {
 
 /// Runs a suite; `Ok(false)` when any plugin or task failed (the others still ran and were written).
 pub fn run(args: RunArgs) -> anyhow::Result<bool> {
-    let json = args.json;
+    let (json, check_only) = (args.json, args.check);
     let config = RunConfig::from_args(args)?;
+    let origin = &config.plan.suite.origin;
+    let checked = check(&config.plan);
+    if !checked.problems.is_empty() {
+        anyhow::bail!(
+            "{origin}: {} found before any model ran; nothing was run:\n{}",
+            counted(checked.problems.len(), "problem"),
+            checked.describe_problems()
+        );
+    }
+    if check_only {
+        let configurations: usize = checked.entries.iter().map(|e| e.configs.len()).sum();
+        let file = &config.plan.suite.file;
+        println!(
+            "{origin}: ready — {} ({}) on {}; nothing was run",
+            counted(checked.entries.len(), "plugin entry"),
+            counted(configurations, "configuration"),
+            counted(file.tasks.len() + file.image_tasks.len(), "task")
+        );
+        return Ok(true);
+    }
     create_run_dir(&config.run_dir).context("cannot create the output directory")?;
     let partial_path = config.run_dir.join("partial.jsonl");
     let mut progress =
@@ -100,7 +120,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         crate::device::device_name(config.plan.device),
         config.run_dir.display()
     ));
-    let report = run_suite(&config.plan, &mut progress);
+    let report = run_checked(&config.plan, checked, &mut progress);
     if let Some(bar) = progress.bar.take() {
         bar.finish_and_clear();
     }
@@ -122,4 +142,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         )?;
     }
     Ok(report.failures.is_empty())
+}
+
+/// "1 task", "3 tasks", "2 plugin entries".
+fn counted(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
 }

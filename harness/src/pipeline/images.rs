@@ -7,7 +7,7 @@ use std::path::Path;
 use tch::Tensor;
 
 use super::sample_grid::{self, GridInput};
-use super::{configurations, rank, LoadedPlugin, Recorder, RunPlan};
+use super::{rank, CheckedSuite, LoadedPlugin, Recorder, RunPlan};
 use crate::device::sdk_device;
 use crate::estimate::{fidelity, images, mean_of, ObservationStats, SubsampleStats};
 use crate::judge::{self, InherentBasis, JudgeConfig, TaskTruth};
@@ -16,7 +16,6 @@ use crate::report::plots::file_stem;
 use crate::report::{grid, ConfigResult, ImageTaskInfo, Stage, TaskSummary};
 use crate::run;
 use crate::seed::derive_seed;
-use crate::suite::PluginEntry;
 use crate::task::images::{
     Colour, ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate,
 };
@@ -28,8 +27,7 @@ const NO_INHERENT: &str = "unknown (no estimate for this task), so no bound is d
 pub(super) fn run_image_task(
     plan: &RunPlan,
     config: &ImageTaskConfig,
-    entries: &[(&PluginEntry, Option<usize>)],
-    libraries: &[(std::path::PathBuf, LoadedPlugin)],
+    checked: &CheckedSuite<'_>,
     rec: &mut Recorder<'_>,
 ) -> (Vec<TaskSummary>, Vec<ConfigResult>) {
     let file = &plan.suite.file;
@@ -56,20 +54,14 @@ pub(super) fn run_image_task(
     let spec = task.spec(sdk_device(plan.device));
     let kind = config.degradation.kind();
     let mut results: Vec<Vec<ConfigResult>> = vec![Vec::new(); config.patches.len()];
-    for (entry, lib) in entries {
-        let Some(lib) = lib else { continue };
-        let plugin = &libraries[*lib].1;
+    for entry in &checked.entries {
+        let plugin = &checked.libraries[entry.library].1;
         if !plugin.metadata.supports(kind) {
             continue;
         }
-        let Some(configs) = configurations(plan, entry, plugin, &config.name, rec) else {
-            // counted once in the plan: its failure is the step
-            rec.progress.finished(&config.name, plugin.name());
-            continue;
-        };
-        for plugin_config in configs {
+        for plugin_config in &entry.configs {
             let subject = format!("{} ({})", plugin_config.label, plugin.path.display());
-            match run_config(plan, plugin, &plugin_config, &task, &spec, &summaries) {
+            match run_config(plan, plugin, plugin_config, &task, &spec, &summaries) {
                 Ok((per_patch, notes)) => {
                     for (stage, message) in notes {
                         rec.fail(stage, subject.clone(), Some(&config.name), message);

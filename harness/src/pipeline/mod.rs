@@ -15,8 +15,11 @@ use crate::seed::derive_seed;
 use crate::suite::{PluginEntry, Suite};
 use crate::task::{ExactTask, ObservationChunk, TaskSamples};
 
+mod check;
 mod images;
 mod sample_grid;
+
+pub use check::{check, CheckedEntry, CheckedSuite};
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
 #[derive(Debug, Clone)]
@@ -117,34 +120,33 @@ fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedP
     Err(msg)
 }
 
-/// Runs the suite and returns the report; never fails as a whole. Runs in one process are
-/// serialised ([`crate::seed::torch_rng_lock`]): plugins and harness share libtorch's generator.
+/// Checks the suite ([`check`]) and runs what passed; never fails as a whole: the checks'
+/// problems are recorded as failures like any other. `upbench run` refuses a suite with
+/// problems before calling [`run_checked`] instead.
 pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
+    run_checked(plan, check(plan), progress)
+}
+
+/// Runs a checked suite and returns the report; its problems are recorded first. Runs in one
+/// process are serialised ([`crate::seed::torch_rng_lock`]): plugins and harness share
+/// libtorch's generator.
+pub fn run_checked(plan: &RunPlan, mut checked: CheckedSuite<'_>, progress: &mut dyn Progress) -> RunReport {
     let _rng = crate::seed::torch_rng_lock();
     tch::set_num_threads(plan.suite.file.threads.unwrap_or(crate::suite::DEFAULT_THREADS) as i32);
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let file = &plan.suite.file;
     let mut rec = Recorder { failures: Vec::new(), progress };
-
-    let mut libraries: Vec<(PathBuf, LoadedPlugin)> = Vec::new();
-    let mut entries: Vec<(&PluginEntry, Option<usize>)> = Vec::new();
-    for entry in &file.plugins {
-        match locate(entry, plan, &mut libraries) {
-            Ok(i) => entries.push((entry, Some(i))),
-            Err(message) => {
-                rec.fail(Stage::Load, entry.reference(), None, message);
-                entries.push((entry, None));
-            }
-        }
+    for problem in std::mem::take(&mut checked.problems) {
+        rec.progress.failure(&problem);
+        rec.failures.push(problem);
     }
-
-    rec.progress.planned(planned_runs(plan, &entries, &libraries));
+    rec.progress.planned(checked.planned_runs(file));
 
     let (n, k) = (file.sampling.observations, file.sampling.samples_per_observation);
     let mut tasks = Vec::new();
     let mut results = Vec::new();
-    for task_cfg in &file.tasks {
+    for task_cfg in file.tasks.iter().filter(|t| checked.runnable(&t.name)) {
         let task = match ExactTask::build(task_cfg, derive_seed(file.seed, &["task", &task_cfg.name])) {
             Ok(t) => t,
             Err(e) => {
@@ -203,21 +205,15 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         let prepared = PreparedTask { spec: task.spec(sdk_device(plan.device)), task, samples, chunks, truth };
 
         let mut task_results = Vec::new();
-        for (entry, lib) in &entries {
-            let Some(lib) = lib else { continue };
-            let plugin = &libraries[*lib].1;
+        for entry in &checked.entries {
+            let plugin = &checked.libraries[entry.library].1;
             let task = &prepared.task;
             if !plugin.metadata.supports(task.kind) {
                 continue;
             }
-            let Some(configs) = configurations(plan, entry, plugin, &task.name, &mut rec) else {
-                // counted once in the plan: its failure is the step
-                rec.progress.finished(&task.name, plugin.name());
-                continue;
-            };
-            for config in configs {
+            for config in &entry.configs {
                 let subject = format!("{} ({})", config.label, plugin.path.display());
-                match run_config(plan, plugin, &config, &prepared) {
+                match run_config(plan, plugin, config, &prepared) {
                     Ok((r, timing_error)) => {
                         if let Some(message) = timing_error {
                             rec.fail(Stage::Run, subject, Some(&prepared.task.name), message);
@@ -233,30 +229,10 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         rank(&mut task_results);
         results.extend(task_results);
     }
-    for image_task in &file.image_tasks {
-        let (summaries, task_results) = images::run_image_task(plan, image_task, &entries, &libraries, &mut rec);
+    for image_task in file.image_tasks.iter().filter(|t| checked.runnable(&t.name)) {
+        let (summaries, task_results) = images::run_image_task(plan, image_task, &checked, &mut rec);
         tasks.extend(summaries);
         results.extend(task_results);
-    }
-    // A plugin skips the tasks it does not declare; one that fits none of them is a mistake.
-    let kinds: Vec<upbench_sdk::TaskKind> = file
-        .tasks
-        .iter()
-        .filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()))
-        .chain(file.image_tasks.iter().map(|t| t.degradation.kind()))
-        .collect();
-    for (_, lib) in &entries {
-        let Some(lib) = lib else { continue };
-        let plugin = &libraries[*lib].1;
-        if !kinds.iter().any(|k| plugin.metadata.supports(*k)) {
-            let declared: Vec<&str> = plugin.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
-            rec.fail(
-                Stage::Configure,
-                format!("{} ({})", plugin.name(), plugin.path.display()),
-                None,
-                format!("solves none of this suite's tasks (it declares: {})", declared.join(", ")),
-            );
-        }
     }
 
     let manifest = Manifest {
@@ -279,7 +255,8 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
         bootstrap_resamples: file.statistics.bootstrap_resamples,
         confidence_level: file.statistics.confidence_level,
         band_tolerance: file.statistics.band_tolerance,
-        plugins: libraries
+        plugins: checked
+            .libraries
             .iter()
             .map(|(_, p)| PluginRecord {
                 name: p.name().into(),
@@ -294,55 +271,9 @@ pub fn run_suite(plan: &RunPlan, progress: &mut dyn Progress) -> RunReport {
     RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures: rec.failures }
 }
 
-/// The configurations a `[[plugin]]` entry's parameters sweep; a bad parameter is recorded
-/// against `task` with the suite's file, line and column, and gives `None`.
-fn configurations(
-    plan: &RunPlan,
-    entry: &PluginEntry,
-    plugin: &LoadedPlugin,
-    task: &str,
-    rec: &mut Recorder<'_>,
-) -> Option<Vec<PluginConfig>> {
-    match plugin::resolve_params(&plugin.metadata, &given_params(entry)) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            let at = entry.params.get(e.param_name()).map(|v| v.span().start).unwrap_or(0);
-            let subject = format!("{} ({})", plugin.name(), plugin.path.display());
-            rec.fail(Stage::Configure, subject, Some(task), plan.suite.error_at(at, e.to_string()).to_string());
-            None
-        }
-    }
-}
-
 /// A `[[plugin]]` entry's parameters as the resolver takes them.
 fn given_params(entry: &PluginEntry) -> Vec<(String, toml::Value)> {
     entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
-}
-
-/// How many (task, configuration) runs the suite asks of the loaded plugins (a plugin whose
-/// parameters do not resolve counts once: its failure is a step too).
-fn planned_runs(
-    plan: &RunPlan,
-    entries: &[(&PluginEntry, Option<usize>)],
-    libraries: &[(PathBuf, LoadedPlugin)],
-) -> usize {
-    let file = &plan.suite.file;
-    let kinds = file
-        .tasks
-        .iter()
-        .filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()))
-        .chain(file.image_tasks.iter().map(|t| t.degradation.kind()));
-    let mut runs = 0;
-    for kind in kinds {
-        for (entry, lib) in entries {
-            let Some(lib) = lib else { continue };
-            let plugin = &libraries[*lib].1;
-            if plugin.metadata.supports(kind) {
-                runs += plugin::resolve_params(&plugin.metadata, &given_params(entry)).map_or(1, |c| c.len());
-            }
-        }
-    }
-    runs
 }
 
 /// Ranks valid results by |log(U / bound)|, closest to the bound first (by U, lowest first, when

@@ -191,6 +191,90 @@ fn default_batch() -> usize {
 }
 
 impl ImageTaskConfig {
+    /// Checks the settings that need no data: sizes, patch sides, scale, noise, mask.
+    pub fn check_settings(&self) -> Result<(), String> {
+        if self.samples_per_image == 0 || self.batch_images == 0 {
+            return Err("samples_per_image and batch_images must be at least 1".into());
+        }
+        if self.max_points_per_image.is_some_and(|m| m < 64) {
+            return Err("max_points_per_image must be at least 64".into());
+        }
+        if self.patches.is_empty() || self.patches.iter().any(|&p| p == 0 || p > 32) {
+            return Err(format!("patch sides must be between 1 and 32, got {:?}", self.patches));
+        }
+        if let Degradation::Inpainting { mask, .. } = &self.degradation {
+            mask.validate()?;
+        }
+        let scale = self.degradation.scale();
+        if scale == 0 || scale > 16 {
+            return Err(format!("scale must be between 1 and 16, got {scale}"));
+        }
+        let sigma = self.degradation.noise_std();
+        if !(sigma.is_finite() && sigma >= 0.0) {
+            return Err(format!("noise_std must be ≥ 0 grey levels, got {sigma}"));
+        }
+        Ok(())
+    }
+
+    /// Every problem that would stop [`ImageTask::build`] or the N(X|Y) estimate before any
+    /// image is decoded: the settings, then each file of the set and of the training set that
+    /// is missing or fails its checksum, all of them.
+    pub fn problems(&self, data_dir: &Path) -> Vec<String> {
+        if let Err(e) = self.check_settings() {
+            return vec![e];
+        }
+        let mut sets = vec![(self.dataset.clone(), "dataset")];
+        sets.extend(self.training_set().filter(|t| *t != self.dataset).map(|t| (t, "N(X|Y) model's training set")));
+        let mut problems = Vec::new();
+        for (set, role) in sets.iter().filter(|(s, _)| s.as_str() != DEAD_LEAVES) {
+            let registered = match dataset(set) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            let found = registered.verify(data_dir);
+            let all_missing = found.len() == registered.files.len()
+                && found.iter().all(|e| matches!(e, super::DataError::Missing { .. }));
+            if all_missing {
+                problems.push(format!(
+                    "{role} {set}: none of its {} files is under {}; fetch it with `upbench data {set} --fetch` \
+                     or point --data-dir at the folder that holds it",
+                    registered.files.len(),
+                    data_dir.display()
+                ));
+            } else {
+                problems.extend(found.iter().map(|e| e.to_string()));
+            }
+        }
+        problems
+    }
+
+    /// What plugins are told about the task.
+    pub fn spec(&self, device: upbench_sdk::Device) -> TaskSpec {
+        TaskSpec {
+            name: self.name.as_str().into(),
+            kind: self.degradation.kind().as_str().into(),
+            signal_dim: 0,
+            measurement_dim: 0,
+            operator: Vec::new().into(),
+            noise_std: self.degradation.noise_std() / 255.0,
+            prior: None.into(),
+            device,
+            image: Some(ImageTaskSpec { channels: self.channels() as u32, scale: self.degradation.scale() as u32 })
+                .into(),
+        }
+    }
+
+    /// C.
+    pub fn channels(&self) -> usize {
+        match self.colour {
+            Colour::Rgb => 3,
+            Colour::Grey => 1,
+        }
+    }
+
     /// The training set of the stationary Gaussian model, defaults resolved.
     pub fn training_set(&self) -> Option<String> {
         match &self.inherent {
@@ -247,26 +331,8 @@ impl ImageTask {
     pub fn build(config: &ImageTaskConfig, data_dir: &Path, seed: u64) -> Result<ImageTask, TaskError> {
         let name = &config.name;
         let invalid = |msg: String| TaskError::Invalid(format!("image task '{name}': {msg}"));
-        if config.samples_per_image == 0 || config.batch_images == 0 {
-            return Err(invalid("samples_per_image and batch_images must be at least 1".into()));
-        }
-        if config.max_points_per_image.is_some_and(|m| m < 64) {
-            return Err(invalid("max_points_per_image must be at least 64".into()));
-        }
-        if config.patches.is_empty() || config.patches.iter().any(|&p| p == 0 || p > 32) {
-            return Err(invalid(format!("patch sides must be between 1 and 32, got {:?}", config.patches)));
-        }
-        if let Degradation::Inpainting { mask, .. } = &config.degradation {
-            mask.validate().map_err(invalid)?;
-        }
+        config.check_settings().map_err(invalid)?;
         let scale = config.degradation.scale();
-        if scale == 0 || scale > 16 {
-            return Err(invalid(format!("scale must be between 1 and 16, got {scale}")));
-        }
-        let sigma = config.degradation.noise_std();
-        if !(sigma.is_finite() && sigma >= 0.0) {
-            return Err(invalid(format!("noise_std must be ≥ 0 grey levels, got {sigma}")));
-        }
         let sources = sources(config, data_dir).map_err(invalid)?;
         let mut cases = Vec::with_capacity(sources.len());
         for (file, source) in &sources {
@@ -301,29 +367,12 @@ impl ImageTask {
 
     /// C.
     pub fn channels(&self) -> usize {
-        match self.config.colour {
-            Colour::Rgb => 3,
-            Colour::Grey => 1,
-        }
+        self.config.channels()
     }
 
     /// What plugins are told.
     pub fn spec(&self, device: upbench_sdk::Device) -> TaskSpec {
-        TaskSpec {
-            name: self.config.name.as_str().into(),
-            kind: self.config.degradation.kind().as_str().into(),
-            signal_dim: 0,
-            measurement_dim: 0,
-            operator: Vec::new().into(),
-            noise_std: self.config.degradation.noise_std() / 255.0,
-            prior: None.into(),
-            device,
-            image: Some(ImageTaskSpec {
-                channels: self.channels() as u32,
-                scale: self.config.degradation.scale() as u32,
-            })
-            .into(),
-        }
+        self.config.spec(device)
     }
 }
 

@@ -1,0 +1,181 @@
+//! Stage 0: the whole suite checked before any model runs (`upbench run --check`, and the start
+//! of every run). Every `[[plugin]]` located and loaded; every parameter resolved for every
+//! sweep value; every configuration constructed once on the first task it fits (a missing
+//! weights file or a value the plugin refuses shows here, not hours in); every plugin fitting
+//! some task; every image task's settings, set and training set present and intact. All
+//! problems at once, each located in the suite file where it can be.
+
+use std::path::PathBuf;
+
+use upbench_sdk::{TaskKind, TaskSpec};
+
+use super::{locate, LoadedPlugin, RunPlan};
+use crate::device::sdk_device;
+use crate::plugin::{self, PluginConfig};
+use crate::report::{Failure, Stage};
+use crate::seed::derive_seed;
+use crate::suite::{PluginEntry, SuiteFile};
+use crate::task::ExactTask;
+
+/// A `[[plugin]]` entry that loaded and whose parameters resolved.
+pub struct CheckedEntry<'a> {
+    /// The suite's entry.
+    pub entry: &'a PluginEntry,
+    /// Index into [`CheckedSuite::libraries`].
+    pub library: usize,
+    /// Its configurations, one per point of the sweep.
+    pub configs: Vec<PluginConfig>,
+}
+
+/// What the checks found: the loaded plugins, the entries ready to run, and every problem.
+pub struct CheckedSuite<'a> {
+    /// Every library opened, by path (a library is loaded once however often it is named).
+    pub libraries: Vec<(PathBuf, LoadedPlugin)>,
+    /// The entries that can run, in suite order.
+    pub entries: Vec<CheckedEntry<'a>>,
+    /// Tasks that cannot be built (their problems are in `problems`), by name.
+    pub broken_tasks: Vec<String>,
+    /// Every problem, in suite order.
+    pub problems: Vec<Failure>,
+}
+
+impl CheckedSuite<'_> {
+    /// Whether the task named `name` can be built.
+    pub fn runnable(&self, name: &str) -> bool {
+        !self.broken_tasks.iter().any(|b| b == name)
+    }
+
+    /// How many (task, configuration) runs lie ahead.
+    pub fn planned_runs(&self, file: &SuiteFile) -> usize {
+        task_kinds(file, |name| self.runnable(name))
+            .into_iter()
+            .map(|kind| {
+                self.entries
+                    .iter()
+                    .filter(|e| self.libraries[e.library].1.metadata.supports(kind))
+                    .map(|e| e.configs.len())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// The problems, one per line, for the command line: where and what, then whom.
+    pub fn describe_problems(&self) -> String {
+        let lines: Vec<String> = self.problems.iter().map(|f| format!("  {} [{}]", f.message, f.subject)).collect();
+        lines.join("\n")
+    }
+}
+
+/// The kinds of the suite's tasks whose name `keep` accepts, in suite order.
+fn task_kinds(file: &SuiteFile, keep: impl Fn(&str) -> bool) -> Vec<TaskKind> {
+    let exact = file.tasks.iter().filter(|t| keep(&t.name)).filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()));
+    exact.chain(file.image_tasks.iter().filter(|t| keep(&t.name)).map(|t| t.degradation.kind())).collect()
+}
+
+/// The task kinds of the suite's tasks, in suite order, each with the spec plugins are told
+/// (exact tasks are cheap to build; image specs need no images); the tasks that cannot be built
+/// go to `broken`, their problems to `problems`.
+fn task_specs(plan: &RunPlan, problems: &mut Vec<Failure>, broken: &mut Vec<String>) -> Vec<(TaskKind, TaskSpec)> {
+    let file = &plan.suite.file;
+    let device = sdk_device(plan.device);
+    let mut specs = Vec::new();
+    for config in &file.tasks {
+        match ExactTask::build(config, derive_seed(file.seed, &["task", &config.name])) {
+            Ok(task) => specs.push((task.kind, task.spec(device))),
+            Err(e) => {
+                problems.push(task_problem(plan, &config.name, e.to_string()));
+                broken.push(config.name.clone());
+            }
+        }
+    }
+    for config in &file.image_tasks {
+        // Its spec needs no data: configurations are checked against it even when data is missing.
+        specs.push((config.degradation.kind(), config.spec(device)));
+        let found = config.problems(&plan.data_dir);
+        if found.is_empty() {
+            continue;
+        }
+        for message in found {
+            problems.push(task_problem(plan, &config.name, format!("image task '{}': {message}", config.name)));
+        }
+        broken.push(config.name.clone());
+    }
+    specs
+}
+
+fn task_problem(plan: &RunPlan, task: &str, message: String) -> Failure {
+    let at = plan.suite.offset_of(&format!("\"{task}\""));
+    Failure {
+        stage: Stage::Task,
+        subject: task.to_string(),
+        task: Some(task.to_string()),
+        message: plan.suite.error_at(at, message).to_string(),
+    }
+}
+
+/// Runs every check; never stops at the first problem. Holds [`crate::seed::torch_rng_lock`]:
+/// constructing a model may draw from libtorch's generator (a layer's initial weights), which
+/// must not happen in the middle of another run in the same process.
+pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
+    let _rng = crate::seed::torch_rng_lock();
+    let suite = &plan.suite;
+    let mut problems = Vec::new();
+    let mut broken_tasks = Vec::new();
+    let specs = task_specs(plan, &mut problems, &mut broken_tasks);
+    let kinds = task_kinds(&suite.file, |_| true);
+    let mut libraries: Vec<(PathBuf, LoadedPlugin)> = Vec::new();
+    let mut entries = Vec::new();
+    for (index, entry) in suite.file.plugins.iter().enumerate() {
+        let entry_at = suite.plugin_entry_offset(index);
+        let located = |message: String, at: usize| suite.error_at(at, message).to_string();
+        let library = match locate(entry, plan, &mut libraries) {
+            Ok(i) => i,
+            Err(message) => {
+                problems.push(Failure {
+                    stage: Stage::Load,
+                    subject: entry.reference(),
+                    task: None,
+                    message: located(message, entry_at),
+                });
+                continue;
+            }
+        };
+        let loaded = &libraries[library].1;
+        let subject = format!("{} ({})", loaded.name(), loaded.path.display());
+        let configs = match plugin::resolve_params(&loaded.metadata, &super::given_params(entry)) {
+            Ok(c) => c,
+            Err(e) => {
+                let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
+                problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(e.to_string(), at) });
+                continue;
+            }
+        };
+        if !kinds.iter().any(|k| loaded.metadata.supports(*k)) {
+            let declared: Vec<&str> = loaded.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
+            let message = format!("solves none of this suite's tasks (it declares: {})", declared.join(", "));
+            problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, entry_at) });
+            continue;
+        }
+        // Constructing every configuration once finds refused values and missing weights; the
+        // configurations that construct still run.
+        let mut configs = configs;
+        if let Some((_, spec)) = specs.iter().find(|(kind, _)| loaded.metadata.supports(*kind)) {
+            configs.retain(|config| match loaded.new_model(&config.params, spec) {
+                Ok(_) => true,
+                Err(e) => {
+                    problems.push(Failure {
+                        stage: Stage::Configure,
+                        subject: format!("{} ({})", config.label, loaded.path.display()),
+                        task: Some(spec.name.to_string()),
+                        message: located(e.to_string(), entry_at),
+                    });
+                    false
+                }
+            });
+        }
+        if !configs.is_empty() {
+            entries.push(CheckedEntry { entry, library, configs });
+        }
+    }
+    CheckedSuite { libraries, entries, broken_tasks, problems }
+}
