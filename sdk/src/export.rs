@@ -85,15 +85,46 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
 
 /// Exports plugin type `$plugin` (implementing [`Plugin`]) as this library's root module.
 ///
-/// The crate must be built as a `cdylib` and depend on `abi_stable` (its attribute macro names
-/// that crate).
+/// The crate must be built as a `cdylib`; it needs no dependency but `upbench-sdk`. The macro
+/// writes out what `#[abi_stable::export_root_module]` would emit (abi_stable 0.11), through the
+/// SDK's re-export [`crate::abi_stable`]: that attribute's expansion names `::abi_stable`, which
+/// would make every plugin depend on abi_stable itself. The symbol is abi_stable's
+/// `library::ROOT_MODULE_LOADER_NAME`, which an SDK test compares with this literal.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
         /// The library's root module, loaded by the upbench harness.
-        #[::abi_stable::export_root_module]
         pub fn upbench_plugin_root_module() -> $crate::PluginModuleRef {
             $crate::export::root_module::<$plugin>()
         }
+
+        /// The header the harness's loader looks the root module up by.
+        #[unsafe(export_name = "_1as_0lib_1header_0root_bmodule_bloader")]
+        pub static UPBENCH_PLUGIN_LIB_HEADER: $crate::abi_stable::library::LibHeader = {
+            extern "C" fn erased_root_module() -> $crate::abi_stable::library::RootModuleResult {
+                $crate::abi_stable::library::__call_root_module_loader(upbench_plugin_root_module)
+            }
+            // SAFETY: what `#[export_root_module]` does: the constructor returns this module type.
+            unsafe {
+                $crate::abi_stable::library::LibHeader::from_constructor::<$crate::PluginModuleRef>(
+                    erased_root_module,
+                    $crate::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
     };
+}
+
+/// The literal [`export_plugin!`] exports its header under (an attribute takes no constant).
+#[doc(hidden)]
+pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_exported_symbol_is_the_one_abi_stable_loads() {
+        assert_eq!(super::ROOT_MODULE_SYMBOL, abi_stable::library::ROOT_MODULE_LOADER_NAME);
+        // The macro's literal is this constant's: a mismatch would fail every loader test too.
+        assert!(include_str!("export.rs").contains(&format!("export_name = \"{}\"", super::ROOT_MODULE_SYMBOL)));
+    }
 }

@@ -106,6 +106,7 @@ pub use params::{Param, ParamKind, ParamSpec, ParamValue, Params};
 pub use task::{GaussianPrior, ImageTaskSpec, MixturePrior, TaskKind, TaskSpec};
 pub use tensor::{DType, Device, DeviceKind, OwnedTensor, TensorOwner, TensorOwnerBox, TensorOwner_TO, TensorView};
 
-/// Re-exported so that [`export_plugin!`] expands the same in every plugin crate.
-#[doc(hidden)]
+/// The abi_stable this SDK is built on, re-exported: [`export_plugin!`] expands through it, so a
+/// plugin needs no abi_stable dependency of its own, and one that builds its own tensor owners
+/// (`TensorOwner_TO::from_value(…, abi_stable::sabi_trait::TD_Opaque)`) uses the same version.
 pub use abi_stable;

@@ -141,6 +141,14 @@ impl Params {
             other => Err(missing_or_wrong(name, ParamKind::Int, other)),
         }
     }
+
+    /// The boolean named `name`.
+    pub fn bool(&self, name: &str) -> Result<bool, PluginError> {
+        match self.get(name) {
+            Some(ParamValue::Bool(v)) => Ok(*v),
+            other => Err(missing_or_wrong(name, ParamKind::Bool, other)),
+        }
+    }
 }
 
 fn missing_or_wrong(name: &str, wanted: ParamKind, found: Option<&ParamValue>) -> PluginError {
@@ -149,4 +157,34 @@ fn missing_or_wrong(name: &str, wanted: ParamKind, found: Option<&ParamValue>) -
         Some(v) => format!("expected type {wanted}, got {v}"),
     };
     PluginError::InvalidParameter { name: name.into(), reason: reason.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        let entry = |name: &str, value: ParamValue| Param { name: name.into(), value };
+        Params {
+            entries: vec![
+                entry("gamma", ParamValue::Float(0.5)),
+                entry("steps", ParamValue::Int(3)),
+                entry("adapt", ParamValue::Bool(false)),
+                entry("weights", ParamValue::Text("w.safetensors".into())),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn typed_getters_read_their_type_and_name_what_is_wrong() {
+        let p = params();
+        assert_eq!((p.float("gamma").unwrap(), p.float("steps").unwrap()), (0.5, 3.0));
+        assert_eq!(p.int("steps").unwrap(), 3);
+        assert!(!p.bool("adapt").unwrap());
+        assert_eq!(p.text("weights").unwrap(), "w.safetensors");
+        let wrong = p.bool("gamma").unwrap_err().to_string();
+        assert!(wrong.contains("gamma") && wrong.contains("expected type boolean"), "{wrong}");
+        assert!(p.bool("absent").unwrap_err().to_string().contains("missing"));
+    }
 }

@@ -89,10 +89,7 @@ impl Plugin for GaussianPrior {
         }
         let prior = fitted(params.text("training")?, image.channels as usize)?;
         let rounding = if image.kind == TaskKind::ImageSuperResolution { 1.0 / (12.0 * 255.0 * 255.0) } else { 0.0 };
-        let adapt = match params.get("adapt") {
-            Some(ParamValue::Bool(b)) => *b,
-            _ => true,
-        };
+        let adapt = params.bool("adapt")?;
         Ok(GaussianPriorModel {
             task: image,
             prior,
