@@ -152,7 +152,9 @@ pub fn d_half_corrected(mu1: &Tensor, cov1: &Tensor, samples: &Tensor) -> Result
     }
     let halves = (second_order(&samples.narrow(1, 0, h))? + second_order(&samples.narrow(1, k - h, h))?) * 0.5;
     let (k2, h2) = ((k * k) as f64, (h * h) as f64);
-    Ok((full * k2 - halves * h2) / (k2 - h2))
+    let extrapolated = (&full * k2 - halves * h2) / (k2 - h2);
+    // Samples without spread (a γ = 0 "sampler") have D½ = +∞ at every size; ∞ − ∞ is no value.
+    Ok(extrapolated.where_self(&full.isfinite(), &full))
 }
 
 #[cfg(test)]
@@ -261,6 +263,10 @@ mod tests {
         let extrapolated = d_half_corrected(&zero, &eye, &samples).unwrap().mean(Kind::Double).double_value(&[]);
         assert!(second > 0.002, "second-order only: {second}");
         assert!(extrapolated.abs() < 0.0012, "extrapolated: {extrapolated}");
+        // Samples without spread keep D½ = +∞ (not ∞ − ∞).
+        let constant = Tensor::zeros([2, k, d], (Kind::Double, tch::Device::Cpu));
+        let p = d_half_corrected(&zero, &eye, &constant).unwrap();
+        assert!(p.isinf().all().int64_value(&[]) == 1 && p.min().double_value(&[]) > 0.0, "{p:?}");
         // Below 5·d samples per half it is the second-order value, unchanged.
         let few = samples.narrow(1, 0, 100);
         let (mean, cov) = fit(&few, false).unwrap();
