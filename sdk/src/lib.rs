@@ -63,12 +63,23 @@ impl RestoreModel for IdentityModel {
 }
 
 export_plugin!(Identity);
-# fn main() {
-#     let module = upbench_sdk::testing::module::<Identity>();
-#     let meta = module.metadata()().unwrap();
-#     assert_eq!(meta.name.as_str(), "identity");
-# }
+// The plugin's own test (a `#[test]` function in its tests): the harness's checks, no harness.
+fn meets_the_harness_contract() {
+    use upbench_sdk::testing;
+    let module = testing::module::<Identity>();
+    assert_eq!(module.metadata()().unwrap().name.as_str(), "identity");
+    let task = testing::exact_task(TaskKind::Denoising, 3, 0.5);
+    let mut model = module.new_model()(&testing::params_with::<Identity>(&[]), &task).unwrap();
+    let y = OwnedTensor::from_f64_vec(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]).unwrap();
+    // What the harness checks of every output, then the seed contract (deterministic here).
+    testing::restore_checked(&mut model, y.view(), 2, 1, &[3]).unwrap();
+    testing::check_seeding(&mut model, y.view(), 2, &[3], false).unwrap();
+}
+# fn main() { meets_the_harness_contract(); }
 ```
+
+Its own tests use the conformance kit in [`testing`], which checks outputs with the very
+function the harness runs on every output ([`conformance::check_output`]).
 
 # Compatibility rule
 
@@ -87,6 +98,7 @@ Task kinds are strings (see [`TaskKind`]) precisely so that new tasks need no la
 // Every `#[sabi_trait]` expands to impls that trip this lint; they are abi_stable's, not ours.
 #![allow(non_local_definitions)]
 
+pub mod conformance;
 mod error;
 pub mod export;
 mod metadata;

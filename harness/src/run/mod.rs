@@ -10,6 +10,7 @@ mod throughput;
 pub use throughput::{throughput, TimingConfig};
 
 use tch::{Kind, Tensor};
+use upbench_sdk::conformance::{check_output, ConformanceError};
 use upbench_sdk::{DType, ModelBox, PluginError, TensorView};
 
 use crate::device::{sdk_device, tch_device};
@@ -61,19 +62,12 @@ pub fn restore(
     let output = model.restore(&view, n_samples, seed).into_result()?;
     // Every byte the view can address must lie inside what its owner holds before any is read:
     // a plugin that lies about its strides must not make the harness read memory it does not own.
-    output.validate().map_err(|e| match e {
-        PluginError::InvalidInput(message) => RunError::Malformed(message.into()),
-        other => RunError::Plugin(other),
+    // The SDK's conformance kit runs the same check in the plugin's own tests.
+    check_output(&output, &view, n_samples, sample_shape).map_err(|e| match e {
+        ConformanceError::Plugin(e) => RunError::Plugin(e),
+        violation => RunError::Malformed(violation.to_string()),
     })?;
     let out = output.view();
-    let n = measurements.size()[0];
-    let want: Vec<i64> = [n, i64::from(n_samples)].iter().chain(sample_shape).copied().collect();
-    if out.shape.as_slice() != want.as_slice() {
-        return Err(RunError::Malformed(format!("expected shape {want:?}, got {:?}", out.shape.as_slice())));
-    }
-    if out.device != view.device {
-        return Err(RunError::Malformed(format!("samples on {:?}, measurements on {:?}", out.device, view.device)));
-    }
     let kind = match out.dtype {
         DType::F32 => Kind::Float,
         DType::F64 => Kind::Double,
