@@ -8,23 +8,10 @@ use tch::{Kind, Tensor};
 use upbench::plugin::{self, resolve_params};
 use upbench::run;
 use upbench::task::images::{read_image, Image8};
-use upbench_sdk::{Device, ImageTaskSpec, TaskKind, TaskSpec};
+use upbench_sdk::testing::image_task;
+use upbench_sdk::{TaskKind, TaskSpec};
 
 use crate::util::{data_dir, plugins, point_plugins_at_models};
-
-fn spec(kind: TaskKind, channels: u32, scale: u32, noise_std: f64) -> TaskSpec {
-    TaskSpec {
-        name: "check".into(),
-        kind: kind.as_str().into(),
-        signal_dim: 0,
-        measurement_dim: 0,
-        operator: Vec::new().into(),
-        noise_std,
-        prior: None.into(),
-        device: Device::CPU,
-        image: Some(ImageTaskSpec { channels, scale }).into(),
-    }
-}
 
 fn model(name: &str, params: &[(&str, toml::Value)], spec: &TaskSpec) -> upbench_sdk::ModelBox {
     point_plugins_at_models();
@@ -67,7 +54,7 @@ fn espcn_x4_reproduces_its_published_set5_figure() {
     let mut espcn = model(
         "espcn-x4",
         &[("colour_space", toml::Value::String("ycbcr".into()))],
-        &spec(TaskKind::ImageSuperResolution, 3, 4, 0.0),
+        &image_task(TaskKind::ImageSuperResolution, 3, 4, 0.0),
     );
     // restore reseeds libtorch's generator, which a suite running in a parallel test shares.
     let _rng = upbench::seed::torch_rng_lock();
@@ -90,7 +77,7 @@ fn espcn_x4_reproduces_its_published_set5_figure() {
 #[test]
 fn dncnn_gains_more_than_ten_db_at_sigma_25() {
     let sigma = 25.0 / 255.0;
-    let mut dncnn = model("dncnn-s25", &[], &spec(TaskKind::ImageDenoising, 1, 1, sigma));
+    let mut dncnn = model("dncnn-s25", &[], &image_task(TaskKind::ImageDenoising, 1, 1, sigma));
     let _rng = upbench::seed::torch_rng_lock();
     // Set14's lenna, monarch and pepper: three of the twelve images DnCNN's paper reports.
     for (i, name) in ["img_009.png", "img_011.png", "img_012.png"].iter().enumerate() {
@@ -115,7 +102,7 @@ fn a_missing_weights_file_is_named_with_the_way_to_point_at_it() {
     let loaded = plugin::load(&plugins().join(file), Path::new("/tmp")).unwrap();
     let given = vec![("weights".to_string(), toml::Value::String("no-such.safetensors".into()))];
     let config = resolve_params(&loaded.metadata, &given).unwrap().remove(0);
-    let err = loaded.new_model(&config.params, &spec(TaskKind::ImageSuperResolution, 3, 4, 0.0)).err().unwrap();
+    let err = loaded.new_model(&config.params, &image_task(TaskKind::ImageSuperResolution, 3, 4, 0.0)).err().unwrap();
     let msg = err.to_string();
     assert!(msg.contains("no-such.safetensors") && msg.contains("UPBENCH_MODELS_DIR"), "{msg}");
 }
@@ -123,7 +110,7 @@ fn a_missing_weights_file_is_named_with_the_way_to_point_at_it() {
 #[test]
 fn noisy_fill_keeps_observed_pixels_and_fills_with_the_ring_statistics() {
     let mut fill =
-        model("noisy-fill", &[("ring", toml::Value::Integer(2))], &spec(TaskKind::ImageInpainting, 1, 1, 0.0));
+        model("noisy-fill", &[("ring", toml::Value::Integer(2))], &image_task(TaskKind::ImageInpainting, 1, 1, 0.0));
     // A 12 × 12 grey image: the 4 × 4 hole at (4, 4), a ring of alternating 0.2 / 0.6 around it.
     let image = Tensor::full([1, 12, 12], 0.9, (Kind::Float, tch::Device::Cpu));
     for r in 2..10 {
