@@ -64,7 +64,8 @@ pub fn sdk_device(device: tch::Device) -> upbench_sdk::Device {
 /// The tch device an SDK device names.
 pub fn tch_device(device: upbench_sdk::Device) -> tch::Device {
     match device.kind {
-        upbench_sdk::DeviceKind::Cuda => tch::Device::Cuda(device.index.max(0) as usize),
-        upbench_sdk::DeviceKind::Cpu => tch::Device::Cpu,
+        upbench_sdk::DeviceKind::CUDA => tch::Device::Cuda(device.index.max(0) as usize),
+        // Outputs of unknown kinds are refused by `TensorView::validate` before they get here.
+        _ => tch::Device::Cpu,
     }
 }

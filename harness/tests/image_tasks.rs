@@ -106,7 +106,12 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
     let report = upbench::pipeline::run_suite(&plan, &mut upbench::pipeline::Silent);
     // The set and its default training set, one line each when none of their files is there.
     let messages: Vec<&str> = report.failures.iter().map(|f| f.message.as_str()).collect();
-    assert!(messages[0].starts_with("t.toml:9:8: image task 'set5-x4': dataset kodak24: none of its 24 files is under /nonexistent-data"), "{messages:#?}");
+    assert!(
+        messages[0].starts_with(
+            "t.toml:9:8: image task 'set5-x4': dataset kodak24: none of its 24 files is under /nonexistent-data"
+        ),
+        "{messages:#?}"
+    );
     assert!(messages[1].contains("training set bsd100: none of its"), "{messages:#?}");
     assert!(report.results.is_empty());
 

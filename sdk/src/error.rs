@@ -2,11 +2,18 @@
 
 use std::fmt;
 
-use abi_stable::{std_types::RString, StableAbi};
+use abi_stable::{nonexhaustive_enum::NonExhaustive, std_types::RString, StableAbi};
 
-/// Why a plugin call failed. Every entry point returns `RResult<_, PluginError>`.
+/// Why a plugin call failed.
+///
+/// Plugin code returns it as an ordinary Rust enum; it crosses the boundary as
+/// [`PluginError_NE`], abi_stable's non-exhaustive wrapper, so that a later 1.x SDK can add
+/// variants: a harness that meets a variant it does not know still prints the plugin's own
+/// message (the wrapper carries the plugin's `Display`) and reads it as [`PluginError::Failed`].
 #[repr(u8)]
 #[derive(StableAbi, Debug, Clone, PartialEq)]
+#[sabi(kind(WithNonExhaustive(size = [usize; 12], traits(Debug, Clone, PartialEq, Display))))]
+#[non_exhaustive]
 pub enum PluginError {
     /// A parameter is out of range or inconsistent with another one.
     InvalidParameter {
@@ -40,6 +47,23 @@ impl fmt::Display for PluginError {
 }
 
 impl std::error::Error for PluginError {}
+
+impl From<PluginError> for PluginError_NE {
+    fn from(err: PluginError) -> Self {
+        NonExhaustive::new(err)
+    }
+}
+
+impl From<PluginError_NE> for PluginError {
+    /// The error as this SDK version knows it: a variant added by a later SDK becomes
+    /// [`PluginError::Failed`] with the plugin's own message.
+    fn from(wire: PluginError_NE) -> Self {
+        match wire.as_enum() {
+            Ok(known) => known.clone(),
+            Err(_) => PluginError::Failed(wire.to_string().into()),
+        }
+    }
+}
 
 impl PluginError {
     /// Shorthand for [`PluginError::Failed`] from anything displayable (e.g. a tch error).

@@ -16,8 +16,8 @@ use abi_stable::{
 };
 
 use crate::{
-    Model, ModelBox, Model_TO, OwnedTensor, Params, PluginError, PluginMetadata, PluginModule, PluginModuleRef,
-    TaskSpec, TensorView,
+    Model, ModelBox, Model_TO, OwnedTensor, Params, PluginError, PluginError_NE, PluginMetadata, PluginModule,
+    PluginModuleRef, TaskSpec, TensorView,
 };
 
 /// A plugin: its metadata and a constructor of models.
@@ -36,13 +36,22 @@ pub trait Plugin {
 pub trait RestoreModel: Send + 'static {
     /// Restores `measurements` (`[n, m]`) into `[n, n_samples, d]` samples on the same device.
     fn restore(&mut self, measurements: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError>;
+
+    /// Whether this configuration draws no randomness although the plugin is declared
+    /// stochastic (a noise level of 0, say): the harness then asks for one sample per
+    /// measurement and judges the configuration as deterministic. The default, `false`, keeps
+    /// what the plugin's metadata says.
+    fn is_deterministic(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `f`, turning a panic into [`PluginError::Panicked`] with the panic's message.
-pub fn guard<T>(f: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
+pub fn guard<T>(f: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError_NE> {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.into(),
-        Err(payload) => RResult::RErr(PluginError::Panicked(panic_message(payload.as_ref()))),
+        Ok(Ok(value)) => RResult::ROk(value),
+        Ok(Err(err)) => RResult::RErr(err.into()),
+        Err(payload) => RResult::RErr(PluginError::Panicked(panic_message(payload.as_ref())).into()),
     }
 }
 
@@ -56,26 +65,44 @@ fn panic_message(payload: &(dyn Any + Send)) -> RString {
     }
 }
 
-struct Guarded<M>(M);
+struct Guarded<M> {
+    model: M,
+    /// The plugin's metadata declares it stochastic.
+    declared_stochastic: bool,
+}
 
 impl<M: RestoreModel> Model for Guarded<M> {
-    fn restore(&mut self, measurements: &TensorView, n_samples: u32, seed: u64) -> RResult<OwnedTensor, PluginError> {
+    fn restore(
+        &mut self,
+        measurements: &TensorView,
+        n_samples: u32,
+        seed: u64,
+    ) -> RResult<OwnedTensor, PluginError_NE> {
         guard(|| {
             measurements.validate()?;
-            self.0.restore(measurements, n_samples, seed)
+            self.model.restore(measurements, n_samples, seed)
         })
+    }
+
+    fn stochastic(&self) -> bool {
+        // A panic must not unwind across the boundary: it is caught and read as `false`, so the
+        // metadata's answer stands.
+        self.declared_stochastic && !catch_unwind(AssertUnwindSafe(|| self.model.is_deterministic())).unwrap_or(false)
     }
 }
 
 /// Entry point: [`Plugin::metadata`] under `catch_unwind`.
-pub extern "C" fn metadata_entry<P: Plugin>() -> RResult<PluginMetadata, PluginError> {
+pub extern "C" fn metadata_entry<P: Plugin>() -> RResult<PluginMetadata, PluginError_NE> {
     guard(|| Ok(P::metadata()))
 }
 
 /// Entry point: [`Plugin::new_model`] under `catch_unwind`, its model wrapped so that every
 /// `restore` is guarded too.
-pub extern "C" fn new_model_entry<P: Plugin>(params: &Params, task: &TaskSpec) -> RResult<ModelBox, PluginError> {
-    guard(|| P::new_model(params, task).map(|m| Model_TO::from_value(Guarded(m), TD_Opaque)))
+pub extern "C" fn new_model_entry<P: Plugin>(params: &Params, task: &TaskSpec) -> RResult<ModelBox, PluginError_NE> {
+    guard(|| {
+        let declared_stochastic = P::metadata().stochastic;
+        P::new_model(params, task).map(|model| Model_TO::from_value(Guarded { model, declared_stochastic }, TD_Opaque))
+    })
 }
 
 /// The root module for plugin `P`, as [`export_plugin!`](crate::export_plugin) exports it.

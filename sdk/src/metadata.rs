@@ -5,7 +5,7 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::{ParamSpec, TaskKind};
+use crate::{Extensions, ParamSpec, TaskKind};
 
 /// A plugin's self-description.
 #[repr(C)]
@@ -19,11 +19,14 @@ pub struct PluginMetadata {
     pub description: RString,
     /// [`TaskKind`] names the plugin can solve.
     pub task_kinds: RVec<RString>,
-    /// Whether samples for one measurement differ from each other. A deterministic model is
-    /// asked for one sample per measurement.
+    /// Whether the plugin's models may draw samples that differ from each other. Each model
+    /// still says after construction whether its configuration does ([`crate::Model::stochastic`]);
+    /// a deterministic one is asked for one sample per measurement.
     pub stochastic: bool,
     /// The parameters it accepts.
     pub params: RVec<ParamSpec>,
+    /// Fields added by later 1.x SDK versions (none in 1.0): the extension point.
+    pub extensions: Extensions,
 }
 
 impl PluginMetadata {
@@ -36,6 +39,7 @@ impl PluginMetadata {
             task_kinds: RVec::new(),
             stochastic: false,
             params: RVec::new(),
+            extensions: Extensions::new(),
         }
     }
 

@@ -5,7 +5,7 @@ use abi_stable::{
     std_types::RResult, StableAbi,
 };
 
-use crate::{ModelBox, Params, PluginError, PluginMetadata, TaskSpec};
+use crate::{ModelBox, Params, PluginError_NE, PluginMetadata, TaskSpec};
 
 /// The entry points of a plugin library. Built by [`crate::export_plugin!`].
 ///
@@ -17,10 +17,10 @@ use crate::{ModelBox, Params, PluginError, PluginMetadata, TaskSpec};
 #[sabi(missing_field(option))]
 pub struct PluginModule {
     /// The plugin's self-description.
-    pub metadata: extern "C" fn() -> RResult<PluginMetadata, PluginError>,
+    pub metadata: extern "C" fn() -> RResult<PluginMetadata, PluginError_NE>,
     /// Builds a model for `task` with the full, type-checked parameter set.
     #[sabi(last_prefix_field)]
-    pub new_model: extern "C" fn(params: &Params, task: &TaskSpec) -> RResult<ModelBox, PluginError>,
+    pub new_model: extern "C" fn(params: &Params, task: &TaskSpec) -> RResult<ModelBox, PluginError_NE>,
 }
 
 impl RootModule for PluginModuleRef {

@@ -3,40 +3,61 @@
 use std::fmt;
 
 use abi_stable::{
+    nonexhaustive_enum::NonExhaustive,
     std_types::{RString, RVec},
     StableAbi,
 };
 
-use crate::PluginError;
+use crate::{Extensions, PluginError};
 
-/// The type of a parameter.
-#[repr(u8)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamKind {
+/// The type of a parameter: an open enum (a byte with named values) like [`crate::DType`], so
+/// that a later 1.x SDK can add types without a layout change.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ParamKind(u8);
+
+impl ParamKind {
     /// A real number.
-    Float,
+    pub const FLOAT: ParamKind = ParamKind(0);
     /// A signed integer.
-    Int,
+    pub const INT: ParamKind = ParamKind(1);
     /// true or false.
-    Bool,
+    pub const BOOL: ParamKind = ParamKind(2);
     /// A string.
-    Text,
+    pub const TEXT: ParamKind = ParamKind(3);
+
+    /// The code that crosses the boundary.
+    pub const fn code(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Debug for ParamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl fmt::Display for ParamKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ParamKind::Float => "float",
-            ParamKind::Int => "integer",
-            ParamKind::Bool => "boolean",
-            ParamKind::Text => "string",
-        })
+        match *self {
+            ParamKind::FLOAT => f.write_str("float"),
+            ParamKind::INT => f.write_str("integer"),
+            ParamKind::BOOL => f.write_str("boolean"),
+            ParamKind::TEXT => f.write_str("string"),
+            ParamKind(code) => write!(f, "parameter type {code}"),
+        }
     }
 }
 
 /// A parameter's value.
+///
+/// It crosses the boundary as [`ParamValue_NE`], abi_stable's non-exhaustive wrapper, so that a
+/// later 1.x SDK can add value types (lists, say); [`Params`]' getters hide the wrapper.
 #[repr(u8)]
 #[derive(StableAbi, Debug, Clone, PartialEq)]
+#[sabi(kind(WithNonExhaustive(size = [usize; 8], traits(Debug, Clone, PartialEq, Display))))]
+#[non_exhaustive]
 pub enum ParamValue {
     /// A real number.
     Float(f64),
@@ -48,14 +69,20 @@ pub enum ParamValue {
     Text(RString),
 }
 
+impl From<ParamValue> for ParamValue_NE {
+    fn from(value: ParamValue) -> Self {
+        NonExhaustive::new(value)
+    }
+}
+
 impl ParamValue {
     /// The value's type.
     pub fn kind(&self) -> ParamKind {
         match self {
-            ParamValue::Float(_) => ParamKind::Float,
-            ParamValue::Int(_) => ParamKind::Int,
-            ParamValue::Bool(_) => ParamKind::Bool,
-            ParamValue::Text(_) => ParamKind::Text,
+            ParamValue::Float(_) => ParamKind::FLOAT,
+            ParamValue::Int(_) => ParamKind::INT,
+            ParamValue::Bool(_) => ParamKind::BOOL,
+            ParamValue::Text(_) => ParamKind::TEXT,
         }
     }
 }
@@ -80,15 +107,28 @@ pub struct ParamSpec {
     /// Its type; the harness rejects values of another type before calling the plugin.
     pub kind: ParamKind,
     /// Used when the suite gives no value.
-    pub default: ParamValue,
+    pub default: ParamValue_NE,
     /// One line for `upbench plugins`.
     pub description: RString,
+    /// Fields added by later 1.x SDK versions (none in 1.0): the extension point.
+    pub extensions: Extensions,
 }
 
 impl ParamSpec {
     /// A parameter whose type is that of `default`.
     pub fn new(name: &str, default: ParamValue, description: &str) -> Self {
-        ParamSpec { name: name.into(), kind: default.kind(), default, description: description.into() }
+        ParamSpec {
+            name: name.into(),
+            kind: default.kind(),
+            default: default.into(),
+            description: description.into(),
+            extensions: Extensions::default(),
+        }
+    }
+
+    /// The default value, when this SDK version knows its type.
+    pub fn default_value(&self) -> Option<&ParamValue> {
+        self.default.as_enum().ok()
     }
 }
 
@@ -99,7 +139,14 @@ pub struct Param {
     /// The parameter's name.
     pub name: RString,
     /// Its value, of the declared type.
-    pub value: ParamValue,
+    pub value: ParamValue_NE,
+}
+
+impl Param {
+    /// `name = value`.
+    pub fn new(name: &str, value: ParamValue) -> Self {
+        Param { name: name.into(), value: value.into() }
+    }
 }
 
 /// The full parameter set of one plugin configuration: every declared parameter, defaults
@@ -112,9 +159,17 @@ pub struct Params {
 }
 
 impl Params {
-    /// The value named `name`, if present.
+    /// The value named `name`, if present and of a type this SDK version knows.
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
-        self.entries.iter().find(|p| p.name.as_str() == name).map(|p| &p.value)
+        self.entries.iter().find(|p| p.name.as_str() == name).and_then(|p| p.value.as_enum().ok())
+    }
+
+    /// Sets `name` to `value`, replacing an entry of that name or appending one.
+    pub fn insert(&mut self, name: &str, value: ParamValue) {
+        match self.entries.iter_mut().find(|p| p.name.as_str() == name) {
+            Some(entry) => entry.value = value.into(),
+            None => self.entries.push(Param::new(name, value)),
+        }
     }
 
     /// The float named `name` (an integer is accepted and converted).
@@ -122,7 +177,7 @@ impl Params {
         match self.get(name) {
             Some(ParamValue::Float(v)) => Ok(*v),
             Some(ParamValue::Int(v)) => Ok(*v as f64),
-            other => Err(missing_or_wrong(name, ParamKind::Float, other)),
+            other => Err(missing_or_wrong(name, ParamKind::FLOAT, other)),
         }
     }
 
@@ -130,7 +185,7 @@ impl Params {
     pub fn text(&self, name: &str) -> Result<&str, PluginError> {
         match self.get(name) {
             Some(ParamValue::Text(v)) => Ok(v.as_str()),
-            other => Err(missing_or_wrong(name, ParamKind::Text, other)),
+            other => Err(missing_or_wrong(name, ParamKind::TEXT, other)),
         }
     }
 
@@ -138,7 +193,7 @@ impl Params {
     pub fn int(&self, name: &str) -> Result<i64, PluginError> {
         match self.get(name) {
             Some(ParamValue::Int(v)) => Ok(*v),
-            other => Err(missing_or_wrong(name, ParamKind::Int, other)),
+            other => Err(missing_or_wrong(name, ParamKind::INT, other)),
         }
     }
 
@@ -146,7 +201,7 @@ impl Params {
     pub fn bool(&self, name: &str) -> Result<bool, PluginError> {
         match self.get(name) {
             Some(ParamValue::Bool(v)) => Ok(*v),
-            other => Err(missing_or_wrong(name, ParamKind::Bool, other)),
+            other => Err(missing_or_wrong(name, ParamKind::BOOL, other)),
         }
     }
 }
@@ -164,7 +219,7 @@ mod tests {
     use super::*;
 
     fn params() -> Params {
-        let entry = |name: &str, value: ParamValue| Param { name: name.into(), value };
+        let entry = Param::new;
         Params {
             entries: vec![
                 entry("gamma", ParamValue::Float(0.5)),

@@ -8,7 +8,7 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::Device;
+use crate::{Device, Extensions};
 
 /// The restoration problems upbench poses.
 ///
@@ -132,12 +132,21 @@ impl MixturePrior {
 /// mask, 1 where the pixel is observed and 0 where it is hidden (hidden pixels read 0). A model
 /// returns `[n, K, C, h·scale, w·scale]` on the measurements' device, in the same units.
 #[repr(C)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(StableAbi, Debug, Clone, PartialEq)]
 pub struct ImageTaskSpec {
     /// C: 3 for RGB, 1 for grey.
     pub channels: u32,
     /// The super-resolution factor; 1 for denoising and inpainting.
     pub scale: u32,
+    /// Fields added by later 1.x SDK versions (none in 1.0): the extension point.
+    pub extensions: Extensions,
+}
+
+impl ImageTaskSpec {
+    /// The layout of `channels`-channel images restored ×`scale`.
+    pub fn new(channels: u32, scale: u32) -> Self {
+        ImageTaskSpec { channels, scale, extensions: Extensions::new() }
+    }
 }
 
 /// One benchmark task as a plugin sees it: Y = A·X + σ·W with W standard normal.
@@ -166,6 +175,8 @@ pub struct TaskSpec {
     pub device: Device,
     /// The tensor layout, for image tasks.
     pub image: ROption<ImageTaskSpec>,
+    /// Fields added by later 1.x SDK versions (none in 1.0): the extension point.
+    pub extensions: Extensions,
 }
 
 impl TaskSpec {

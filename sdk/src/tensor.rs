@@ -12,33 +12,91 @@ use abi_stable::{
 use crate::PluginError;
 
 /// Element type of a tensor.
-#[repr(u8)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DType {
-    /// IEEE-754 binary32.
-    F32 = 0,
-    /// IEEE-754 binary64.
-    F64 = 1,
-}
+///
+/// An open enum (abi_stable's field-less non-exhaustive form: a byte with named values), so that
+/// a later 1.x SDK can add types such as bfloat16 without a layout change. A reader meets codes
+/// it does not know as [`DType::is_known`] = false; [`TensorView::validate`] refuses them.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DType(u8);
 
 impl DType {
-    /// Size of one element in bytes.
-    pub fn size_bytes(self) -> usize {
+    /// IEEE-754 binary32.
+    pub const F32: DType = DType(0);
+    /// IEEE-754 binary64.
+    pub const F64: DType = DType(1);
+
+    /// The code that crosses the boundary.
+    pub const fn code(self) -> u8 {
+        self.0
+    }
+
+    /// The type with `code`, known or not.
+    pub const fn from_code(code: u8) -> DType {
+        DType(code)
+    }
+
+    /// Whether this SDK version knows the type.
+    pub fn is_known(self) -> bool {
+        self.size_bytes().is_some()
+    }
+
+    /// Size of one element in bytes, when the type is known.
+    pub fn size_bytes(self) -> Option<usize> {
         match self {
-            DType::F32 => 4,
-            DType::F64 => 8,
+            DType::F32 => Some(4),
+            DType::F64 => Some(8),
+            _ => None,
         }
     }
 }
 
-/// Kind of memory a tensor's data pointer refers to.
-#[repr(u8)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceKind {
+impl std::fmt::Debug for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            DType::F32 => f.write_str("F32"),
+            DType::F64 => f.write_str("F64"),
+            DType(code) => write!(f, "DType({code})"),
+        }
+    }
+}
+
+/// Kind of memory a tensor's data pointer refers to: an open enum like [`DType`], so that a
+/// later 1.x SDK can add kinds (another accelerator) without a layout change.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceKind(u8);
+
+impl DeviceKind {
     /// Host memory.
-    Cpu = 0,
+    pub const CPU: DeviceKind = DeviceKind(0);
     /// CUDA device memory.
-    Cuda = 1,
+    pub const CUDA: DeviceKind = DeviceKind(1);
+
+    /// The code that crosses the boundary.
+    pub const fn code(self) -> u8 {
+        self.0
+    }
+
+    /// The kind with `code`, known or not.
+    pub const fn from_code(code: u8) -> DeviceKind {
+        DeviceKind(code)
+    }
+
+    /// Whether this SDK version knows the kind.
+    pub fn is_known(self) -> bool {
+        matches!(self, DeviceKind::CPU | DeviceKind::CUDA)
+    }
+}
+
+impl std::fmt::Debug for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            DeviceKind::CPU => f.write_str("Cpu"),
+            DeviceKind::CUDA => f.write_str("Cuda"),
+            DeviceKind(code) => write!(f, "DeviceKind({code})"),
+        }
+    }
 }
 
 /// A device: its kind and, for CUDA, the ordinal.
@@ -53,11 +111,11 @@ pub struct Device {
 
 impl Device {
     /// The host.
-    pub const CPU: Device = Device { kind: DeviceKind::Cpu, index: 0 };
+    pub const CPU: Device = Device { kind: DeviceKind::CPU, index: 0 };
 
     /// CUDA device `index`.
     pub fn cuda(index: i32) -> Device {
-        Device { kind: DeviceKind::Cuda, index }
+        Device { kind: DeviceKind::CUDA, index }
     }
 }
 
@@ -119,16 +177,11 @@ impl TensorView {
     /// [`TensorView::validate`]. Computed with checked arithmetic: a lying shape cannot wrap.
     pub fn extent_bytes(&self) -> Result<u64, PluginError> {
         let invalid = |message: String| Err(PluginError::InvalidInput(message.into()));
-        // Read as raw bytes: a plugin may hand over a discriminant no variant has.
-        // SAFETY: both enums are `repr(u8)`, so each field is one initialised byte.
-        let (dtype_code, device_code) = unsafe {
-            (*(&self.dtype as *const DType as *const u8), *(&self.device.kind as *const DeviceKind as *const u8))
+        let Some(element_bytes) = self.dtype.size_bytes() else {
+            return invalid(format!("tensor has an unknown dtype code {}", self.dtype.code()));
         };
-        if dtype_code > DType::F64 as u8 {
-            return invalid(format!("tensor has an unknown dtype code {dtype_code}"));
-        }
-        if device_code > DeviceKind::Cuda as u8 {
-            return invalid(format!("tensor has an unknown device kind code {device_code}"));
+        if !self.device.kind.is_known() {
+            return invalid(format!("tensor has an unknown device kind code {}", self.device.kind.code()));
         }
         if self.shape.len() != self.strides.len() {
             return invalid(format!("tensor has {} dimensions but {} strides", self.shape.len(), self.strides.len()));
@@ -166,7 +219,7 @@ impl TensorView {
         }
         let bytes = furthest
             .checked_add(1)
-            .and_then(|elements| elements.checked_mul(self.dtype.size_bytes() as i64))
+            .and_then(|elements| elements.checked_mul(element_bytes as i64))
             .ok_or_else(overflow)?;
         Ok(bytes as u64)
     }
@@ -190,6 +243,7 @@ impl TensorView {
                 DType::F32 => {
                     std::slice::from_raw_parts(self.data as *const f32, n).iter().map(|&v| f64::from(v)).collect()
                 }
+                other => return Err(PluginError::InvalidInput(format!("to_f64_vec cannot read {other:?}").into())),
             }
         })
     }

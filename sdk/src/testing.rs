@@ -10,9 +10,10 @@
 //! ```
 
 use crate::conformance::{check_output, ConformanceError};
+use crate::PluginError;
 use crate::{
-    export, DType, Device, GaussianPrior, ImageTaskSpec, MixturePrior, ModelBox, ParamValue, Params, Plugin,
-    PluginModuleRef, TaskKind, TaskSpec, TensorView,
+    export, DType, Device, Extensions, GaussianPrior, ImageTaskSpec, MixturePrior, ModelBox, ParamValue, Params,
+    Plugin, PluginModuleRef, TaskKind, TaskSpec, TensorView,
 };
 
 /// The root module plugin `P` exports, built in-process: calls go through the same
@@ -31,7 +32,7 @@ pub fn params_with<P: Plugin>(overrides: &[(&str, ParamValue)]) -> Params {
             let value = overrides
                 .iter()
                 .find(|(n, _)| *n == spec.name.as_str())
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.clone().into())
                 .unwrap_or_else(|| spec.default.clone());
             crate::Param { name: spec.name.clone(), value }
         })
@@ -54,6 +55,7 @@ pub fn exact_task(kind: TaskKind, dim: usize, noise_std: f64) -> TaskSpec {
         prior: Some(MixturePrior { weights: vec![1.0].into(), components: vec![prior].into() }).into(),
         device: Device::CPU,
         image: None.into(),
+        extensions: Extensions::new(),
     }
 }
 
@@ -69,7 +71,8 @@ pub fn image_task(kind: TaskKind, channels: u32, scale: u32, noise_std: f64) -> 
         noise_std,
         prior: None.into(),
         device: Device::CPU,
-        image: Some(ImageTaskSpec { channels, scale }).into(),
+        image: Some(ImageTaskSpec::new(channels, scale)).into(),
+        extensions: Extensions::new(),
     }
 }
 
@@ -83,7 +86,7 @@ pub fn restore_checked(
     seed: u64,
     sample_shape: &[i64],
 ) -> Result<Vec<f64>, ConformanceError> {
-    let output = model.restore(measurements, n_samples, seed).into_result()?;
+    let output = model.restore(measurements, n_samples, seed).into_result().map_err(PluginError::from)?;
     check_output(&output, measurements, n_samples, sample_shape)?;
     let values = read_cpu(output.view())?;
     match values.iter().position(|v| !v.is_finite()) {
@@ -92,15 +95,16 @@ pub fn restore_checked(
     }
 }
 
-/// Checks the seed contract: the same seed twice gives the same samples, bit for bit; when
-/// `stochastic`, a different seed gives different ones.
+/// Checks the seed contract: the same seed twice gives the same samples, bit for bit; when the
+/// model says its configuration is stochastic ([`crate::Model::stochastic`]), a different seed
+/// gives different ones.
 pub fn check_seeding(
     model: &mut ModelBox,
     measurements: &TensorView,
     n_samples: u32,
     sample_shape: &[i64],
-    stochastic: bool,
 ) -> Result<(), ConformanceError> {
+    let stochastic = model.stochastic();
     let first = restore_checked(model, measurements, n_samples, 11, sample_shape)?;
     let again = restore_checked(model, measurements, n_samples, 11, sample_shape)?;
     if first.iter().zip(&again).any(|(a, b)| a.to_bits() != b.to_bits()) {
@@ -132,6 +136,7 @@ fn read_cpu(view: &TensorView) -> Result<Vec<f64>, ConformanceError> {
             match view.dtype {
                 DType::F64 => *(view.data as *const f64).offset(offset as isize),
                 DType::F32 => f64::from(*(view.data as *const f32).offset(offset as isize)),
+                other => return Err(ConformanceError::Layout(format!("restore_checked cannot read {other:?}"))),
             }
         };
         values.push(value);
@@ -159,6 +164,8 @@ mod tests {
         IgnoresSeed,
         WrongShape,
         NaN,
+        /// Ignores the seed and says so: a deterministic configuration of a stochastic plugin.
+        Deterministic,
     }
     struct ToyModel(Misbehaviour);
 
@@ -166,11 +173,18 @@ mod tests {
         type Model = ToyModel;
         fn metadata() -> PluginMetadata {
             PluginMetadata::new("toy", "1.0.0", "test")
+                .stochastic()
                 .with_task_kinds(&[TaskKind::Denoising])
                 .with_param(crate::ParamSpec::new("misbehave", ParamValue::Int(0), "which breach"))
         }
         fn new_model(params: &Params, _: &TaskSpec) -> Result<ToyModel, PluginError> {
-            let all = [Misbehaviour::None, Misbehaviour::IgnoresSeed, Misbehaviour::WrongShape, Misbehaviour::NaN];
+            let all = [
+                Misbehaviour::None,
+                Misbehaviour::IgnoresSeed,
+                Misbehaviour::WrongShape,
+                Misbehaviour::NaN,
+                Misbehaviour::Deterministic,
+            ];
             Ok(ToyModel(all[params.int("misbehave")? as usize]))
         }
     }
@@ -179,7 +193,8 @@ mod tests {
         fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
             let values = y.to_f64_vec()?;
             let (n, d) = (y.shape[0], y.shape[1]);
-            let shift = if matches!(self.0, Misbehaviour::IgnoresSeed) { 0.0 } else { seed as f64 };
+            let ignores_seed = matches!(self.0, Misbehaviour::IgnoresSeed | Misbehaviour::Deterministic);
+            let shift = if ignores_seed { 0.0 } else { seed as f64 };
             let mut out = Vec::new();
             for row in values.chunks(d as usize) {
                 for s in 0..n_samples {
@@ -193,6 +208,10 @@ mod tests {
             out.truncate((n * i64::from(samples) * d) as usize);
             OwnedTensor::from_f64_vec(out, &[n, i64::from(samples), d])
         }
+
+        fn is_deterministic(&self) -> bool {
+            matches!(self.0, Misbehaviour::Deterministic)
+        }
     }
 
     fn model(misbehaviour: Misbehaviour) -> ModelBox {
@@ -205,14 +224,15 @@ mod tests {
         let y = OwnedTensor::from_f64_vec(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]).unwrap();
         let samples = restore_checked(&mut model(Misbehaviour::None), y.view(), 4, 1, &[3]).unwrap();
         assert_eq!(samples.len(), 2 * 4 * 3);
-        check_seeding(&mut model(Misbehaviour::None), y.view(), 4, &[3], true).unwrap();
-        let breach = |m: Misbehaviour, stochastic: bool| {
-            check_seeding(&mut model(m), y.view(), 4, &[3], stochastic).unwrap_err()
-        };
-        assert_eq!(breach(Misbehaviour::IgnoresSeed, true), ConformanceError::IgnoresSeed);
-        check_seeding(&mut model(Misbehaviour::IgnoresSeed), y.view(), 4, &[3], false).unwrap();
-        assert_eq!(breach(Misbehaviour::NaN, false), ConformanceError::NonFinite { index: 3 });
-        let shape = breach(Misbehaviour::WrongShape, false);
+        check_seeding(&mut model(Misbehaviour::None), y.view(), 4, &[3]).unwrap();
+        let breach = |m: Misbehaviour| check_seeding(&mut model(m), y.view(), 4, &[3]).unwrap_err();
+        assert_eq!(breach(Misbehaviour::IgnoresSeed), ConformanceError::IgnoresSeed);
+        // The same samples, but the model says this configuration is deterministic.
+        let mut deterministic = model(Misbehaviour::Deterministic);
+        assert!(model(Misbehaviour::None).stochastic() && !deterministic.stochastic());
+        check_seeding(&mut deterministic, y.view(), 4, &[3]).unwrap();
+        assert_eq!(breach(Misbehaviour::NaN), ConformanceError::NonFinite { index: 3 });
+        let shape = breach(Misbehaviour::WrongShape);
         assert_eq!(shape.to_string(), "expected shape [2, 4, 3], got [2, 3, 3]");
     }
 

@@ -2,7 +2,7 @@
 //! (`testing::module`): panics become errors, tensors keep their memory alive, parameters read back.
 
 use upbench_sdk::{
-    export_plugin, testing, DType, Device, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError,
+    export_plugin, testing, DType, Device, Extensions, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError,
     PluginMetadata, RestoreModel, TaskKind, TaskSpec, TensorView,
 };
 
@@ -54,6 +54,7 @@ fn task() -> TaskSpec {
         prior: None.into(),
         device: Device::CPU,
         image: None.into(),
+        extensions: Extensions::new(),
     }
 }
 
@@ -100,13 +101,12 @@ fn malformed_views_are_rejected_before_the_plugin_sees_them() {
     let mut y = [1.0, 2.0];
     let mut bad = view_of(&mut y, &[1, 2]);
     bad.strides = vec![1].into();
-    assert!(matches!(model.restore(&bad, 1, 0).unwrap_err(), PluginError::InvalidInput(_)));
+    assert!(matches!(PluginError::from(model.restore(&bad, 1, 0).unwrap_err()), PluginError::InvalidInput(_)));
 }
 
 #[test]
 fn wrong_parameter_types_are_named() {
-    let params =
-        Params { entries: vec![upbench_sdk::Param { name: "panic_at".into(), value: ParamValue::Float(1.0) }].into() };
+    let params = Params { entries: vec![upbench_sdk::Param::new("panic_at", ParamValue::Float(1.0))].into() };
     let Err(err) = testing::module::<Doubler>().new_model()(&params, &task()).into_result() else {
         panic!("an ill-typed parameter must be refused");
     };

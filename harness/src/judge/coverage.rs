@@ -169,7 +169,12 @@ mod tests {
         let (jackknife, bootstrap) = rows.split_at(4);
         for row in jackknife {
             for (what, c) in [("U/N", row.uncertainty_ratio), ("P", row.perception), ("U/bound", row.bound_ratio)] {
-                assert!((0.92..=0.98).contains(&c), "γ = {}, n = {}, {what}: coverage {c}", row.gamma, row.observations);
+                assert!(
+                    (0.92..=0.98).contains(&c),
+                    "γ = {}, n = {}, {what}: coverage {c}",
+                    row.gamma,
+                    row.observations
+                );
             }
         }
         let percentile = &bootstrap[0];

@@ -68,7 +68,8 @@ impl CheckedSuite<'_> {
 
 /// The kinds of the suite's tasks whose name `keep` accepts, in suite order.
 fn task_kinds(file: &SuiteFile, keep: impl Fn(&str) -> bool) -> Vec<TaskKind> {
-    let exact = file.tasks.iter().filter(|t| keep(&t.name)).filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()));
+    let exact =
+        file.tasks.iter().filter(|t| keep(&t.name)).filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()));
     exact.chain(file.image_tasks.iter().filter(|t| keep(&t.name)).map(|t| t.degradation.kind())).collect()
 }
 
@@ -146,14 +147,24 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
             Ok(c) => c,
             Err(e) => {
                 let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
-                problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(e.to_string(), at) });
+                problems.push(Failure {
+                    stage: Stage::Configure,
+                    subject,
+                    task: None,
+                    message: located(e.to_string(), at),
+                });
                 continue;
             }
         };
         if !kinds.iter().any(|k| loaded.metadata.supports(*k)) {
             let declared: Vec<&str> = loaded.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
             let message = format!("solves none of this suite's tasks (it declares: {})", declared.join(", "));
-            problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, entry_at) });
+            problems.push(Failure {
+                stage: Stage::Configure,
+                subject,
+                task: None,
+                message: located(message, entry_at),
+            });
             continue;
         }
         // Constructing every configuration once finds refused values and missing weights; the

@@ -204,7 +204,7 @@ fn run_config(
     let file = &plan.suite.file;
     let c = &task.config;
     let mut model = plugin.new_model(&config.params, spec).map_err(|e| (Stage::Configure, e.to_string()))?;
-    let stochastic = plugin.metadata.stochastic;
+    let stochastic = plugin.samples(&model);
     let k = if stochastic { c.samples_per_image as u32 } else { 1 };
     let border = border(c) as i64;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();

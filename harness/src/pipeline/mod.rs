@@ -390,7 +390,7 @@ fn run_config(
 ) -> Result<(ConfigResult, Option<String>), (Stage, String)> {
     let (file, task, samples) = (&plan.suite.file, &prepared.task, &prepared.samples);
     let mut model = plugin.new_model(&config.params, &prepared.spec).map_err(|e| (Stage::Configure, e.to_string()))?;
-    let stochastic = plugin.metadata.stochastic;
+    let stochastic = plugin.samples(&model);
     let k = if stochastic { file.sampling.samples_per_observation as u32 } else { 1 };
     let mut observation_stats: Option<ObservationStats> = None;
     let mut first_chunk = None;

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
 use sha2::{Digest, Sha256};
 use upbench_sdk::{ModelBox, Params, PluginError, PluginMetadata, PluginModuleRef, TaskSpec};
 
@@ -37,9 +37,15 @@ impl LoadedPlugin {
         self.metadata.name.as_str()
     }
 
+    /// Whether `model`'s configuration samples: the model says so after construction, and a
+    /// plugin whose metadata says deterministic is never believed to sample.
+    pub fn samples(&self, model: &ModelBox) -> bool {
+        self.metadata.stochastic && model.stochastic()
+    }
+
     /// Builds a model for `task`; panics inside the plugin come back as errors.
     pub fn new_model(&self, params: &Params, task: &TaskSpec) -> Result<ModelBox, PluginError> {
-        (self.module.new_model())(params, task).into_result()
+        (self.module.new_model())(params, task).into_result().map_err(PluginError::from)
     }
 }
 
@@ -76,11 +82,15 @@ pub enum LoadError {
         /// The plugin's.
         found: String,
     },
-    /// Same version, different layout.
-    #[error("{path}: built against an incompatible upbench-sdk layout: {summary} (full layout report: {log})")]
+    /// A compatible version number, but a layout that differs.
+    #[error("{path}: built against upbench-sdk {found}, whose layout this harness (upbench-sdk {expected}) cannot use: {summary} (full layout report: {log})")]
     IncompatibleLayout {
         /// The path.
         path: PathBuf,
+        /// The harness's SDK version.
+        expected: String,
+        /// The plugin's.
+        found: String,
         /// The mismatching item, in one line.
         summary: String,
         /// Where the full abi_stable report was written.
@@ -118,15 +128,23 @@ pub fn load(path: &Path, log_dir: &Path) -> Result<LoadedPlugin, LoadError> {
     }
     let bytes = std::fs::read(&path).map_err(|e| LoadError::Open { path: path.clone(), reason: e.to_string() })?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let header = lib_header_from_path(&path).map_err(|e| classify(path.clone(), e, log_dir))?;
-    let module = header.init_root_module::<PluginModuleRef>().map_err(|e| classify(path.clone(), e, log_dir))?;
+    let header = lib_header_from_path(&path).map_err(|e| classify(path.clone(), e, "unknown", log_dir))?;
     let sdk_version = header.version_strings().to_string();
-    let metadata =
-        (module.metadata())().into_result().map_err(|cause| LoadError::Metadata { path: path.clone(), cause })?;
+    let module =
+        header.init_root_module::<PluginModuleRef>().map_err(|e| classify(path.clone(), e, &sdk_version, log_dir))?;
+    let metadata = (module.metadata())()
+        .into_result()
+        .map_err(|cause| LoadError::Metadata { path: path.clone(), cause: cause.into() })?;
     Ok(LoadedPlugin { path, metadata, sha256, sdk_version, module })
 }
 
-fn classify(path: PathBuf, err: LibraryError, log_dir: &Path) -> LoadError {
+/// The harness's own SDK version, as abi_stable compares it.
+pub fn harness_sdk_version() -> String {
+    <PluginModuleRef as RootModule>::VERSION_STRINGS.to_string()
+}
+
+/// `plugin_sdk` is the version the library says it was built against.
+fn classify(path: PathBuf, err: LibraryError, plugin_sdk: &str, log_dir: &Path) -> LoadError {
     match err {
         LibraryError::OpenError { err, .. } => LoadError::Open { path, reason: err.to_string() },
         LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin { path },
@@ -146,7 +164,13 @@ fn classify(path: PathBuf, err: LibraryError, log_dir: &Path) -> LoadError {
                 Ok(()) => log.display().to_string(),
                 Err(e) => format!("not written: {e}"),
             };
-            LoadError::IncompatibleLayout { path, summary, log }
+            LoadError::IncompatibleLayout {
+                path,
+                expected: harness_sdk_version(),
+                found: plugin_sdk.to_string(),
+                summary,
+                log,
+            }
         }
         other => LoadError::Other { path, reason: other.to_string() },
     }

@@ -8,5 +8,5 @@
 mod loader;
 mod params;
 
-pub use loader::{is_library, load, scan, LoadError, LoadedPlugin};
+pub use loader::{harness_sdk_version, is_library, load, scan, LoadError, LoadedPlugin};
 pub use params::{resolve_params, ParamError, PluginConfig};

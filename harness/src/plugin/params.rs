@@ -3,7 +3,7 @@
 //! `params = { gamma = [0.0, 0.5, 1.0], tau = 0.3 }`: an array sweeps, and several arrays give
 //! their cartesian product, in the order the plugin declares its parameters.
 
-use upbench_sdk::{Param, ParamKind, ParamValue, Params, PluginMetadata};
+use upbench_sdk::{Param, ParamKind, ParamValue, ParamValue_NE, Params, PluginMetadata};
 
 /// One configuration of a plugin: the full parameter set and a label for tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,15 +60,18 @@ impl ParamError {
     }
 }
 
-fn convert(value: &toml::Value, kind: ParamKind) -> Option<ParamValue> {
-    match (kind, value) {
-        (ParamKind::Float, toml::Value::Float(v)) => Some(ParamValue::Float(*v)),
-        (ParamKind::Float, toml::Value::Integer(v)) => Some(ParamValue::Float(*v as f64)),
-        (ParamKind::Int, toml::Value::Integer(v)) => Some(ParamValue::Int(*v)),
-        (ParamKind::Bool, toml::Value::Boolean(v)) => Some(ParamValue::Bool(*v)),
-        (ParamKind::Text, toml::Value::String(v)) => Some(ParamValue::Text(v.as_str().into())),
-        _ => None,
-    }
+/// The suite's value as a value of the declared type; `None` when it is of another type or the
+/// plugin declares a type this SDK version does not know.
+fn convert(value: &toml::Value, kind: ParamKind) -> Option<ParamValue_NE> {
+    let value = match (kind, value) {
+        (ParamKind::FLOAT, toml::Value::Float(v)) => ParamValue::Float(*v),
+        (ParamKind::FLOAT, toml::Value::Integer(v)) => ParamValue::Float(*v as f64),
+        (ParamKind::INT, toml::Value::Integer(v)) => ParamValue::Int(*v),
+        (ParamKind::BOOL, toml::Value::Boolean(v)) => ParamValue::Bool(*v),
+        (ParamKind::TEXT, toml::Value::String(v)) => ParamValue::Text(v.as_str().into()),
+        _ => return None,
+    };
+    Some(value.into())
 }
 
 /// Expands `given` (name → value or array of values) against the plugin's declared parameters.
@@ -82,7 +85,7 @@ pub fn resolve_params(meta: &PluginMetadata, given: &[(String, toml::Value)]) ->
         }
     }
     // For each declared parameter: its candidate values and whether the suite set it.
-    let mut axes: Vec<(String, Vec<ParamValue>, bool)> = Vec::new();
+    let mut axes: Vec<(String, Vec<ParamValue_NE>, bool)> = Vec::new();
     for spec in meta.params.iter() {
         let name = spec.name.to_string();
         let Some((_, value)) = given.iter().find(|(n, _)| *n == name) else {

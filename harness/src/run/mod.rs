@@ -59,7 +59,7 @@ pub fn restore(
     sample_shape: &[i64],
 ) -> Result<Tensor, RunError> {
     let view = view_of(measurements)?;
-    let output = model.restore(&view, n_samples, seed).into_result()?;
+    let output = model.restore(&view, n_samples, seed).into_result().map_err(PluginError::from)?;
     // Every byte the view can address must lie inside what its owner holds before any is read:
     // a plugin that lies about its strides must not make the harness read memory it does not own.
     // The SDK's conformance kit runs the same check in the plugin's own tests.
@@ -71,6 +71,7 @@ pub fn restore(
     let kind = match out.dtype {
         DType::F32 => Kind::Float,
         DType::F64 => Kind::Double,
+        other => return Err(RunError::Malformed(format!("unknown dtype {other:?}"))),
     };
     // SAFETY: `output` owns the memory and outlives `borrowed`, which is copied before both drop.
     let borrowed =

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use tch::{Device, Kind, Tensor};
-use upbench_sdk::{GaussianPrior, MixturePrior, TaskKind, TaskSpec};
+use upbench_sdk::{Extensions, GaussianPrior, MixturePrior, TaskKind, TaskSpec};
 
 use super::{PriorConfig, TaskConfig, TaskError};
 use crate::estimate::Truth;
@@ -272,6 +272,7 @@ impl ExactTask {
             prior: Some(prior).into(),
             device,
             image: None.into(),
+            extensions: Extensions::new(),
         }
     }
 

@@ -57,6 +57,11 @@ impl RestoreModel for GammaOptimalModel {
             Ok(&mean + (draws - &mean) * self.scale)
         })
     }
+
+    /// γ = 0 is the posterior mean: every sample is the same.
+    fn is_deterministic(&self) -> bool {
+        self.scale == 0.0
+    }
 }
 
 export_plugin!(GammaOptimal);

@@ -177,6 +177,11 @@ impl RestoreModel for GaussianPriorModel {
             Ok(self.prior.from_decorrelated(&Tensor::stack(&images, 0)).to_kind(Kind::Float))
         })
     }
+
+    /// γ = 0 is the posterior mean: every sample is the same.
+    fn is_deterministic(&self) -> bool {
+        self.gamma == 0.0
+    }
 }
 
 export_plugin!(GaussianPrior);

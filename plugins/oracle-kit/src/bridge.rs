@@ -11,8 +11,9 @@ use upbench_sdk::{
 /// The tch device for an SDK device.
 pub fn tch_device(device: Device) -> tch::Device {
     match device.kind {
-        DeviceKind::Cpu => tch::Device::Cpu,
-        DeviceKind::Cuda => tch::Device::Cuda(device.index.max(0) as usize),
+        DeviceKind::CUDA => tch::Device::Cuda(device.index.max(0) as usize),
+        // `TensorView::validate` refuses unknown kinds before a view gets here.
+        _ => tch::Device::Cpu,
     }
 }
 
@@ -25,10 +26,11 @@ pub fn sdk_device(device: tch::Device) -> Result<Device, PluginError> {
     }
 }
 
-fn tch_kind(dtype: DType) -> Kind {
+fn tch_kind(dtype: DType) -> Result<Kind, PluginError> {
     match dtype {
-        DType::F32 => Kind::Float,
-        DType::F64 => Kind::Double,
+        DType::F32 => Ok(Kind::Float),
+        DType::F64 => Ok(Kind::Double),
+        other => Err(PluginError::InvalidInput(format!("cannot read a tensor of dtype {other:?}").into())),
     }
 }
 
@@ -43,7 +45,7 @@ pub unsafe fn view_as_tensor(view: &TensorView) -> Result<Tensor, PluginError> {
         view.data as *const u8,
         &view.shape,
         &view.strides,
-        tch_kind(view.dtype),
+        tch_kind(view.dtype)?,
         tch_device(view.device),
     )
     .map_err(PluginError::failed)

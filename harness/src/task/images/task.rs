@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
-use upbench_sdk::{ImageTaskSpec, TaskKind, TaskSpec};
+use upbench_sdk::{Extensions, ImageTaskSpec, TaskKind, TaskSpec};
 
 use super::degrade::{self, MaskConfig};
 use super::{dataset, imresize_bicubic, read_image, Image8};
@@ -262,8 +262,8 @@ impl ImageTaskConfig {
             noise_std: self.degradation.noise_std() / 255.0,
             prior: None.into(),
             device,
-            image: Some(ImageTaskSpec { channels: self.channels() as u32, scale: self.degradation.scale() as u32 })
-                .into(),
+            image: Some(ImageTaskSpec::new(self.channels() as u32, self.degradation.scale() as u32)).into(),
+            extensions: Extensions::new(),
         }
     }
 
