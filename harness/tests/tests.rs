@@ -2,6 +2,7 @@
 
 mod util;
 
+mod abi;
 mod cli;
 mod exact_tasks;
 mod image_models;

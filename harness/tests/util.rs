@@ -65,18 +65,32 @@ pub fn plugins() -> &'static Path {
 pub fn incompatible_plugin() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let fixtures = target_dir().join("fixtures");
-        let manifest = workspace().join("harness/tests/fixtures/incompatible-plugin/Cargo.toml");
-        cargo(&[
-            "build",
-            "--quiet",
-            "--manifest-path",
-            manifest.to_str().unwrap(),
-            "--target-dir",
-            fixtures.to_str().unwrap(),
-        ]);
-        fixtures.join("debug/libfixture_incompatible_plugin.so")
+        build_fixture(&workspace().join("harness/tests/fixtures/incompatible-plugin"), "fixture_incompatible_plugin")
     })
+}
+
+/// Builds the crate at `dir` (a fixture outside the workspace, with its own `[workspace]`) into
+/// target/fixtures and returns its `lib{lib_name}.so`.
+pub fn build_fixture(dir: &Path, lib_name: &str) -> PathBuf {
+    let fixtures = target_dir().join("fixtures");
+    let manifest = dir.join("Cargo.toml");
+    cargo(&[
+        "build",
+        "--quiet",
+        "--manifest-path",
+        manifest.to_str().unwrap(),
+        "--target-dir",
+        fixtures.to_str().unwrap(),
+    ]);
+    fixtures.join(format!("debug/lib{lib_name}.so"))
+}
+
+/// A scratch folder under target/fixtures, emptied.
+pub fn fixture_scratch(name: &str) -> PathBuf {
+    let dir = target_dir().join("fixtures/generated").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Runs suite text in-process on the CPU with the built plugins.
