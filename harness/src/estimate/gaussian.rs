@@ -37,10 +37,16 @@ pub enum Shrinkage {
 }
 
 impl Shrinkage {
-    /// Whether shrinkage applies with `k` samples in dimension `d`.
+    /// Whether shrinkage applies with `k` samples in dimension `d` (exact tasks: `Auto` below 10·d).
     pub fn applies(self, k: i64, d: i64) -> bool {
+        self.applies_below(k, d, 10)
+    }
+
+    /// Whether shrinkage applies with `k` samples in dimension `d` when `Auto` shrinks below
+    /// `min_per_dimension`·d samples (image tasks use their own threshold, `estimate::images`).
+    pub fn applies_below(self, k: i64, d: i64, min_per_dimension: i64) -> bool {
         match self {
-            Shrinkage::Auto => k < 10 * d,
+            Shrinkage::Auto => k < min_per_dimension * d,
             Shrinkage::None => false,
             Shrinkage::LedoitWolf => true,
         }

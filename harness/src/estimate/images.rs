@@ -33,15 +33,6 @@ pub const GREY_LEVEL_VARIANCE: f64 = 1.0 / (255.0 * 255.0 * 12.0);
 /// every configuration has the same K.)
 pub const MIN_POINTS_PER_DIMENSION: i64 = 2;
 
-/// Whether a patch covariance from `points` points in dimension `d` is shrunk.
-fn shrinks(shrinkage: Shrinkage, points: i64, d: i64) -> bool {
-    match shrinkage {
-        Shrinkage::Auto => points < MIN_POINTS_PER_DIMENSION * d,
-        Shrinkage::None => false,
-        Shrinkage::LedoitWolf => true,
-    }
-}
-
 /// ln N of error patches `[points, d]` with the Gaussian estimator, as
 /// [`log_entropy_powers`] computes it, but with the covariance's eigenvalues floored at
 /// [`GREY_LEVEL_VARIANCE`] where it is rank-deficient; the flag says whether the floor was used.
@@ -155,16 +146,15 @@ pub fn image_stats(
     let positions = max_points.map_or(truth_patches.size()[0], |cap| truth_patches.size()[0].min((cap / k).max(2)));
     // Shrinkage is decided once, at the full sample sizes, so that the ¼ and ½ subsamples of the
     // convergence diagnostic use the same estimator as the full one.
-    let fixed =
-        |points: i64| if shrinks(config.shrinkage, points, d) { Shrinkage::LedoitWolf } else { Shrinkage::None };
+    let shrinks = |shrinkage: Shrinkage, points: i64| shrinkage.applies_below(points, d, MIN_POINTS_PER_DIMENSION);
+    let fixed = |points: i64| if shrinks(config.shrinkage, points) { Shrinkage::LedoitWolf } else { Shrinkage::None };
     let errors_config = EstimatorConfig { shrinkage: fixed(k * positions), ..*config };
     let (shrink_truth, shrink_restored) = (fixed(positions), fixed(k * positions));
     // A subsample too small for an unshrunk fit (its covariance would be singular or nearly so)
     // is left out rather than estimated another way.
     let fits_unshrunk = |count: i64| {
-        let enough = |points: i64, shrinkage: Shrinkage| {
-            shrinkage == Shrinkage::LedoitWolf || points >= MIN_POINTS_PER_DIMENSION * d
-        };
+        let enough =
+            |points: i64, shrinkage: Shrinkage| shrinkage == Shrinkage::LedoitWolf || !shrinks(Shrinkage::Auto, points);
         config.kind == EstimatorKind::Knn || (enough(count, shrink_truth) && enough(count * k, shrink_restored))
     };
     let core = |count: i64| -> Result<(f64, f64, bool, usize), EstimateError> {
@@ -280,7 +270,8 @@ mod tests {
         let shared = Tensor::randn([k, 1, 65, 65], opts);
         let own = Tensor::randn([k, 3, 65, 65], opts) * 0.4;
         let white = shared + own;
-        // Neighbouring pixels share noise: a 2×2 box sum of white noise, per channel.
+        // Neighbouring pixels share noise: each pixel's white noise plus its lower and (half of)
+        // its right neighbour's, per channel.
         let smooth = white.narrow(2, 0, 64).narrow(3, 0, 64)
             + white.narrow(2, 1, 64).narrow(3, 0, 64)
             + white.narrow(2, 0, 64).narrow(3, 1, 64) * 0.5;
