@@ -288,6 +288,15 @@ impl OwnedTensor {
 
     /// A contiguous CPU `f64` tensor holding `data` (moved, not copied).
     pub fn from_f64_vec(data: Vec<f64>, shape: &[i64]) -> Result<Self, PluginError> {
+        Self::from_vec(data, shape, DType::F64)
+    }
+
+    /// A contiguous CPU `f32` tensor holding `data` (moved, not copied); since 1.1.
+    pub fn from_f32_vec(data: Vec<f32>, shape: &[i64]) -> Result<Self, PluginError> {
+        Self::from_vec(data, shape, DType::F32)
+    }
+
+    fn from_vec<T: Send + Sync + 'static>(data: Vec<T>, shape: &[i64], dtype: DType) -> Result<Self, PluginError> {
         let expected: i64 = shape.iter().product();
         if expected != data.len() as i64 {
             return Err(PluginError::Failed(
@@ -299,7 +308,7 @@ impl OwnedTensor {
             data: data.as_mut_ptr().cast(),
             shape: shape.into(),
             strides: TensorView::contiguous_strides(shape).into(),
-            dtype: DType::F64,
+            dtype,
             device: Device::CPU,
         };
         let owner = TensorOwner_TO::from_value(VecOwner(data), abi_stable::sabi_trait::TD_Opaque);
@@ -339,11 +348,11 @@ impl OwnedTensor {
     }
 }
 
-struct VecOwner(RVec<f64>);
+struct VecOwner<T>(RVec<T>);
 
-impl TensorOwner for VecOwner {
+impl<T: Send + Sync + 'static> TensorOwner for VecOwner<T> {
     fn held_bytes(&self) -> u64 {
-        (self.0.len() * std::mem::size_of::<f64>()) as u64
+        (self.0.len() * std::mem::size_of::<T>()) as u64
     }
 }
 
