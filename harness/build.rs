@@ -1,9 +1,5 @@
-//! Links libtorch (the shared recipe in `../link-libtorch.rs`) and records provenance for run
-//! manifests: the git commit being built and the libtorch version linked.
-
-mod link {
-    include!("../link-libtorch.rs");
-}
+//! Links libtorch (rpath and `libtorch_cuda`, see `upbench_tch::build`) and records provenance
+//! for run manifests: the git commit being built and the libtorch version linked.
 
 use std::process::Command;
 
@@ -13,7 +9,7 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    link::main();
+    upbench_tch::build::link_libtorch();
     for p in ["../.git/HEAD", "../.git/index", "../.git/refs/heads"] {
         println!("cargo:rerun-if-changed={p}");
     }
@@ -27,9 +23,8 @@ fn main() {
     println!("cargo:rustc-env=UPBENCH_GIT_COMMIT={commit}");
 
     // torch/lib/../version.py holds `__version__ = '2.11.0+cu130'` and `cuda = '13.0'`.
-    let version_py = std::env::var("DEP_TCH_LIBTORCH_LIB")
-        .ok()
-        .and_then(|lib| std::fs::read_to_string(std::path::Path::new(&lib).join("../version.py")).ok())
+    let version_py = upbench_tch::build::libtorch_lib_dir()
+        .and_then(|lib| std::fs::read_to_string(lib.join("../version.py")).ok())
         .unwrap_or_default();
     let field = |key: &str| {
         version_py

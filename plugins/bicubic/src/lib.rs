@@ -1,11 +1,12 @@
 //! `bicubic`: the super-resolution baseline every SR paper reports, MATLAB's
 //! `imresize(y, s, 'bicubic')` on floating-point pixels (no 8-bit rounding). Deterministic.
 
-use image_kit::{bridge, resample::upsample_bicubic, ImageTask};
+use image_kit::resample::upsample_bicubic;
 use upbench_sdk::{
     export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
     TensorView,
 };
+use upbench_tch::{restore_with, ImageTask};
 
 /// The plugin.
 pub struct Bicubic;
@@ -30,7 +31,7 @@ pub struct BicubicModel {
 
 impl RestoreModel for BicubicModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let (image, _) = self.task.split(y)?;
             let up = upsample_bicubic(&image, self.task.scale).clamp(0.0, 1.0);
             Ok(self.task.as_samples(&up, n_samples))

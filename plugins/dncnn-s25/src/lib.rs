@@ -3,13 +3,14 @@
 //! the noise; colour images are denoised channel by channel (the noise is independent across
 //! channels, the model was trained on grey images).
 
-use image_kit::{bridge, weights, ImageTask};
+use image_kit::weights;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::{bridge::tch_device, restore_with, tch, ImageTask};
 
 /// The noise level the weights were trained for, on the [0, 1] scale.
 pub const TRAINED_SIGMA: f64 = 25.0 / 255.0;
@@ -45,7 +46,7 @@ impl Plugin for Dncnn {
                 .into(),
             ));
         }
-        let mut vs = nn::VarStore::new(bridge::tch_device(task.device));
+        let mut vs = nn::VarStore::new(tch_device(task.device));
         let root = vs.root() / "dncnn";
         let conv = |index: i64, i, o, bias| {
             nn::conv2d(&root / index, i, o, 3, nn::ConvConfig { padding: 1, bias, ..Default::default() })
@@ -83,7 +84,7 @@ impl DncnnModel {
 
 impl RestoreModel for DncnnModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let (noisy, _) = self.task.split(y)?;
             Ok(self.task.as_samples(&self.denoise(&noisy), n_samples))
         })

@@ -2,12 +2,13 @@
 //! of Nhat-Thanh/ESPCN-Pytorch (`espcn_x4.safetensors`). The network was trained on YCbCr images
 //! in [0, 1], all three channels fed in: RGB measurements are converted before and after.
 
-use image_kit::{bridge, colour, weights, ImageTask};
+use image_kit::{colour, weights};
 use tch::nn::{self, Module};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::{bridge::tch_device, restore_with, tch, ImageTask};
 
 /// The plugin.
 pub struct Espcn;
@@ -51,7 +52,7 @@ impl Plugin for Espcn {
                 })
             }
         };
-        let mut vs = nn::VarStore::new(bridge::tch_device(task.device));
+        let mut vs = nn::VarStore::new(tch_device(task.device));
         let root = vs.root();
         let conv = |name: &str, i, o, k, padding| {
             nn::conv2d(&root / name, i, o, k, nn::ConvConfig { padding, ..Default::default() })
@@ -73,7 +74,7 @@ pub struct EspcnModel {
 
 impl RestoreModel for EspcnModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let (image, _) = self.task.split(y)?;
             let input = if self.convert { colour::rgb_to_ycbcr(&image) } else { image };
             let out = self.net.forward(&input).pixel_shuffle(4).clamp(0.0, 1.0);

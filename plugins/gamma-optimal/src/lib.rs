@@ -4,11 +4,12 @@
 //! Gaussian-mixture posterior it is the same family around the posterior mean, no longer optimal
 //! in general.
 
-use oracle_kit::{bridge, ExactPosterior};
+use oracle_kit::ExactPosterior;
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::restore_with;
 
 /// The plugin.
 pub struct GammaOptimal;
@@ -51,7 +52,7 @@ pub struct GammaOptimalModel {
 
 impl RestoreModel for GammaOptimalModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let mean = self.posterior.mean(y)?.unsqueeze(1);
             let draws = self.posterior.draws(y, i64::from(n_samples))?;
             Ok(&mean + (draws - &mean) * self.scale)

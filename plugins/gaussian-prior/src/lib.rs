@@ -11,10 +11,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use upbench_tch::{restore_with, tch, ImageTask};
 
 use image_kit::inpaint::{inpaint, Solver};
 use image_kit::resample::mirror;
-use image_kit::{bridge, FourierPosterior, ImageTask, StationaryPrior};
+use image_kit::{FourierPosterior, StationaryPrior};
 use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
@@ -140,7 +141,7 @@ impl GaussianPriorModel {
 
 impl RestoreModel for GaussianPriorModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let (measured, mask) = self.task.split(y)?;
             if let Some(mask) = mask {
                 return Ok(self.inpaint(&measured, &mask, n_samples));

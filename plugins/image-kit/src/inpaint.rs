@@ -7,6 +7,7 @@
 //! on a window around the hole (its bounding box plus a margin), mirrored to twice its size.
 
 use tch::{Kind, Tensor};
+use upbench_tch::tch;
 
 use crate::prior::StationaryPrior;
 use crate::resample::mirror;

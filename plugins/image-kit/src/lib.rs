@@ -4,8 +4,6 @@ Building blocks for upbench's image plugins (bicubic, ESPCN, SRVGG, DnCNN, …).
 Each plugin is its own crate written against `upbench-sdk` as a third party would; this library
 holds what they share:
 
-- [`ImageTask`]: what an image [`TaskSpec`](upbench_sdk::TaskSpec) asks for, and the tensor
-  layout of its measurements (colours, plus the mask channel for inpainting) and samples.
 - [`colour`]: RGB ⇄ YCbCr (JPEG / BT.601 full range) and the luma used for grey models.
 - [`resample::upsample_bicubic`]: MATLAB `imresize(…, s, 'bicubic')` for integer s > 1, in tch.
 - [`StationaryPrior`] and [`FourierPosterior`]: a stationary Gaussian model of natural images
@@ -15,22 +13,19 @@ holds what they share:
 - [`weights`]: finds a `.safetensors` file (relative names under `UPBENCH_MODELS_DIR`) and loads
   it into a `VarStore` by tensor name.
 
-The tensor bridge to and from the SDK's views is [`oracle_kit::bridge`].
+The tensor bridge to and from the SDK's views, and the image-task layout, are in [`upbench_tch`].
 */
 #![warn(missing_docs)]
 
 pub mod colour;
 mod dead_leaves;
 pub mod inpaint;
-mod layout;
 pub mod posterior;
 pub mod prior;
 pub mod resample;
 pub mod weights;
 
 pub use dead_leaves::dead_leaves;
-pub use layout::ImageTask;
-pub use oracle_kit::bridge;
 pub use posterior::FourierPosterior;
 pub use prior::StationaryPrior;
 

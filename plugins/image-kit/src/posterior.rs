@@ -9,6 +9,7 @@
 //! x_prior − K·y_sim has exactly the posterior covariance.
 
 use tch::{Kind, Tensor};
+use upbench_tch::tch;
 
 use crate::prior::{StationaryPrior, TILT_REFERENCE};
 use crate::resample::cubic;

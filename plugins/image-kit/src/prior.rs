@@ -7,6 +7,7 @@
 //! inherent uncertainty on real images.
 
 use std::path::Path;
+use upbench_tch::tch;
 
 use tch::{Kind, Tensor};
 

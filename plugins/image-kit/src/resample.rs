@@ -1,6 +1,7 @@
 //! MATLAB-style bicubic upsampling on tch tensors.
 
 use tch::{Kind, Tensor};
+use upbench_tch::tch;
 
 /// Keys' cubic with a = −0.5, MATLAB's `cubic`.
 pub(crate) fn cubic(x: f64) -> f64 {

@@ -1,6 +1,7 @@
 //! Pretrained weights in safetensors files, found by name.
 
 use std::path::{Path, PathBuf};
+use upbench_tch::tch;
 
 use tch::nn::VarStore;
 use upbench_sdk::PluginError;

@@ -3,12 +3,13 @@
 //! strictly above the bound (suboptimal); on isotropic ones (d = 1, white prior with denoising)
 //! it is a member of the optimal family.
 
-use oracle_kit::{bridge, ExactPosterior};
+use oracle_kit::ExactPosterior;
 use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::{restore_with, tch};
 
 /// The plugin.
 pub struct IsotropicNoise;
@@ -51,7 +52,7 @@ pub struct IsotropicNoiseModel {
 
 impl RestoreModel for IsotropicNoiseModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let mean = self.posterior.mean(y)?;
             let size = [mean.size()[0], i64::from(n_samples), self.posterior.signal_dim()];
             let noise = Tensor::f_randn(size, (Kind::Double, mean.device())).map_err(PluginError::failed)?;

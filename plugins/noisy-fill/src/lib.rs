@@ -3,12 +3,12 @@
 //! within `ring` pixels of the hole. It knows nothing of structure: a floor that any real
 //! inpainter should beat on distortion, with the perception and uncertainty of white noise.
 
-use image_kit::{bridge, ImageTask};
 use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::{restore_with, tch, ImageTask};
 
 /// The plugin.
 pub struct NoisyFill;
@@ -51,7 +51,7 @@ pub struct NoisyFillModel {
 
 impl RestoreModel for NoisyFillModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let (image, mask) = self.task.split(y)?;
             let observed = mask.ok_or_else(|| PluginError::Failed("inpainting measurements carry no mask".into()))?;
             let hidden: Tensor = 1.0 - &observed;

@@ -2,10 +2,8 @@
 Building blocks for the reference ("oracle") plugins on exact Gaussian tasks.
 
 Each oracle plugin is its own crate, written against `upbench-sdk` as a third party would; this
-library holds what they share and what any tch-based plugin needs:
+library holds what they share (the tensor bridge is [`upbench_tch`]'s):
 
-- [`bridge`]: SDK [`TensorView`](upbench_sdk::TensorView)s to tch tensors without a copy, and tch
-  tensors back into [`OwnedTensor`](upbench_sdk::OwnedTensor)s that keep them alive.
 - [`ExactPosterior`]: the closed-form posterior of Y = A·X + σ·W under the task's Gaussian or
   Gaussian-mixture prior, computed on the task's device in float64, with its mean and exact
   sampler.
@@ -14,7 +12,6 @@ It is a plain library, not a plugin, and never talks to the harness.
 */
 #![warn(missing_docs)]
 
-pub mod bridge;
 mod posterior;
 
 pub use posterior::ExactPosterior;

@@ -3,8 +3,9 @@
 
 use tch::{Kind, Tensor};
 use upbench_sdk::{PluginError, TaskSpec};
+use upbench_tch::tch;
 
-use crate::bridge::tch_device;
+use upbench_tch::bridge::tch_device;
 
 fn fail(e: tch::TchError) -> PluginError {
     PluginError::failed(e)

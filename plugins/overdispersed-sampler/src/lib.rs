@@ -2,11 +2,12 @@
 //! wide by the factor s. Its perception index equals that of the optimal model with γ = 1/s², but
 //! its uncertainty is (1 + s²)·N(X|Y) instead of (1 + 1/s²)·N(X|Y): strictly suboptimal.
 
-use oracle_kit::{bridge, ExactPosterior};
+use oracle_kit::ExactPosterior;
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::restore_with;
 
 /// The plugin.
 pub struct OverdispersedSampler;
@@ -49,7 +50,7 @@ pub struct OverdispersedSamplerModel {
 
 impl RestoreModel for OverdispersedSamplerModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let mean = self.posterior.mean(y)?.unsqueeze(1);
             let draws = self.posterior.draws(y, i64::from(n_samples))?;
             Ok(&mean + (draws - &mean) * self.spread)

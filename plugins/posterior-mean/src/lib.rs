@@ -2,11 +2,12 @@
 //! Gaussian prior. Deterministic, so its perception index is infinite and it should sit at the
 //! bound's P → ∞ end, U = N(X|Y) (`theory.md`, result 3 with γ → 0).
 
-use oracle_kit::{bridge, ExactPosterior};
+use oracle_kit::ExactPosterior;
 use upbench_sdk::{
     export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
     TensorView,
 };
+use upbench_tch::restore_with;
 
 /// The plugin.
 pub struct PosteriorMean;
@@ -35,7 +36,7 @@ pub struct PosteriorMeanModel {
 
 impl RestoreModel for PosteriorMeanModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let mean = self.posterior.mean(y)?;
             Ok(mean.unsqueeze(1).expand([-1, i64::from(n_samples), -1], false))
         })

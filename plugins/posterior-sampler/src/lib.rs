@@ -1,11 +1,12 @@
 //! `posterior-sampler`: exact draws from p(x | y). Perfect perception (P = 0), and by
 //! `theory.md` result 3 (γ = 1) uncertainty exactly 2·N(X|Y).
 
-use oracle_kit::{bridge, ExactPosterior};
+use oracle_kit::ExactPosterior;
 use upbench_sdk::{
     export_plugin, OwnedTensor, Params, Plugin, PluginError, PluginMetadata, RestoreModel, TaskKind, TaskSpec,
     TensorView,
 };
+use upbench_tch::restore_with;
 
 /// The plugin.
 pub struct PosteriorSampler;
@@ -35,7 +36,7 @@ pub struct PosteriorSamplerModel {
 
 impl RestoreModel for PosteriorSamplerModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| self.posterior.draws(y, i64::from(n_samples)))
+        restore_with(y, seed, |y| self.posterior.draws(y, i64::from(n_samples)))
     }
 }
 

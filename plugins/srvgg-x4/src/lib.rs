@@ -2,13 +2,14 @@
 //! the GAN-trained `realesr-animevideov3` weights (`realesr_animevideov3_x4.safetensors`): a
 //! perceptual model, sharp and hallucinating, the kind the uncertainty–perception bound is about.
 
-use image_kit::{bridge, weights, ImageTask};
+use image_kit::weights;
 use tch::nn::{self, Module};
 use tch::Tensor;
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::{bridge::tch_device, restore_with, tch, ImageTask};
 
 /// Body convolutions between the first and the last.
 const BODY_CONVS: i64 = 16;
@@ -41,7 +42,7 @@ impl Plugin for Srvgg {
                 .into(),
             ));
         }
-        let mut vs = nn::VarStore::new(bridge::tch_device(task.device));
+        let mut vs = nn::VarStore::new(tch_device(task.device));
         let body = vs.root() / "body";
         let conv =
             |index: i64, i, o| nn::conv2d(&body / index, i, o, 3, nn::ConvConfig { padding: 1, ..Default::default() });
@@ -68,7 +69,7 @@ pub struct SrvggModel {
 
 impl RestoreModel for SrvggModel {
     fn restore(&mut self, y: &TensorView, n_samples: u32, seed: u64) -> Result<OwnedTensor, PluginError> {
-        bridge::restore_with(y, seed, |y| {
+        restore_with(y, seed, |y| {
             let (image, _) = self.task.split(y)?;
             let residual = self.net.forward(&image).pixel_shuffle(4);
             let base = image.repeat_interleave_self_int(4, Some(2), None).repeat_interleave_self_int(4, Some(3), None);

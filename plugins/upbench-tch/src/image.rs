@@ -1,4 +1,5 @@
-//! The tensor layout of image tasks (see [`upbench_sdk::ImageTaskSpec`]).
+//! The tensor layout of image tasks (see [`upbench_sdk::ImageTaskSpec`]): what an image task asks
+//! for, its measurements split into image and mask, and a deterministic result as samples.
 
 use tch::{Kind, Tensor};
 use upbench_sdk::{PluginError, TaskKind, TaskSpec};
@@ -24,9 +25,11 @@ impl ImageTask {
                 format!("task '{}' is of kind '{}', which this plugin does not solve", task.name, task.kind).into(),
             )
         })?;
-        let layout = task.image.as_ref().into_option().ok_or_else(|| {
-            PluginError::Failed(format!("task '{}' has no image layout (an SDK older than 0.3?)", task.name).into())
-        })?;
+        let layout = task
+            .image
+            .as_ref()
+            .into_option()
+            .ok_or_else(|| PluginError::Failed(format!("task '{}' has no image layout", task.name).into()))?;
         if layout.channels == 0 || layout.scale == 0 {
             return Err(PluginError::Failed(
                 format!("task '{}': channels and scale must be positive, got {layout:?}", task.name).into(),

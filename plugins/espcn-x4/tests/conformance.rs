@@ -1,0 +1,23 @@
+//! The SDK's conformance checks (what every upbench run relies on: output shape, layout, device,
+//! finite values, seeding, batch independence) on every task kind this plugin declares.
+
+use upbench_plugin_espcn_x4::Espcn;
+use upbench_sdk::{testing, TaskKind};
+
+/// The weights live in `../shared/models` beside the checkout unless `UPBENCH_MODELS_DIR` says.
+fn point_at_models() {
+    if std::env::var_os("UPBENCH_MODELS_DIR").is_none() {
+        std::env::set_var("UPBENCH_MODELS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/models"));
+    }
+}
+
+#[test]
+fn every_declared_task_kind_conforms() {
+    point_at_models();
+    for kind in [TaskKind::ImageSuperResolution] {
+        let params = testing::params_with::<Espcn>(&[]);
+        let report = testing::check_plugin(testing::module::<Espcn>(), &params, &testing::standard_task(kind));
+        report.assert_passed();
+        assert_eq!(report.stochastic, Some(false), "{report}");
+    }
+}
