@@ -204,6 +204,43 @@ fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
 }
 
 #[test]
+fn check_plugin_passes_a_conforming_library_and_names_each_breach_of_another() {
+    let library = |name: &str| plugins().join(format!("lib{name}.so"));
+    let good = upbench()
+        .args(["check-plugin", "--param", "gamma=[0.0, 0.5]"])
+        .arg(library("upbench_plugin_gamma_optimal"))
+        .output()
+        .unwrap();
+    let table = stdout(&good);
+    assert_eq!(good.status.code(), Some(0), "{table}{}", stderr(&good));
+    // Three exact kinds × two configurations, γ = 0 judged deterministic.
+    assert_eq!(table.matches("5/5").count(), 6, "{table}");
+    assert!(table.contains("deterministic") && table.contains("Every check passed"), "{table}");
+
+    let lying = upbench()
+        .args(["check-plugin", "--param", r#"lie=["none", "short-buffer"]"#])
+        .arg(library("fixture_lying_plugin"))
+        .output()
+        .unwrap();
+    let table = stdout(&lying);
+    assert_eq!(lying.status.code(), Some(1), "{table}{}", stderr(&lying));
+    // It returns the measurements whatever the seed, although it says it samples.
+    assert!(table.contains("FAILED seeding"), "{table}");
+    assert!(table.contains("owner holds only"), "{table}");
+
+    let missing = upbench().args(["check-plugin", "no/such/libplugin.so"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no/such/libplugin.so: no such file"), "{}", stderr(&missing));
+    let unknown = upbench()
+        .args(["check-plugin", "--param", "beta=1"])
+        .arg(library("upbench_plugin_gamma_optimal"))
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no parameter 'beta'"), "{}", stderr(&unknown));
+}
+
+#[test]
 fn plugins_lists_what_loads_and_why_the_rest_does_not() {
     let out = upbench().arg("plugins").arg(plugins()).output().unwrap();
     let text = stdout(&out);

@@ -11,3 +11,4 @@ mod images;
 mod loader;
 mod mixture_tasks;
 mod reports;
+mod scaffold;

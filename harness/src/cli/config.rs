@@ -59,7 +59,7 @@ impl RunConfig {
 /// `--models-dir`, or, when the environment has none, to the `models` folder beside the data
 /// directory if there is one (the layout of `../shared`). Called before any plugin is loaded,
 /// while the process has one thread.
-fn point_plugins_at_models(explicit: Option<PathBuf>, data_dir: &std::path::Path) {
+pub(crate) fn point_plugins_at_models(explicit: Option<PathBuf>, data_dir: &std::path::Path) {
     const VAR: &str = "UPBENCH_MODELS_DIR";
     std::env::set_var(crate::task::images::registry::DATA_DIR_ENV, data_dir.canonicalize().unwrap_or(data_dir.into()));
     let beside_data = || {

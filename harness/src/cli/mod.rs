@@ -1,10 +1,12 @@
 //! The command line: clap [`Args`] only parse; [`config::RunConfig`] resolves them with the
 //! suite and defaults; the commands live one per file.
 
+mod check_plugin_cmd;
 mod compare_cmd;
 pub mod config;
 mod data_cmd;
 mod estimate_cmd;
+mod new_plugin_cmd;
 mod plugins_cmd;
 mod report_cmd;
 mod run_cmd;
@@ -44,6 +46,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Rebuild a run's tables, plots, index.html and report.md from its results.json.
     Report(ReportArgs),
+    /// Check a built plugin library against the SDK's contract (what every run relies on), without running a suite.
+    CheckPlugin(CheckPluginArgs),
+    /// Scaffold a plugin crate outside the workspace: a working model, its conformance test, a suite that scores it.
+    NewPlugin(NewPluginArgs),
     /// List the registered image sets, fetch them (--fetch) and check a data directory against their SHA-256 checksums.
     Data(DataArgs),
 }
@@ -152,6 +158,62 @@ pub struct RunArgs {
     pub check: bool,
 }
 
+/// `upbench check-plugin`.
+#[derive(Debug, clap::Args)]
+pub struct CheckPluginArgs {
+    /// The plugin library (`lib….so`).
+    pub library: PathBuf,
+    /// Task kinds to check on (repeatable; every kind the plugin declares by default).
+    #[arg(long = "task", value_name = "KIND")]
+    pub tasks: Vec<String>,
+    /// A parameter as NAME=VALUE with a TOML value (repeatable; an array checks every value).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Signal dimension d of exact tasks (default 4).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Colour channels of image tasks (default 3).
+    #[arg(long)]
+    pub channels: Option<u32>,
+    /// Super-resolution factor (default 4).
+    #[arg(long)]
+    pub scale: Option<u32>,
+    /// Noise σ (exact tasks: default 0.5; image denoising: 25/255; otherwise 0).
+    #[arg(long)]
+    pub noise_std: Option<f64>,
+    /// Where the plugin finds training images (UPBENCH_DATA_DIR), as for `run`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where the plugin finds its weights (UPBENCH_MODELS_DIR), as for `run`.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
+}
+
+/// `upbench new-plugin`.
+#[derive(Debug, clap::Args)]
+pub struct NewPluginArgs {
+    /// The plugin's name: lower-case letters, digits and '-' (the crate and the name suites use).
+    pub name: String,
+    /// The tasks its model solves.
+    #[arg(long, value_enum, default_value_t = ScaffoldKind::Exact)]
+    pub kind: ScaffoldKind,
+    /// Write the model with tch (libtorch) through the `upbench-tch` kit instead of plain Rust.
+    #[arg(long)]
+    pub tch: bool,
+    /// Directory the crate's folder is created in.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// `new-plugin --kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaffoldKind {
+    /// Exact tasks (denoising, inpainting, super-resolution of vectors with a known prior).
+    Exact,
+    /// Image tasks (super-resolution, denoising, inpainting of photographs).
+    Image,
+}
+
 /// `upbench plugins`.
 #[derive(Debug, clap::Args)]
 pub struct PluginsArgs {
@@ -230,6 +292,8 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         Command::Estimate(a) => estimate_cmd::run(a),
         Command::Study(a) => study_cmd::run(a),
         Command::Data(a) => data_cmd::run(a),
+        Command::CheckPlugin(a) => check_plugin_cmd::run(a),
+        Command::NewPlugin(a) => new_plugin_cmd::run(a),
         Command::Report(a) => report_cmd::run(a),
         Command::Compare(a) => compare_cmd::run(a),
     }

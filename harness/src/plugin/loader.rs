@@ -43,6 +43,11 @@ impl LoadedPlugin {
         self.metadata.stochastic && model.stochastic()
     }
 
+    /// The root module, for the SDK's conformance checks (`upbench check-plugin`).
+    pub fn module(&self) -> PluginModuleRef {
+        self.module
+    }
+
     /// Builds a model for `task`; panics inside the plugin come back as errors.
     pub fn new_model(&self, params: &Params, task: &TaskSpec) -> Result<ModelBox, PluginError> {
         (self.module.new_model())(params, task).into_result().map_err(PluginError::from)
