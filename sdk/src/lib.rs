@@ -62,23 +62,20 @@ impl RestoreModel for IdentityModel {
 }
 
 export_plugin!(Identity);
-// The plugin's own test (a `#[test]` function in its tests): the harness's checks, no harness.
+// The plugin's own test (a `#[test]` function in tests/conformance.rs): every check the harness
+// relies on, without the harness (`upbench check-plugin` runs the same on the built library).
 fn meets_the_harness_contract() {
     use upbench_sdk::testing;
-    let module = testing::module::<Identity>();
-    assert_eq!(module.metadata()().unwrap().name.as_str(), "identity");
-    let task = testing::exact_task(TaskKind::Denoising, 3, 0.5);
-    let mut model = module.new_model()(&testing::params_with::<Identity>(&[]), &task).unwrap();
-    let y = OwnedTensor::from_f64_vec(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]).unwrap();
-    // What the harness checks of every output, then the seed contract (deterministic here).
-    testing::restore_checked(&mut model, y.view(), 2, 1, &[3]).unwrap();
-    testing::check_seeding(&mut model, y.view(), 2, &[3]).unwrap();
+    let (params, task) = (testing::params_with::<Identity>(&[]), testing::standard_task(TaskKind::Denoising));
+    testing::check_plugin(testing::module::<Identity>(), &params, &task).assert_passed();
 }
 # fn main() { meets_the_harness_contract(); }
 ```
 
 Its own tests use the conformance kit in [`testing`], which checks outputs with the very
-function the harness runs on every output ([`conformance::check_output`]).
+function the harness runs on every output ([`conformance::check_output`]); its pieces
+([`testing::restore_checked`], [`testing::check_seeding`], the task builders) are public for
+tests of your own.
 
 # The ABI promise
 
