@@ -2,6 +2,8 @@
 //! own numbers: bicubic ×4 on Set5 is 28.42 dB PSNR-Y and 0.8104 SSIM in every SR paper's table
 //! (MATLAB bicubic, Y channel, 4-pixel border).
 
+use upbench::judge::{Reason, Validity};
+
 use crate::util::{result, run};
 
 const SET5_X4: &str = r#"
@@ -185,6 +187,28 @@ fn inpainting_tasks_measure_inside_the_hole() {
     assert!(sampler.judgement.perception_nats.point < mean.judgement.perception_nats.point);
     assert!(noise.judgement.mse.point > mean.judgement.mse.point, "noise fill beats the posterior mean?");
     assert!(report.tasks[0].inherent_uncertainty.is_nan() && report.tasks[0].inherent_basis.starts_with("unknown"));
+}
+
+/// A hole with fewer than 2·d patches (0.4 of each side, 38 pixels: 81 patches of d = 48) leaves
+/// no trustworthy patch covariance: the configuration is INVALID, naming the count, not "valid
+/// (regularised)" as before.
+#[test]
+fn images_with_fewer_than_two_d_patches_are_invalid() {
+    let suite = DEAD_LEAVES_INPAINTING
+        .replace("fraction = 0.6", "fraction = 0.4")
+        .replace("gamma = [0.0, 1.0]", "gamma = 0.0")
+        .replace("[[plugin]]\nname = \"noisy-fill\"\n", "");
+    let report = run(&suite);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    assert_eq!(report.results.len(), 1);
+    let validity = &report.results[0].judgement.validity;
+    let Validity::Invalid(reasons) = validity else { panic!("{validity}") };
+    assert!(
+        reasons.iter().any(|r| matches!(r, Reason::TooFewPatches { patches, dim: 48 } if *patches < 96)),
+        "{validity}"
+    );
+    assert!(validity.to_string().contains("patches for d = 48 (under 2·d = 96)"), "{validity}");
+    crate::util::assert_report_valid(&report);
 }
 
 #[test]

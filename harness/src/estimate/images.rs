@@ -67,6 +67,8 @@ pub struct ImageStats {
     pub mse: f64,
     /// Error patches the estimates rest on (samples × grid positions).
     pub points: i64,
+    /// Grid positions: the patches the truth's law (and a deterministic model's) is fitted on.
+    pub positions: i64,
     /// Whether a covariance was regularised: shrunk, or its eigenvalues floored at
     /// [`GREY_LEVEL_VARIANCE`] (rank-deficient: a grey image, flat areas).
     pub shrinkage_used: bool,
@@ -213,7 +215,16 @@ pub fn image_stats(
             perception: vec![p],
         });
     }
-    Ok(ImageStats { log_uncertainty, perception, mse, points: positions * k, shrinkage_used, ties, subsamples })
+    Ok(ImageStats {
+        log_uncertainty,
+        perception,
+        mse,
+        points: positions * k,
+        positions,
+        shrinkage_used,
+        ties,
+        subsamples,
+    })
 }
 
 #[cfg(test)]

@@ -84,6 +84,15 @@ pub enum Reason {
         /// d.
         dim: usize,
     },
+    /// Image tasks, Gaussian estimator: some image has fewer than 2·d patches (grid positions) for
+    /// the fits of its truth and restorations, where no patch covariance is trustworthy
+    /// (`docs/protocol.md` §4).
+    TooFewPatches {
+        /// The fewest patches of any image.
+        patches: i64,
+        /// d = C·p·p.
+        dim: usize,
+    },
     /// Fewer than 8 observations: the interval is meaningless.
     TooFewObservations {
         /// n.
@@ -131,6 +140,11 @@ impl fmt::Display for Reason {
             Reason::TooFewSamples { samples, dim } => {
                 write!(f, "{samples} samples per observation for d = {dim}: covariance is singular; raise samples_per_observation well above d (≥ 10·d avoids shrinkage)")
             }
+            Reason::TooFewPatches { patches, dim } => write!(
+                f,
+                "an image has only {patches} patches for d = {dim} (under 2·d = {}): no patch covariance is trustworthy; use larger holes or images, or a smaller patch side",
+                2 * dim
+            ),
             Reason::TooFewObservations { observations } => {
                 write!(f, "only {observations} observations; use at least 8 (32 or more for tight intervals)")
             }
@@ -177,6 +191,17 @@ impl Validity {
     /// Whether the verdict is [`Validity::Valid`].
     pub fn is_valid(&self) -> bool {
         matches!(self, Validity::Valid { .. })
+    }
+
+    /// The verdict with one more reason against it: invalid from now on.
+    pub fn with_reason(self, reason: Reason) -> Validity {
+        match self {
+            Validity::Valid { .. } => Validity::Invalid(vec![reason]),
+            Validity::Invalid(mut reasons) => {
+                reasons.push(reason);
+                Validity::Invalid(reasons)
+            }
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use tch::Tensor;
 use super::sample_grid::{self, GridInput};
 use super::{rank, CheckedSuite, LoadedPlugin, Recorder, RunPlan};
 use crate::device::sdk_device;
-use crate::estimate::{fidelity, images, mean_of, ObservationStats, SubsampleStats};
-use crate::judge::{self, InherentBasis, JudgeConfig, TaskTruth};
+use crate::estimate::{fidelity, images, mean_of, EstimatorKind, ObservationStats, SubsampleStats};
+use crate::judge::{self, InherentBasis, JudgeConfig, Reason, TaskTruth};
 use crate::plugin::PluginConfig;
 use crate::report::plots::file_stem;
 use crate::report::{grid, ConfigResult, ImageTaskInfo, Stage, TaskSummary};
@@ -131,6 +131,7 @@ struct Gathered {
     perception: Vec<f64>,
     mse: Vec<f64>,
     min_points: Option<i64>,
+    min_positions: Option<i64>,
     shrinkage_used: bool,
     ties: usize,
     subsamples: Vec<Vec<SubsampleStats>>,
@@ -142,9 +143,18 @@ impl Gathered {
         self.perception.push(s.perception);
         self.mse.push(s.mse);
         self.min_points = Some(self.min_points.map_or(s.points, |m| m.min(s.points)));
+        self.min_positions = Some(self.min_positions.map_or(s.positions, |m| m.min(s.positions)));
         self.shrinkage_used |= s.shrinkage_used;
         self.ties += s.ties;
         self.subsamples.push(s.subsamples);
+    }
+
+    /// [`Reason::TooFewPatches`] when the Gaussian estimator fitted some image's patch laws on
+    /// fewer than 2·d grid positions.
+    fn too_few_patches(&self, estimator: EstimatorKind, dim: i64) -> Option<Reason> {
+        let patches = self.min_positions?;
+        (estimator == EstimatorKind::Gaussian && patches < images::MIN_POINTS_PER_DIMENSION * dim)
+            .then(|| Reason::TooFewPatches { patches, dim: dim as usize })
     }
 
     /// As the judge wants them; subsamples are kept only when every image has all of them.
@@ -296,7 +306,12 @@ fn run_config(
             dim: summary.signal_dim,
         };
         let judge_config = JudgeConfig { intervals: intervals(&summary.name), band_tolerance: stats.band_tolerance };
-        let judgement = judge::judge(&g.into_stats(summary.signal_dim as i64), &truth, &judge_config);
+        let dim = summary.signal_dim as i64;
+        let too_few_patches = g.too_few_patches(file.estimator.kind, dim);
+        let mut judgement = judge::judge(&g.into_stats(dim), &truth, &judge_config);
+        if let Some(reason) = too_few_patches {
+            judgement.validity = judgement.validity.with_reason(reason);
+        }
         let psnr_db = -10.0 * judgement.mse.point.log10();
         out.push(ConfigResult {
             task: summary.name.clone(),
