@@ -136,7 +136,7 @@ pub fn scaffold(name: &str, kind: ScaffoldKind, tch: bool, sources: Option<&Path
         ("tests/conformance.rs".into(), fill(template::CONFORMANCE)),
         ("suite.toml".into(), fill(suite)),
         ("README.md".into(), fill(template::README)),
-        (".gitignore".into(), "/target\nCargo.lock\n".into()),
+        (".gitignore".into(), "/target\n".into()),
     ];
     if tch {
         files.push(("build.rs".into(), fill(template::BUILD_RS)));

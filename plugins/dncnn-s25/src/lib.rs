@@ -4,13 +4,13 @@
 //! channels, the model was trained on grey images).
 
 use image_kit::weights;
-use tch::nn::{self, ModuleT};
-use tch::Tensor;
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
-use upbench_tch::{bridge::tch_device, restore_with, tch, ImageTask};
+use upbench_tch::tch::nn::{self, ModuleT};
+use upbench_tch::tch::Tensor;
+use upbench_tch::{bridge::tch_device, restore_with, ImageTask};
 
 /// The noise level the weights were trained for, on the [0, 1] scale.
 pub const TRAINED_SIGMA: f64 = 25.0 / 255.0;

@@ -3,12 +3,12 @@
 //! in [0, 1], all three channels fed in: RGB measurements are converted before and after.
 
 use image_kit::{colour, weights};
-use tch::nn::{self, Module};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
-use upbench_tch::{bridge::tch_device, restore_with, tch, ImageTask};
+use upbench_tch::tch::nn::{self, Module};
+use upbench_tch::{bridge::tch_device, restore_with, ImageTask};
 
 /// The plugin.
 pub struct Espcn;

@@ -11,16 +11,16 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use upbench_tch::{restore_with, tch, ImageTask};
 
 use image_kit::inpaint::{inpaint, Solver};
 use image_kit::resample::mirror;
 use image_kit::{FourierPosterior, StationaryPrior};
-use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
+use upbench_tch::tch::{self, Kind, Tensor};
+use upbench_tch::{restore_with, ImageTask};
 
 const KINDS: [TaskKind; 3] = [TaskKind::ImageSuperResolution, TaskKind::ImageDenoising, TaskKind::ImageInpainting];
 

@@ -3,8 +3,7 @@
 //! YCbCr here is JPEG's (ITU-R BT.601, full range, chroma centred on 128/255), the convention the
 //! ESPCN weights were trained with.
 
-use tch::Tensor;
-use upbench_tch::tch;
+use upbench_tch::tch::Tensor;
 
 const TO_YCBCR: [[f64; 3]; 3] = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]];
 const TO_RGB: [[f64; 3]; 3] = [[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]];

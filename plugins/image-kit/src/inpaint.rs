@@ -6,8 +6,7 @@
 //! δ_h = x′_h + Q_hh⁻¹·Q_ho·x′_o is a zero-mean field with the posterior covariance. The solve runs
 //! on a window around the hole (its bounding box plus a margin), mirrored to twice its size.
 
-use tch::{Kind, Tensor};
-use upbench_tch::tch;
+use upbench_tch::tch::{Kind, Tensor};
 
 use crate::prior::StationaryPrior;
 use crate::resample::mirror;
@@ -120,6 +119,7 @@ pub fn inpaint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use upbench_tch::tch;
 
     #[test]
     fn the_mean_matches_the_dense_conditional_gaussian() {

@@ -8,8 +8,7 @@
 //! D = Σ |v|²·Pf + N_L·σ² (Pf = N·S, unnormalised DFTs). Draws use the perturbation trick:
 //! x_prior − K·y_sim has exactly the posterior covariance.
 
-use tch::{Kind, Tensor};
-use upbench_tch::tch;
+use upbench_tch::tch::{self, Kind, Tensor};
 
 use crate::prior::{StationaryPrior, TILT_REFERENCE};
 use crate::resample::cubic;

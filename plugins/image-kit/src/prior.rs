@@ -7,9 +7,8 @@
 //! inherent uncertainty on real images.
 
 use std::path::Path;
-use upbench_tch::tch;
 
-use tch::{Kind, Tensor};
+use upbench_tch::tch::{self, Kind, Tensor};
 
 /// Rows: luminance, red–blue and green–magenta opponents; orthonormal, so white noise in RGB
 /// stays white with the same variance in this basis.

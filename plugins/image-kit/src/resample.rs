@@ -1,7 +1,6 @@
 //! MATLAB-style bicubic upsampling on tch tensors.
 
-use tch::{Kind, Tensor};
-use upbench_tch::tch;
+use upbench_tch::tch::{Kind, Tensor};
 
 /// Keys' cubic with a = −0.5, MATLAB's `cubic`.
 pub(crate) fn cubic(x: f64) -> f64 {
@@ -74,6 +73,7 @@ pub fn upsample_bicubic(x: &Tensor, scale: i64) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use upbench_tch::tch;
 
     #[test]
     fn constant_images_stay_constant_and_linear_ramps_stay_linear_inside() {

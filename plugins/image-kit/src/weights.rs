@@ -1,10 +1,9 @@
 //! Pretrained weights in safetensors files, found by name.
 
 use std::path::{Path, PathBuf};
-use upbench_tch::tch;
 
-use tch::nn::VarStore;
 use upbench_sdk::PluginError;
+use upbench_tch::tch::nn::VarStore;
 
 /// The environment variable naming the directory of model files.
 pub const MODELS_DIR_VAR: &str = "UPBENCH_MODELS_DIR";

@@ -4,12 +4,12 @@
 //! it is a member of the optimal family.
 
 use oracle_kit::ExactPosterior;
-use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
-use upbench_tch::{restore_with, tch};
+use upbench_tch::restore_with;
+use upbench_tch::tch::{Kind, Tensor};
 
 /// The plugin.
 pub struct IsotropicNoise;

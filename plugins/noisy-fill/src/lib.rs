@@ -3,12 +3,12 @@
 //! within `ring` pixels of the hole. It knows nothing of structure: a floor that any real
 //! inpainter should beat on distortion, with the perception and uncertainty of white noise.
 
-use tch::{Kind, Tensor};
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
-use upbench_tch::{restore_with, tch, ImageTask};
+use upbench_tch::tch::{Kind, Tensor};
+use upbench_tch::{restore_with, ImageTask};
 
 /// The plugin.
 pub struct NoisyFill;

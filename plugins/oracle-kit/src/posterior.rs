@@ -1,11 +1,9 @@
 //! The exact posterior of a linear-Gaussian task under a Gaussian-mixture prior, as an oracle
 //! plugin computes it.
 
-use tch::{Kind, Tensor};
 use upbench_sdk::{PluginError, TaskSpec};
-use upbench_tch::tch;
-
 use upbench_tch::bridge::tch_device;
+use upbench_tch::tch::{self, Kind, Tensor};
 
 fn fail(e: tch::TchError) -> PluginError {
     PluginError::failed(e)

@@ -3,13 +3,13 @@
 //! perceptual model, sharp and hallucinating, the kind the uncertainty–perception bound is about.
 
 use image_kit::weights;
-use tch::nn::{self, Module};
-use tch::Tensor;
 use upbench_sdk::{
     export_plugin, OwnedTensor, ParamSpec, ParamValue, Params, Plugin, PluginError, PluginMetadata, RestoreModel,
     TaskKind, TaskSpec, TensorView,
 };
-use upbench_tch::{bridge::tch_device, restore_with, tch, ImageTask};
+use upbench_tch::tch::nn::{self, Module};
+use upbench_tch::tch::Tensor;
+use upbench_tch::{bridge::tch_device, restore_with, ImageTask};
 
 /// Body convolutions between the first and the last.
 const BODY_CONVS: i64 = 16;
