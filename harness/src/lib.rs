@@ -6,6 +6,7 @@ uncertainty–perception bound (Cohen et al., NeurIPS 2024; `docs/theory.md` of 
 
 The modules follow the data:
 
+0. [`plan`]: a checked suite becomes cells (task × plugin configuration) with content ids.
 1. [`plugin`]: load model plugins (native libraries built against `upbench-sdk`).
 2. [`task`]: build exact benchmark tasks ([`task::ExactTask`]) with closed-form posteriors.
 3. [`run`]: run a model on a task's measurements and time it.
@@ -16,7 +17,10 @@ The modules follow the data:
    Markdown), plots (SVG and PNG), the self-contained HTML page, sample grids, and the
    comparison of two runs ([`report::compare`]).
 
-[`pipeline::run_suite`] chains them for a [`suite::Suite`]; [`cli`] is the command line.
+[`pipeline::run_suite`] chains them for a [`suite::Suite`] (every cell through one code path,
+[`pipeline::Workbench`]); [`worker`] runs cells in child processes so a crashing plugin costs
+only its cell; [`journal`] is the run's durable log, from which reports are assembled and runs
+resumed; [`cli`] is the command line.
 
 # Example
 
@@ -35,11 +39,14 @@ assert!((eta(2.0, 64) - 1.6050).abs() < 1e-4);
 pub mod cli;
 pub mod device;
 pub mod estimate;
+pub mod journal;
 pub mod judge;
 pub mod pipeline;
+pub mod plan;
 pub mod plugin;
 pub mod report;
 pub mod run;
 pub mod seed;
 pub mod suite;
 pub mod task;
+pub mod worker;

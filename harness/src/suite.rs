@@ -67,6 +67,11 @@ pub struct SuiteFile {
     /// `upbench run --threads` overrides it. Recorded in the manifest (`torch_threads`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// Seconds one cell (a task × a plugin configuration) may run in its worker process before
+    /// it is stopped and recorded as failed; `upbench run --cell-timeout` overrides it (default
+    /// `cli::config::DEFAULT_CELL_TIMEOUT_SECS`, six hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_timeout: Option<u64>,
     /// Directories searched for plugins named by `name`, relative to the suite file. The
     /// directory of the `upbench` executable is always searched last.
     #[serde(default)]

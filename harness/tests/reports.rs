@@ -247,6 +247,16 @@ fn compare_marks_only_changes_beyond_the_intervals() {
     let json = upbench().args(["compare", "--json"]).arg(run_dir()).arg(&after).output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["matched"].as_array().unwrap().iter().filter(|m| m["changes"][0]["beyond_ci"] == true).count(), 1);
+
+    // A configuration missing from the second run (it failed, or the suite lost it) is a change.
+    let path = after.join("results.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json["results"].as_array_mut().unwrap().remove(0);
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let lost = upbench().args(["compare", "--fail-on-change"]).arg(run_dir()).arg(&after).output().unwrap();
+    let text = String::from_utf8_lossy(&lost.stdout);
+    assert!(text.contains("1 only in the first"), "{text}");
+    assert_eq!(lost.status.code(), Some(1), "{text}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod exact_tasks;
 mod image_models;
 mod image_tasks;
 mod images;
+mod isolation;
 mod loader;
 mod mixture_tasks;
 mod reports;

@@ -52,6 +52,7 @@ pub fn plugins() -> &'static Path {
             "dncnn-s25",
             "fixture-panicking-plugin",
             "fixture-lying-plugin",
+            "fixture-hostile-plugin",
             "fixture-not-a-plugin",
         ] {
             args.extend(["-p", p]);

@@ -69,9 +69,9 @@ pub fn run(args: CheckPluginArgs) -> anyhow::Result<bool> {
             ]);
         }
     }
-    println!("{}  {} (upbench-sdk {})", plugin.name(), args.library.display(), plugin.sdk_version);
-    println!("{table}");
-    println!(
+    outln!("{}  {} (upbench-sdk {})", plugin.name(), args.library.display(), plugin.sdk_version);
+    outln!("{table}");
+    outln!(
         "{}",
         if all_passed {
             "Every check passed: output shape, layout, device and finite values; seeding; batch independence."

@@ -42,5 +42,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<bool> {
         }
         writeln!(stdout, "{LEGEND}\n{}", comparison.summary())?;
     }
-    Ok(!(args.fail_on_change && comparison.notable() > 0))
+    // A configuration that disappeared (it failed, or the suite lost it) is a change too.
+    Ok(!(args.fail_on_change && (comparison.notable() > 0 || !comparison.only_before.is_empty())))
 }

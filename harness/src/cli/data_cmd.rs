@@ -21,7 +21,7 @@ pub fn run(args: DataArgs) -> anyhow::Result<bool> {
     if args.fetch {
         for set in &sets {
             let report = set.fetch(&root, args.from.as_deref());
-            println!(
+            outln!(
                 "{}: {} fetched, {} already present, {} failed",
                 set.name,
                 report.fetched,
@@ -29,7 +29,7 @@ pub fn run(args: DataArgs) -> anyhow::Result<bool> {
                 report.problems.len()
             );
             for p in &report.problems {
-                println!("  {p}");
+                outln!("  {p}");
             }
             fetch_failed |= !report.problems.is_empty();
         }
@@ -41,9 +41,9 @@ pub fn run(args: DataArgs) -> anyhow::Result<bool> {
         table.add_row(vec![set.name.clone(), set.files.len().to_string(), status, set.description.clone()]);
         problems.extend(found);
     }
-    println!("Data directory: {}\n{table}", root.display());
+    outln!("Data directory: {}\n{table}", root.display());
     for p in &problems {
-        println!("  {p}");
+        outln!("  {p}");
     }
     Ok(problems.is_empty() && !fetch_failed)
 }

@@ -259,6 +259,6 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
             );
         }
     }
-    println!("{table}");
+    outln!("{table}");
     Ok(true)
 }

@@ -1,6 +1,23 @@
 //! The command line: clap [`Args`] only parse; [`config::RunConfig`] resolves them with the
 //! suite and defaults; the commands live one per file.
 
+/// `println!` that returns a write error (a closed stdout: `upbench theory | head -1`) from the
+/// enclosing function instead of panicking; `main` ends quietly on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+/// `print!` as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod check_plugin_cmd;
 mod compare_cmd;
 pub mod config;
@@ -52,6 +69,9 @@ pub enum Command {
     NewPlugin(NewPluginArgs),
     /// List the registered image sets, fetch them (--fetch) and check a data directory against their SHA-256 checksums.
     Data(DataArgs),
+    /// Serve cells to `upbench run` (started by it, one process at a time; not for people).
+    #[command(hide = true)]
+    Worker,
 }
 
 /// `upbench data`.
@@ -94,7 +114,8 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Exit with status 1 when any configuration changed beyond its intervals, region or verdict.
+    /// Exit with status 1 when any configuration changed beyond its intervals, region or verdict,
+    /// or is missing from the second run.
     #[arg(long)]
     pub fail_on_change: bool,
 }
@@ -120,11 +141,29 @@ pub struct StudyArgs {
     pub speed_tables: Vec<PathBuf>,
 }
 
-/// `upbench run`.
-#[derive(Debug, clap::Args)]
+/// `upbench run`. Serialisable: the run log keeps it for `--resume`.
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct RunArgs {
     /// Suite file (TOML); the embedded default suite when omitted.
     pub suite: Option<PathBuf>,
+    /// Finish an interrupted run in its directory: checks that the suite and the plugin
+    /// libraries still match, skips the cells it completed and runs the rest with its settings.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["suite", "check"])]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
+    /// Where cells (a task × a plugin configuration) run: in worker processes, so that a plugin
+    /// that crashes, aborts, hangs or exhausts memory costs only its own cell, or in this
+    /// process (`none`).
+    #[arg(long, value_enum, default_value_t = IsolationChoice::Process)]
+    pub isolation: IsolationChoice,
+    /// Seconds a cell may run before its worker is killed and the cell recorded as failed (else
+    /// the suite's `cell_timeout`, else six hours).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub cell_timeout: Option<u64>,
+    /// Address-space limit of each worker, e.g. `16G` (CPU runs): a cell that allocates more
+    /// fails alone.
+    #[arg(long, value_name = "SIZE")]
+    pub worker_memory: Option<String>,
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
@@ -156,6 +195,16 @@ pub struct RunArgs {
     /// same checks first.
     #[arg(long, conflicts_with = "json")]
     pub check: bool,
+}
+
+/// `run --isolation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsolationChoice {
+    /// Each cell in a worker process (`upbench worker`); a fresh worker after a crash.
+    Process,
+    /// Every cell in the `upbench run` process itself.
+    None,
 }
 
 /// `upbench check-plugin`.
@@ -296,5 +345,6 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         Command::NewPlugin(a) => new_plugin_cmd::run(a),
         Command::Report(a) => report_cmd::run(a),
         Command::Compare(a) => compare_cmd::run(a),
+        Command::Worker => crate::worker::serve().map(|()| true),
     }
 }

@@ -43,13 +43,13 @@ pub fn run(args: NewPluginArgs) -> anyhow::Result<bool> {
         }
         std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    println!("Created {} ({} files). Next:", root.display(), files.len());
-    println!("  cd {}", root.display());
+    outln!("Created {} ({} files). Next:", root.display(), files.len());
+    outln!("  cd {}", root.display());
     if args.tch {
-        println!("  # tch needs libtorch 2.11.0: LIBTORCH_USE_PYTORCH=1 with torch==2.11.0 importable (see README.md)");
+        outln!("  # tch needs libtorch 2.11.0: LIBTORCH_USE_PYTORCH=1 with torch==2.11.0 importable (see README.md)");
     }
-    println!("  cargo build --release && cargo test");
-    println!("  upbench run suite.toml{}", device_flag(args.tch));
+    outln!("  cargo build --release && cargo test");
+    outln!("  upbench run suite.toml{}", device_flag(args.tch));
     Ok(true)
 }
 

@@ -45,11 +45,11 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<bool> {
             p.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     if !failed.is_empty() {
-        println!("Not loaded:");
+        outln!("Not loaded:");
         for e in &failed {
-            println!("  {e}");
+            outln!("  {e}");
         }
     }
     Ok(failed.is_empty())

@@ -7,9 +7,21 @@ use anyhow::Context;
 use super::ReportArgs;
 use crate::report::{read_run, write_run, Outputs, TableExporter};
 
-/// Reads the run, rewrites every derived file and prints the score table.
+/// Reads the run, rewrites every derived file and prints the score table. A run directory
+/// without `results.json` (an interrupted run) is read from its log and marked incomplete.
 pub fn run(args: ReportArgs) -> anyhow::Result<bool> {
-    let report = read_run(&args.run_dir)?;
+    let interrupted = args.run_dir.is_dir()
+        && !args.run_dir.join("results.json").exists()
+        && args.run_dir.join(crate::journal::FILE_NAME).exists();
+    let report = if interrupted {
+        let journal = crate::journal::Journal::read(&args.run_dir)?;
+        let Some(header) = journal.header() else {
+            anyhow::bail!("{}: the run log has no header", args.run_dir.display())
+        };
+        journal.assemble(header.manifest.clone())
+    } else {
+        read_run(&args.run_dir)?
+    };
     let dir = if args.run_dir.is_dir() {
         args.run_dir.clone()
     } else {

@@ -330,7 +330,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
             std::fs::write(path, &md).with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("upbench: wrote {}", path.display());
         }
-        None => print!("{md}"),
+        None => out!("{md}"),
     }
     Ok(true)
 }

@@ -25,8 +25,8 @@ pub fn run(args: TheoryArgs) -> anyhow::Result<bool> {
         row.extend(args.dims.iter().map(|&d| format!("{:.6}", eta(p, d) * scale)));
         table.add_row(row);
     }
-    println!("{table}");
-    println!("η(0) = 2: perfect perception costs twice the inherent uncertainty; η → 1 as P → ∞. Below the bound lies the impossible region.");
+    outln!("{table}");
+    outln!("η(0) = 2: perfect perception costs twice the inherent uncertainty; η → 1 as P → ∞. Below the bound lies the impossible region.");
     if args.example1 {
         let mut ex = Table::new();
         ex.load_preset(UTF8_FULL_CONDENSED);
@@ -42,7 +42,7 @@ pub fn run(args: TheoryArgs) -> anyhow::Result<bool> {
                 format!("{:.6}", example1_jeffreys_ratio(p)),
             ]);
         }
-        println!("Example 1 (scalar denoising, X ~ N(0,1), Y = X + W):\n{ex}");
+        outln!("Example 1 (scalar denoising, X ~ N(0,1), Y = X + W):\n{ex}");
     }
     Ok(true)
 }

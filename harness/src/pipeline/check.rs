@@ -21,6 +21,8 @@ use crate::task::ExactTask;
 pub struct CheckedEntry<'a> {
     /// The suite's entry.
     pub entry: &'a PluginEntry,
+    /// Its index among the suite's `[[plugin]]` entries.
+    pub index: usize,
     /// Index into [`CheckedSuite::libraries`].
     pub library: usize,
     /// Its configurations, one per point of the sweep.
@@ -185,7 +187,7 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
             });
         }
         if !configs.is_empty() {
-            entries.push(CheckedEntry { entry, library, configs });
+            entries.push(CheckedEntry { entry, index, library, configs });
         }
     }
     CheckedSuite { libraries, entries, broken_tasks, problems }

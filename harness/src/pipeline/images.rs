@@ -7,10 +7,10 @@ use std::path::Path;
 use tch::Tensor;
 
 use super::sample_grid::{self, GridInput};
-use super::{rank, CheckedSuite, LoadedPlugin, Recorder, RunPlan};
+use super::{truth_of, LoadedPlugin, RunPlan};
 use crate::device::sdk_device;
 use crate::estimate::{fidelity, images, mean_of, EstimatorKind, ObservationStats, SubsampleStats};
-use crate::judge::{self, InherentBasis, JudgeConfig, Reason, TaskTruth};
+use crate::judge::{self, JudgeConfig, Reason};
 use crate::plugin::PluginConfig;
 use crate::report::plots::file_stem;
 use crate::report::{grid, ConfigResult, ImageTaskInfo, Stage, TaskSummary};
@@ -23,65 +23,25 @@ use crate::task::images::{
 /// What the report says about N(X|Y) when the task has no estimate.
 const NO_INHERENT: &str = "unknown (no estimate for this task), so no bound is drawn";
 
-/// Runs one `[[image_task]]`: one summary and one ranked result list per patch side.
-pub(super) fn run_image_task(
-    plan: &RunPlan,
-    config: &ImageTaskConfig,
-    checked: &CheckedSuite<'_>,
-    rec: &mut Recorder<'_>,
-) -> (Vec<TaskSummary>, Vec<ConfigResult>) {
-    let file = &plan.suite.file;
-    let task = match ImageTask::build(config, &plan.data_dir, derive_seed(file.seed, &["image-task", &config.name])) {
-        Ok(t) => t,
-        Err(e) => {
-            rec.fail(Stage::Task, config.name.clone(), Some(&config.name), e.to_string());
-            return (Vec::new(), Vec::new());
-        }
-    };
-    let estimate =
+/// Builds the task: the set read and degraded (seeded: every process that prepares it gets the
+/// same measurements).
+pub(crate) fn prepare(plan: &RunPlan, config: &ImageTaskConfig) -> Result<ImageTask, String> {
+    let seed = derive_seed(plan.suite.file.seed, &["image-task", &config.name]);
+    ImageTask::build(config, &plan.data_dir, seed).map_err(|e| e.to_string())
+}
+
+/// One summary per patch side, with N(X|Y) estimated from the set's training images; when that
+/// estimate fails the task still runs without a bound and the reason comes back.
+pub(crate) fn summaries(plan: &RunPlan, task: &ImageTask) -> (Vec<TaskSummary>, Option<String>) {
+    let config = &task.config;
+    let (estimate, problem) =
         match StationaryGaussianEstimate::new(config, task.channels(), &task.cases, &plan.data_dir, plan.device) {
-            Ok(e) => e,
-            Err(e) => {
-                rec.fail(Stage::Task, config.name.clone(), Some(&config.name), e.to_string());
-                None
-            }
+            Ok(e) => (e, None),
+            Err(e) => (None, Some(e.to_string())),
         };
-    let summaries: Vec<TaskSummary> =
-        config.patches.iter().map(|&p| summary(&task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
-    for s in &summaries {
-        rec.progress.task_started(s);
-    }
-    let spec = task.spec(sdk_device(plan.device));
-    let kind = config.degradation.kind();
-    let mut results: Vec<Vec<ConfigResult>> = vec![Vec::new(); config.patches.len()];
-    for entry in &checked.entries {
-        let plugin = &checked.libraries[entry.library].1;
-        if !plugin.metadata.supports(kind) {
-            continue;
-        }
-        for plugin_config in &entry.configs {
-            let subject = format!("{} ({})", plugin_config.label, plugin.path.display());
-            match run_config(plan, plugin, plugin_config, &task, &spec, &summaries) {
-                Ok((per_patch, notes)) => {
-                    for (stage, message) in notes {
-                        rec.fail(stage, subject.clone(), Some(&config.name), message);
-                    }
-                    for (slot, r) in results.iter_mut().zip(per_patch) {
-                        rec.progress.result(&r);
-                        slot.push(r);
-                    }
-                }
-                Err((stage, message)) => rec.fail(stage, subject, Some(&config.name), message),
-            }
-            rec.progress.finished(&config.name, &plugin_config.label);
-        }
-    }
-    let mut all = Vec::new();
-    for mut task_results in results {
-        rank(&mut task_results);
-        all.extend(task_results);
-    }
-    (summaries, all)
+    let summaries =
+        config.patches.iter().map(|&p| summary(task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
+    (summaries, problem)
 }
 
 fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -> TaskSummary {
@@ -186,7 +146,7 @@ impl Gathered {
 }
 
 /// Results per patch side, and failures that spared them (timing, sample grids).
-type PerPatch = (Vec<ConfigResult>, Vec<(Stage, String)>);
+pub(crate) type PerPatch = (Vec<ConfigResult>, Vec<(Stage, String)>);
 
 /// Consecutive images of equal size, at most `size` at a time: one `restore` call each.
 fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
@@ -203,17 +163,17 @@ fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
 }
 
 /// Runs one configuration on every image; one result per patch side.
-fn run_config(
+pub(crate) fn run_cell(
     plan: &RunPlan,
     plugin: &LoadedPlugin,
     config: &PluginConfig,
     task: &ImageTask,
-    spec: &upbench_sdk::TaskSpec,
     summaries: &[TaskSummary],
 ) -> Result<PerPatch, (Stage, String)> {
     let file = &plan.suite.file;
     let c = &task.config;
-    let mut model = plugin.new_model(&config.params, spec).map_err(|e| (Stage::Configure, e.to_string()))?;
+    let spec = task.spec(sdk_device(plan.device));
+    let mut model = plugin.new_model(&config.params, &spec).map_err(|e| (Stage::Configure, e.to_string()))?;
     let stochastic = plugin.samples(&model);
     let k = if stochastic { c.samples_per_image as u32 } else { 1 };
     let border = border(c) as i64;
@@ -295,16 +255,7 @@ fn run_config(
     }
     let mut out = Vec::with_capacity(gathered.len());
     for (g, summary) in gathered.into_iter().zip(summaries) {
-        let truth = TaskTruth {
-            inherent_uncertainty: summary.inherent_uncertainty,
-            gaussian_inherent_uncertainty: summary.gaussian_inherent_uncertainty,
-            basis: if summary.inherent_uncertainty.is_nan() {
-                InherentBasis::Unknown
-            } else {
-                InherentBasis::Estimated
-            },
-            dim: summary.signal_dim,
-        };
+        let truth = truth_of(summary);
         let judge_config = JudgeConfig { intervals: intervals(&summary.name), band_tolerance: stats.band_tolerance };
         let dim = summary.signal_dim as i64;
         let too_few_patches = g.too_few_patches(file.estimator.kind, dim);

@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine;
 
 use super::plots::{file_stem, Figure};
-use super::scores::{footnote, global_failures, scores, with_ci};
+use super::scores::{footnote, global_failures, incomplete_notice, scores, with_ci};
 use super::{ConfigResult, RunReport};
 use crate::judge::Region;
 
@@ -41,7 +41,7 @@ figure { margin: 0; max-width: 860px; } figcaption { font-size: 0.85em; color: #
 svg.plot { max-width: 100%; height: auto; border: 1px solid #eee; }
 img.grid { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
-.failure { color: #a11; }
+.failure { color: #a11; white-space: pre-wrap; }
 ";
 
 /// The page. `run_dir` is where the image grids named by results are read from.
@@ -67,6 +67,9 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
         escape(&m.started_at),
         m.wall_secs
     );
+    if let Some(notice) = incomplete_notice(report) {
+        let _ = writeln!(page, "<p class=\"failure\"><b>{}</b></p>", escape(&notice));
+    }
     page.push_str(
         "<p>Each model configuration's <b>uncertainty</b> U (entropy power of its error, per dimension) and \
          <b>perception index</b> P (Rényi-½ divergence from the true posterior, nats) against the bound \

@@ -1,6 +1,6 @@
 //! `report.md`: the score tables as GitHub-flavoured Markdown, for pull requests and issues.
 
-use super::scores::{footnote, global_failures, scores};
+use super::scores::{footnote, global_failures, incomplete_notice, scores};
 use super::{Exporter, ReportError, RunReport};
 
 /// Renders `report.md`.
@@ -42,6 +42,9 @@ impl Exporter for MarkdownExporter {
             m.wall_secs,
             m.started_at
         ));
+        if let Some(notice) = incomplete_notice(report) {
+            out.push_str(&format!("> **{}**\n\n", cell(&notice)));
+        }
         for task in scores(report) {
             out.push_str(&format!("## {}\n\n{}\n\n", cell(&task.task), task.caption));
             out.push_str(&table(&task.header, &task.numeric, &task.rows));

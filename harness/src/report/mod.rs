@@ -174,6 +174,19 @@ pub struct RunReport {
     pub results: Vec<ConfigResult>,
     /// What failed.
     pub failures: Vec<Failure>,
+    /// Set when the run was interrupted before every planned cell completed (`upbench report`
+    /// on a run directory without `results.json`; `upbench run --resume` completes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<Incomplete>,
+}
+
+/// What an interrupted run lacks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incomplete {
+    /// Cells in the plan.
+    pub planned: usize,
+    /// The cells that did not complete, as `<configuration> on <task>`.
+    pub missing: Vec<String>,
 }
 
 /// Renders a report into one format.
@@ -264,11 +277,6 @@ pub fn read_run(path: &Path) -> Result<RunReport, ReportError> {
         return Err(ReportError::Version { path: file, found });
     }
     serde_json::from_slice(&bytes).map_err(parse)
-}
-
-/// Creates the run directory (before any work, so a bad `--out` fails first).
-pub fn create_run_dir(dir: &Path) -> Result<(), ReportError> {
-    std::fs::create_dir_all(dir).map_err(|cause| ReportError::Io { path: dir.to_path_buf(), cause })
 }
 
 /// What [`write_run`] writes.

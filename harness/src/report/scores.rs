@@ -163,14 +163,31 @@ fn task_failures<'a>(report: &'a RunReport, task: &'a TaskSummary) -> impl Itera
     })
 }
 
-/// Failures not tied to a task (plugins that did not load), as `stage: subject — message`.
+/// Failures listed under no task's table, as `stage: subject — message`: those tied to no task
+/// (plugins that did not load) and those of tasks that have no table (tasks that could not be
+/// built).
 pub fn global_failures(report: &RunReport) -> Vec<String> {
+    let has_table = |task: &str| report.tasks.iter().any(|t| t.name == task || t.name.split('/').next() == Some(task));
     report
         .failures
         .iter()
-        .filter(|f| f.task.is_none())
+        .filter(|f| f.task.as_deref().is_none_or(|t| !has_table(t)))
         .map(|f| format!("{:?}: {} — {}", f.stage, f.subject, f.message))
         .collect()
+}
+
+/// The warning an interrupted run's outputs open with; `None` for a complete run.
+pub fn incomplete_notice(report: &RunReport) -> Option<String> {
+    let incomplete = report.incomplete.as_ref()?;
+    let shown: Vec<&str> = incomplete.missing.iter().take(5).map(String::as_str).collect();
+    let more = incomplete.missing.len().saturating_sub(shown.len());
+    Some(format!(
+        "INCOMPLETE RUN: {} of {} cells did not complete ({}{}); `upbench run --resume <run dir>` runs them.",
+        incomplete.missing.len(),
+        incomplete.planned,
+        shown.join("; "),
+        if more > 0 { format!("; and {more} more") } else { String::new() }
+    ))
 }
 
 /// The note under the tables: what the brackets and the bound mean.

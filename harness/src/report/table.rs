@@ -3,7 +3,7 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
-use super::scores::{footnote, global_failures, scores};
+use super::scores::{footnote, global_failures, incomplete_notice, scores};
 use super::{Exporter, ReportError, RunReport};
 
 /// Renders `table.txt` and the CLI's output.
@@ -16,6 +16,10 @@ impl TableExporter {
     /// The tables as text, with a caption per task.
     pub fn render(&self, report: &RunReport) -> String {
         let mut out = String::new();
+        if let Some(notice) = incomplete_notice(report) {
+            out.push_str(&notice);
+            out.push_str("\n\n");
+        }
         for task in scores(report) {
             out.push_str(&task.caption);
             out.push('\n');
@@ -38,7 +42,7 @@ impl TableExporter {
             out.push_str(&table.to_string());
             out.push('\n');
             for f in &task.failures {
-                out.push_str(&format!("  failed: {f}\n"));
+                out.push_str(&format!("  failed: {}\n", first_line(f)));
             }
             out.push('\n');
         }
@@ -46,12 +50,21 @@ impl TableExporter {
         if !global.is_empty() {
             out.push_str("Failures:\n");
             for f in global {
-                out.push_str(&format!("  {f}\n"));
+                out.push_str(&format!("  {}\n", first_line(&f)));
             }
         }
         out.push_str(&footnote(report));
         out.push('\n');
         out
+    }
+}
+
+/// A failure's first line: the terminal table names what failed and why; a crashed worker's
+/// stderr excerpt is in `report.md`, the page and `results.json`.
+fn first_line(failure: &str) -> String {
+    match failure.split_once('\n') {
+        Some((first, _)) => format!("{first} (more in report.md)"),
+        None => failure.to_string(),
     }
 }
 

@@ -1,0 +1,410 @@
+//! The run's durable log, `run.jsonl` in the run directory: a header (how the run was invoked, its
+//! manifest and its plan), then every task summary, recorded problem and completed cell, one JSON
+//! line each, appended and fsynced as they come. `results.json`, the tables and the page are
+//! built from it ([`Journal::assemble`]), so an interrupted run keeps everything it finished,
+//! `upbench report` can show it, and `upbench run --resume` skips what is done. A [`RunLock`]
+//! keeps a second process from writing into the same directory.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::CellOutcome;
+use crate::plan::Plan;
+use crate::report::{ConfigResult, Failure, Incomplete, Manifest, RunReport, TaskSummary, SCHEMA_VERSION};
+
+/// The log's file name in a run directory.
+pub const FILE_NAME: &str = "run.jsonl";
+
+/// The lock's file name in a run directory.
+pub const LOCK_NAME: &str = "run.lock";
+
+/// This log format's version (the header's `format`).
+pub const FORMAT: u32 = 1;
+
+/// Why the log could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Reading or writing failed.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: std::io::Error,
+    },
+    /// A line is not a record this harness reads.
+    #[error("{path}, line {line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another process holds the run directory.
+    #[error("{path}: another upbench process is writing into this run directory{holder}")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// ` (pid N)` when known.
+        holder: String,
+    },
+}
+
+/// The first record: what resume needs to run the rest exactly as the start would have.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The command line's arguments, as the CLI records them (opaque here).
+    pub invocation: serde_json::Value,
+    /// The suite's text as the run read it (resume compares it with the file now).
+    pub suite_text: String,
+    /// Provenance at the start (wall time 0).
+    pub manifest: Manifest,
+    /// Every cell, in run order.
+    pub plan: Plan,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum Record {
+    /// The header; always first.
+    Header(Box<Header>),
+    /// A task was built: its summaries (one per patch side for image tasks).
+    Task {
+        /// Its name in the suite.
+        task: String,
+        /// The summaries.
+        summaries: Vec<TaskSummary>,
+    },
+    /// A failure outside any cell (a task that could not be built, a check's finding).
+    Problem(Failure),
+    /// A cell completed (with results, failures or both).
+    Cell {
+        /// Its index in the plan.
+        index: usize,
+        /// Its id.
+        id: String,
+        /// What it produced.
+        outcome: CellOutcome,
+    },
+}
+
+/// The log, read and (when opened for writing) appended to.
+#[derive(Debug, Default)]
+pub struct Journal {
+    file: Option<(PathBuf, File)>,
+    header: Option<Header>,
+    tasks: Vec<(String, Vec<TaskSummary>)>,
+    problems: Vec<Failure>,
+    cells: BTreeMap<usize, (String, CellOutcome)>,
+}
+
+impl Journal {
+    /// A log kept in memory only (library runs without a run directory).
+    pub fn in_memory() -> Journal {
+        Journal::default()
+    }
+
+    /// Starts the log of a new run in `dir` with its header.
+    pub fn create(dir: &Path, header: Header) -> Result<Journal, JournalError> {
+        let path = dir.join(FILE_NAME);
+        let io = |cause| JournalError::Io { path: path.clone(), cause };
+        let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(io)?;
+        let mut journal = Journal { file: Some((path, file)), ..Journal::default() };
+        journal.append(Record::Header(Box::new(header)))?;
+        Ok(journal)
+    }
+
+    /// Reads the log in `dir` (a run directory or the log file itself).
+    pub fn read(dir: &Path) -> Result<Journal, JournalError> {
+        let path = if dir.is_dir() { dir.join(FILE_NAME) } else { dir.to_path_buf() };
+        let (journal, _) = Journal::read_records(&path)?;
+        Ok(journal)
+    }
+
+    /// Reads the log in `dir` and opens it for appending (resume). A last line cut short by an
+    /// interruption is dropped from the file.
+    pub fn reopen(dir: &Path) -> Result<Journal, JournalError> {
+        let path = dir.join(FILE_NAME);
+        let (mut journal, complete_len) = Journal::read_records(&path)?;
+        let io = |cause| JournalError::Io { path: path.clone(), cause };
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(io)?;
+        file.set_len(complete_len).map_err(io)?;
+        file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+        journal.file = Some((path, file));
+        Ok(journal)
+    }
+
+    /// The records of `path`, and the length of its complete lines.
+    fn read_records(path: &Path) -> Result<(Journal, u64), JournalError> {
+        let io = |cause| JournalError::Io { path: path.to_path_buf(), cause };
+        let reader = BufReader::new(File::open(path).map_err(io)?);
+        let mut journal = Journal::default();
+        let mut complete_len = 0u64;
+        let mut lines = reader.split(b'\n').enumerate().peekable();
+        while let Some((i, line)) = lines.next() {
+            let line = line.map_err(io)?;
+            let last = lines.peek().is_none();
+            match serde_json::from_slice::<Record>(&line) {
+                Ok(record) => {
+                    if i == 0 && !matches!(record, Record::Header(_)) {
+                        return Err(JournalError::Parse {
+                            path: path.to_path_buf(),
+                            line: 1,
+                            message: "the log does not start with its header".into(),
+                        });
+                    }
+                    journal.apply(record);
+                    complete_len += line.len() as u64 + 1;
+                }
+                // The write of the last line was interrupted: what came before stands.
+                Err(_) if last && i > 0 => break,
+                Err(e) => {
+                    return Err(JournalError::Parse { path: path.to_path_buf(), line: i + 1, message: e.to_string() })
+                }
+            }
+        }
+        if journal.header.is_none() {
+            let message = "the log is empty".to_string();
+            return Err(JournalError::Parse { path: path.to_path_buf(), line: 1, message });
+        }
+        let file_len = std::fs::metadata(path).map_err(io)?.len();
+        Ok((journal, complete_len.min(file_len)))
+    }
+
+    /// Appends `record` (written and fsynced before this returns, when there is a file).
+    /// The record is kept in memory even when writing it fails.
+    pub fn append(&mut self, record: Record) -> Result<(), JournalError> {
+        let written = match self.file.as_mut() {
+            Some((path, file)) => {
+                let io = |cause| JournalError::Io { path: path.clone(), cause };
+                serde_json::to_vec(&record).map_err(|e| io(std::io::Error::other(e))).and_then(|mut line| {
+                    line.push(b'\n');
+                    file.write_all(&line).map_err(io)?;
+                    file.sync_data().map_err(io)
+                })
+            }
+            None => Ok(()),
+        };
+        self.apply(record);
+        written
+    }
+
+    /// Whether nothing but the header is logged yet.
+    pub fn is_fresh(&self) -> bool {
+        self.tasks.is_empty() && self.problems.is_empty() && self.cells.is_empty()
+    }
+
+    fn apply(&mut self, record: Record) {
+        match record {
+            Record::Header(header) => self.header = Some(*header),
+            Record::Task { task, summaries } => self.tasks.push((task, summaries)),
+            Record::Problem(failure) => self.problems.push(failure),
+            Record::Cell { index, id, outcome } => {
+                self.cells.insert(index, (id, outcome));
+            }
+        }
+    }
+
+    /// The header, when the log has one.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+
+    /// Whether the cell with this index and id completed.
+    pub fn completed(&self, index: usize, id: &str) -> bool {
+        self.cells.get(&index).is_some_and(|(logged, _)| logged == id)
+    }
+
+    /// Task `name`'s summaries, when it was built (or its problem, when it could not be).
+    pub fn task(&self, name: &str) -> Option<TaskState<'_>> {
+        if let Some((_, summaries)) = self.tasks.iter().find(|(task, _)| task == name) {
+            return Some(TaskState::Built(summaries));
+        }
+        self.problems
+            .iter()
+            .any(|f| f.task.as_deref() == Some(name) && f.stage == crate::report::Stage::Task)
+            .then_some(TaskState::Failed)
+    }
+
+    /// The report of everything logged, with `manifest`: tasks in log order, results grouped by
+    /// task in plan order and ranked, failures (problems first, then cells in plan order), and
+    /// the cells still missing when the run is incomplete.
+    pub fn assemble(&self, manifest: Manifest) -> RunReport {
+        let mut tasks = Vec::new();
+        let mut results = Vec::new();
+        for (_, summaries) in &self.tasks {
+            for summary in summaries {
+                let mut task_results: Vec<ConfigResult> = self
+                    .cells
+                    .values()
+                    .flat_map(|(_, outcome)| outcome.results.iter().filter(|r| r.task == summary.name).cloned())
+                    .collect();
+                rank(&mut task_results);
+                results.extend(task_results);
+                tasks.push(summary.clone());
+            }
+        }
+        let mut failures = self.problems.clone();
+        failures.extend(self.cells.values().flat_map(|(_, outcome)| outcome.failures.iter().cloned()));
+        let incomplete = self.header.as_ref().and_then(|header| {
+            let missing: Vec<String> = header
+                .plan
+                .cells
+                .iter()
+                .filter(|c| !self.completed(c.index, &c.id))
+                .filter(|c| !matches!(self.task(&c.task), Some(TaskState::Failed)))
+                .map(|c| format!("{} on {}", c.label, c.task))
+                .collect();
+            (!missing.is_empty()).then_some(Incomplete { planned: header.plan.cells.len(), missing })
+        });
+        RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures, incomplete }
+    }
+}
+
+/// Where a task stands in the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TaskState<'a> {
+    /// Built, with these summaries.
+    Built(&'a [TaskSummary]),
+    /// It could not be built (its problem is logged).
+    Failed,
+}
+
+/// Ranks valid results by |log(U / bound)|, closest to the bound first (by U, lowest first, when
+/// the task has no bound); invalid ones last.
+pub(crate) fn rank(results: &mut [ConfigResult]) {
+    results.sort_by(|a, b| {
+        let key = |r: &ConfigResult| {
+            let ratio = r.judgement.bound_ratio.point;
+            let distance = if ratio.is_nan() { r.judgement.uncertainty.point.ln() } else { ratio.ln().abs() };
+            (!r.judgement.validity.is_valid(), distance)
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    for (i, r) in results.iter_mut().enumerate() {
+        r.rank = i + 1;
+    }
+}
+
+/// An exclusive lock on a run directory, held while a process writes into it and released when
+/// it ends, however it ends (an advisory `flock`, which the kernel drops with the process).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock of `dir`, or says who holds it.
+    pub fn take(dir: &Path) -> Result<RunLock, JournalError> {
+        use std::os::fd::AsRawFd;
+        let path = dir.join(LOCK_NAME);
+        let io = |cause| JournalError::Io { path: path.clone(), cause };
+        let mut file =
+            OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let cause = std::io::Error::last_os_error();
+            if cause.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(io(cause));
+            }
+            let holder = std::fs::read_to_string(&path).ok().filter(|s| !s.trim().is_empty());
+            let holder = holder.map_or(String::new(), |pid| format!(" (pid {})", pid.trim()));
+            return Err(JournalError::Locked { path, holder });
+        }
+        file.set_len(0).map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(RunLock { _file: file })
+    }
+}
+
+/// Creates `<parent>/<name>`, or `<name>-2`, `-3`… when it exists: `create_dir` either creates a
+/// directory or fails, so two runs started in the same second never share one.
+pub fn create_unique_dir(parent: &Path, name: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    for attempt in 1.. {
+        let dir = if attempt == 1 { parent.join(name) } else { parent.join(format!("{name}-{attempt}")) };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "run_id": "r", "suite": "s", "suite_origin": "s.toml", "seed": 1, "started_at": "now",
+            "wall_secs": 0.0, "upbench_version": "0", "git_commit": "x", "libtorch_version": "2",
+            "libtorch_cuda": "none", "device": "cpu", "cuda_available": false, "torch_threads": 1,
+            "estimator": crate::estimate::EstimatorConfig::default(),
+            "sampling": {"observations": 2, "samples_per_observation": 2},
+            "bootstrap_resamples": 10, "confidence_level": 0.95, "plugins": []
+        }))
+        .unwrap();
+        Header {
+            format: FORMAT,
+            invocation: serde_json::Value::Null,
+            suite_text: String::new(),
+            manifest,
+            plan: Plan { cells: Vec::new() },
+        }
+    }
+
+    #[test]
+    fn a_last_line_cut_short_is_dropped_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), header()).unwrap();
+        let outcome = CellOutcome::default();
+        journal.append(Record::Cell { index: 0, id: "a".into(), outcome: outcome.clone() }).unwrap();
+        drop(journal);
+        let path = dir.path().join(FILE_NAME);
+        let whole = std::fs::read(&path).unwrap();
+        let mut cut = whole.clone();
+        cut.extend_from_slice(br#"{"record":"cell","index":1,"id":"b","outc"#);
+        std::fs::write(&path, &cut).unwrap();
+        let mut reopened = Journal::reopen(dir.path()).unwrap();
+        assert!(reopened.completed(0, "a") && !reopened.completed(1, "b"));
+        assert_eq!(std::fs::read(&path).unwrap(), whole, "the cut line is gone from the file");
+        reopened.append(Record::Cell { index: 1, id: "b".into(), outcome }).unwrap();
+        let read = Journal::read(dir.path()).unwrap();
+        assert!(read.completed(0, "a") && read.completed(1, "b"));
+        // A log whose damage is not at its end is refused, naming the line.
+        let mut damaged = whole.clone();
+        damaged.extend_from_slice(b"not json\n{}\n");
+        std::fs::write(&path, &damaged).unwrap();
+        assert!(matches!(Journal::read(dir.path()), Err(JournalError::Parse { line: 3, .. })));
+    }
+
+    #[test]
+    fn run_directories_never_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = create_unique_dir(dir.path(), "run").unwrap();
+        let second = create_unique_dir(dir.path(), "run").unwrap();
+        assert_ne!(first, second);
+        assert_eq!(second.file_name().unwrap(), "run-2");
+    }
+
+    #[test]
+    fn a_held_lock_refuses_a_second_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = RunLock::take(dir.path()).unwrap();
+        assert!(matches!(RunLock::take(dir.path()), Err(JournalError::Locked { .. })));
+        drop(held);
+        assert!(RunLock::take(dir.path()).is_ok());
+    }
+}
