@@ -294,6 +294,9 @@ impl Suite {
                 format!("suite format {} is newer than this harness reads ({SUITE_FORMAT}); upgrade upbench", f.format),
             ));
         }
+        if f.cell_timeout == Some(0) {
+            return Err(self.error_at(self.offset_of("cell_timeout"), "cell_timeout must be at least 1 second".into()));
+        }
         if f.sampling.observations < 2 {
             return Err(self.error_at(
                 self.offset_of("observations"),
@@ -403,5 +406,52 @@ mod tests {
         let text = MINIMAL.replace("observations = 8", "observations = 1");
         let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
         assert!(err.starts_with("s.toml:3:1: observations must be at least 2"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod parser_properties {
+    use proptest::prelude::*;
+
+    use super::{Suite, DEFAULT_SUITE};
+
+    /// Whether `message` points into the file: `path:line:column` or TOML's "line N, column M".
+    fn located(message: &str) -> bool {
+        let after_origin = message.strip_prefix("suite.toml:").is_some_and(|rest| {
+            let mut parts = rest.splitn(3, ':');
+            parts.next().is_some_and(|l| l.parse::<usize>().is_ok())
+                && parts.next().is_some_and(|c| c.parse::<usize>().is_ok())
+        });
+        after_origin || (message.contains("suite.toml") && message.contains("line ") && message.contains("column "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any edit of a real suite parses or fails with an error naming the file and a position.
+        #[test]
+        fn edited_suites_never_panic_and_errors_are_located(
+            start in any::<prop::sample::Index>(),
+            removed in 0usize..40,
+            inserted in "[a-z0-9_=\\[\\]{}\"'.,# \\n-]{0,12}",
+        ) {
+            let at = start.index(DEFAULT_SUITE.len());
+            let at = (0..=at).rev().find(|&i| DEFAULT_SUITE.is_char_boundary(i)).unwrap_or(0);
+            let end = (at + removed..=DEFAULT_SUITE.len()).find(|&i| DEFAULT_SUITE.is_char_boundary(i)).unwrap_or(DEFAULT_SUITE.len());
+            let text = format!("{}{}{}", &DEFAULT_SUITE[..at], inserted, &DEFAULT_SUITE[end..]);
+            if let Err(e) = Suite::parse(&text, "suite.toml", ".".into(), "suite") {
+                let message = e.to_string();
+                prop_assert!(located(&message), "not located: {}", message);
+            }
+        }
+
+        /// Arbitrary text too.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            if let Err(e) = Suite::parse(&text, "suite.toml", ".".into(), "suite") {
+                let message = e.to_string();
+                prop_assert!(located(&message), "not located: {}", message);
+            }
+        }
     }
 }

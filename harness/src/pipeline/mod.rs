@@ -188,17 +188,23 @@ pub fn execute(
         let task_cells: Vec<&Cell> =
             cells.iter().filter(|c| c.task == name && !log.journal.completed(c.index, &c.id)).collect();
         let summaries = match log.journal.task(name) {
-            Some(TaskState::Failed) => continue,
-            Some(TaskState::Built(summaries)) => summaries.to_vec(),
+            Some(TaskState::Failed) => None,
+            Some(TaskState::Built(summaries)) => Some(summaries.to_vec()),
             None => {
                 let built = executor.build_task(name, task_type);
                 for problem in built.problems {
                     log.fail(problem);
                 }
-                let Some(summaries) = built.summaries else { continue };
-                log.append(Record::Task { task: name.to_string(), summaries: summaries.clone() });
-                summaries
+                if let Some(summaries) = &built.summaries {
+                    log.append(Record::Task { task: name.to_string(), summaries: summaries.clone() });
+                }
+                built.summaries
             }
+        };
+        let Some(summaries) = summaries else {
+            // The task's cells cannot run; the progress bar still counts them.
+            task_cells.iter().for_each(|c| log.progress.finished(&c.task, &c.label));
+            continue;
         };
         summaries.iter().for_each(|s| log.progress.task_started(s));
         for cell in task_cells {
