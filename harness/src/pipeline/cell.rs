@@ -40,6 +40,34 @@ impl CellOutcome {
     }
 }
 
+/// A configuration's result on a task (`task`: a patch side's name for image tasks), unranked,
+/// without the image-only fields.
+pub(crate) fn config_result(
+    plugin: &LoadedPlugin,
+    config: &crate::plugin::PluginConfig,
+    task: &str,
+    stochastic: bool,
+    judgement: crate::judge::Judgement,
+    psnr_db: f64,
+    throughput: Option<crate::estimate::Estimate>,
+) -> ConfigResult {
+    ConfigResult {
+        task: task.to_string(),
+        plugin: plugin.name().into(),
+        plugin_version: plugin.metadata.version.to_string(),
+        label: config.label.clone(),
+        params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
+        stochastic,
+        rank: 0,
+        judgement,
+        psnr_db,
+        psnr_y_db: None,
+        ssim: None,
+        throughput_samples_per_sec: throughput,
+        sample_grids: Vec::new(),
+    }
+}
+
 /// A failure of `cell`.
 pub(crate) fn failure(cell: &Cell, stage: Stage, message: String) -> Failure {
     Failure { stage, subject: cell.subject(), task: Some(cell.task.clone()), message }

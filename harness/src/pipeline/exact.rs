@@ -180,21 +180,7 @@ pub(crate) fn run_cell(
             Err(e) => (None, Some(format!("timing failed after the quality numbers were measured: {e}"))),
         };
     let psnr_db = 10.0 * (task.signal_power() / judgement.mse.point).log10();
-    let result = ConfigResult {
-        task: task.name.clone(),
-        plugin: plugin.name().into(),
-        plugin_version: plugin.metadata.version.to_string(),
-        label: config.label.clone(),
-        params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
-        stochastic,
-        rank: 0,
-        judgement,
-        psnr_db,
-        psnr_y_db: None,
-        ssim: None,
-        throughput_samples_per_sec: throughput,
-        sample_grids: Vec::new(),
-    };
+    let result = super::cell::config_result(plugin, config, &task.name, stochastic, judgement, psnr_db, throughput);
     Ok((result, timing_error))
 }
 

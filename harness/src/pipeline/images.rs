@@ -265,19 +265,10 @@ pub(crate) fn run_cell(
         }
         let psnr_db = -10.0 * judgement.mse.point.log10();
         out.push(ConfigResult {
-            task: summary.name.clone(),
-            plugin: plugin.name().into(),
-            plugin_version: plugin.metadata.version.to_string(),
-            label: config.label.clone(),
-            params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
-            stochastic,
-            rank: 0,
-            judgement,
-            psnr_db,
             psnr_y_db: Some(psnr_y),
             ssim: Some(ssim),
-            throughput_samples_per_sec: throughput,
             sample_grids: grids.clone(),
+            ..super::cell::config_result(plugin, config, &summary.name, stochastic, judgement, psnr_db, throughput)
         });
     }
     Ok((out, notes))
