@@ -48,5 +48,6 @@ pub mod report;
 pub mod run;
 pub mod seed;
 pub mod suite;
+pub mod sync;
 pub mod task;
 pub mod worker;

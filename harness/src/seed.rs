@@ -22,7 +22,7 @@ pub fn derive_seed(master: u64, names: &[&str]) -> u64 {
 /// [`crate::pipeline::run_checked`] hold this lock throughout, and tests that seed hold it too.
 pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::sync::lock(&LOCK)
 }
 
 /// Seeds libtorch's generators, the CPU one and, when CUDA is present, every CUDA device's, so

@@ -232,7 +232,7 @@ pub fn gaussian_reference_bias(
     use rand::SeedableRng;
     static CACHE: std::sync::Mutex<std::collections::BTreeMap<(i64, i64, usize), f64>> =
         std::sync::Mutex::new(std::collections::BTreeMap::new());
-    if let Some(&bias) = CACHE.lock().expect("bias cache").get(&(n, d, k)) {
+    if let Some(&bias) = crate::sync::lock(&CACHE).get(&(n, d, k)) {
         return Ok(bias);
     }
     let repetitions = (REFERENCE_POINTS / n).clamp(2, 16);
@@ -244,7 +244,7 @@ pub fn gaussian_reference_bias(
         total += whitened_kl_entropy(&z, k, block_values)?.nats - exact;
     }
     let bias = total / repetitions as f64;
-    CACHE.lock().expect("bias cache").insert((n, d, k), bias);
+    crate::sync::lock(&CACHE).insert((n, d, k), bias);
     Ok(bias)
 }
 
