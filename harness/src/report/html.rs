@@ -151,7 +151,7 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
     if let Some(f) = figures.iter().find(|f| f.name == "eta") {
         page.push_str(&figure(f));
     }
-    let _ = write!(page, "<p><i>{}</i></p>\n", escape(&footnote(report)));
+    let _ = writeln!(page, "<p><i>{}</i></p>", escape(&footnote(report)));
     let manifest = serde_json::to_string_pretty(&report.manifest).unwrap_or_else(|e| format!("(cannot render: {e})"));
     let _ = write!(page, "<h2 id=\"manifest\">Manifest</h2>\n<pre>{}</pre>\n</body>\n</html>\n", escape(&manifest));
     page
@@ -233,9 +233,9 @@ fn grids(results: &[&ConfigResult], run_dir: &Path) -> String {
                 continue;
             }
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure><img class=\"grid\" alt=\"samples of {label}\" src=\"{src}\"><figcaption>{label}</figcaption></figure>\n",
+            "<figure><img class=\"grid\" alt=\"samples of {label}\" src=\"{src}\"><figcaption>{label}</figcaption></figure>",
             label = escape(&r.label)
         );
     }
