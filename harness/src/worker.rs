@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{CellOutcome, CellRequest, RunPlan, TaskBuilt, Workbench};
+use crate::pipeline::{CellError, CellOutcome, CellRequest, RunPlan, TaskBuilt, Workbench};
 use crate::plan::TaskType;
 use crate::report::{Failure, Stage};
 use crate::suite::Suite;
@@ -233,8 +233,8 @@ impl WorkerPool {
         let cell = &request.cell;
         match self.exchange(ToWorker::Cell(Box::new(request.clone()))) {
             Ok(FromWorker::Done(outcome)) => *outcome,
-            Ok(other) => CellOutcome::failed(cell, Stage::Run, self.broken(&other)),
-            Err(message) => CellOutcome::failed(cell, Stage::Run, message),
+            Ok(other) => CellOutcome::failed(cell, &CellError::Worker(self.broken(&other))),
+            Err(message) => CellOutcome::failed(cell, &CellError::Worker(message)),
         }
     }
 

@@ -3,6 +3,7 @@
 //! (MATLAB bicubic, Y channel, 4-pixel border).
 
 use upbench::judge::{Reason, Validity};
+use upbench::task::InherentUncertainty;
 
 use crate::util::{result, run};
 
@@ -47,8 +48,9 @@ fn bicubic_x4_on_set5_matches_the_literature_and_every_number_is_reported() {
     );
     assert!(j.perception_nats.point.is_finite() && j.perception_nats.point > 0.0);
     // N(X|Y) is the stationary Gaussian model's estimate, fitted on Kodak24 by default.
-    assert!(task.inherent_basis.starts_with("estimate") && task.inherent_basis.contains("kodak24"));
-    assert!(task.inherent_uncertainty > 0.0 && j.region != upbench::judge::Region::Unplaced);
+    let InherentUncertainty::Estimated { value, method } = &task.inherent else { panic!("{:?}", task.inherent) };
+    assert!(method.starts_with("estimate") && method.contains("kodak24"));
+    assert!(*value > 0.0 && j.region != upbench::judge::Region::Unplaced);
     assert_eq!(report.results.len(), 2);
 }
 
@@ -81,7 +83,8 @@ name = "dncnn-s25"
 fn the_gamma_family_follows_one_plus_gamma_times_the_estimated_inherent_uncertainty() {
     let report = run(DEAD_LEAVES_GAMMA);
     let task = &report.tasks[0];
-    assert!(task.inherent_basis.contains("stationary Gaussian") && task.inherent_basis.contains("dead-leaves"));
+    let method = task.inherent.basis();
+    assert!(method.contains("stationary Gaussian") && method.contains("dead-leaves"));
     for (gamma, label) in [(0.0, "gamma=0,"), (0.5, "gamma=0.5,"), (1.0, "gamma=1,")] {
         let r = report.results.iter().find(|r| r.label.contains(label)).expect(label);
         let ratio = r.judgement.uncertainty_ratio.point;
@@ -186,7 +189,8 @@ fn inpainting_tasks_measure_inside_the_hole() {
     assert!(ratio > 1.8 && ratio < 2.6, "U(γ=1)/U(γ=0) = {ratio}");
     assert!(sampler.judgement.perception_nats.point < mean.judgement.perception_nats.point);
     assert!(noise.judgement.mse.point > mean.judgement.mse.point, "noise fill beats the posterior mean?");
-    assert!(report.tasks[0].inherent_uncertainty.is_nan() && report.tasks[0].inherent_basis.starts_with("unknown"));
+    let InherentUncertainty::Unknown { reason } = &report.tasks[0].inherent else { panic!("{:?}", report.tasks[0]) };
+    assert!(reason.starts_with("unknown"));
 }
 
 /// A hole with fewer than 2·d patches (0.4 of each side, 38 pixels: 81 patches of d = 48) leaves

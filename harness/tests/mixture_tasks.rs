@@ -2,6 +2,7 @@
 //! a Monte-Carlo estimate, and the optimal band [η·N(X|Y), η·N(X_G|Y)] has a width.
 
 use upbench::judge::Region;
+use upbench::task::InherentUncertainty;
 
 use crate::util::{result, run};
 
@@ -35,10 +36,12 @@ fn the_band_has_width_and_the_oracles_sit_where_theory_puts_them() {
     let report = run(&suite("knn"));
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let task = &report.tasks[0];
-    let band = task.gaussian_inherent_uncertainty / task.inherent_uncertainty;
-    let ci = task.inherent_uncertainty_ci.expect("a Monte-Carlo interval for a mixture");
+    let InherentUncertainty::MonteCarlo { estimate, gaussian } = task.inherent else {
+        panic!("a Monte-Carlo N(X|Y) for a mixture, got {:?}", task.inherent)
+    };
+    let (band, ci) = (gaussian / estimate.point, estimate.ci);
     // The interval reflects how N(X|y) varies over y (some y decide the component, some do not).
-    assert!(ci.contains(task.inherent_uncertainty) && ci.upper - ci.lower < 0.25 * task.inherent_uncertainty, "{ci:?}");
+    assert!(ci.contains(estimate.point) && ci.upper - ci.lower < 0.25 * estimate.point, "{ci:?}");
     // Bimodal posteriors: the Gaussian with the same covariance has clearly more entropy.
     assert!(band > 1.1, "N(X_G|Y)/N(X|Y) = {band}");
 
@@ -60,7 +63,7 @@ fn the_gaussian_estimator_gives_the_gaussian_upper_bound() {
     let report = run(&suite("gaussian"));
     let task = &report.tasks[0];
     let mean = &result(&report, "mix", "posterior-mean").judgement;
-    let ratio = mean.uncertainty.point / task.gaussian_inherent_uncertainty;
+    let ratio = mean.uncertainty.point / task.inherent.gaussian().expect("N(X_G|Y)");
     assert!((ratio - 1.0).abs() < 0.02, "U / N(X_G|Y) = {ratio}");
 }
 
@@ -99,7 +102,7 @@ name = "posterior-mean"
         let footnote = upbench::report::scores::footnote(&report);
         assert_eq!(footnote.contains("knn (k = 5, α = 0.5, entropy bias-corrected"), correction, "{footnote}");
         // U / (η(∞)·N(X|Y)) = U/N(X|Y), resampled with each observation's own N(X|y).
-        result(&report, "mixture-d2", "posterior-mean").judgement.bound_ratio.clone()
+        result(&report, "mixture-d2", "posterior-mean").judgement.bound_ratio
     };
     let (plain, corrected) = (ratio(false), ratio(true));
     assert!(!plain.ci.contains(1.0), "uncorrected U/N(X|Y) = {plain:?}");

@@ -148,12 +148,68 @@ fn report_rebuilds_every_derived_file_identically() {
     }
 }
 
+/// Schema version 2 stated N(X|Y) in four fields; each combination reads into its source.
+#[test]
+fn a_version_2_results_file_reads_into_the_typed_inherent_uncertainty() {
+    use upbench::task::InherentUncertainty;
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir().join("results.json")).unwrap()).unwrap();
+    let current = read_run(run_dir()).unwrap();
+    json["schema_version"] = 2.into();
+    let ci = serde_json::json!({ "level": 0.95, "lower": 0.4, "upper": 0.6 });
+    // (the exact task's fields, the image task's fields, what each must read as)
+    let cases = [
+        (
+            (serde_json::json!(0.5), serde_json::Value::Null, 0.5),
+            (serde_json::json!("NaN"), "unknown (no estimate)"),
+            InherentUncertainty::Exact { value: 0.5 },
+            InherentUncertainty::Unknown { reason: "unknown (no estimate)".into() },
+        ),
+        (
+            (serde_json::json!(0.5), ci.clone(), 0.7),
+            (serde_json::json!(0.01), "estimate: a model"),
+            InherentUncertainty::MonteCarlo {
+                estimate: upbench::estimate::Estimate {
+                    point: 0.5,
+                    ci: upbench::estimate::ConfidenceInterval { level: 0.95, lower: 0.4, upper: 0.6 },
+                    standard_error: f64::NAN,
+                    n: current.tasks[0].observations,
+                },
+                gaussian: 0.7,
+            },
+            InherentUncertainty::Estimated { value: 0.01, method: "estimate: a model".into() },
+        ),
+    ];
+    for ((value, interval, gaussian), (image_value, basis), want_exact, want_image) in cases {
+        let tasks = json["tasks"].as_array_mut().unwrap();
+        for task in tasks.iter_mut() {
+            task.as_object_mut().unwrap().remove("inherent");
+        }
+        tasks[0]["inherent_uncertainty"] = value;
+        tasks[0]["inherent_basis"] = "exact (closed form)".into();
+        tasks[0]["inherent_uncertainty_ci"] = interval;
+        tasks[0]["gaussian_inherent_uncertainty"] = gaussian.into();
+        tasks[1]["inherent_uncertainty"] = image_value.clone();
+        tasks[1]["inherent_basis"] = basis.into();
+        tasks[1]["inherent_uncertainty_ci"] = serde_json::Value::Null;
+        tasks[1]["gaussian_inherent_uncertainty"] = image_value;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("results.json"), serde_json::to_vec(&json).unwrap()).unwrap();
+        let old = read_run(tmp.path()).unwrap();
+        let read = |i: usize| serde_json::to_value(&old.tasks[i].inherent).unwrap();
+        assert_eq!(read(0), serde_json::to_value(&want_exact).unwrap());
+        assert_eq!(read(1), serde_json::to_value(&want_image).unwrap());
+        // (compared as JSON: NaN, a bound ratio without N(X|Y), is not equal to itself)
+        assert_eq!(serde_json::to_value(&old.results).unwrap(), serde_json::to_value(&current.results).unwrap());
+    }
+}
+
 #[test]
 fn a_results_file_from_a_newer_upbench_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let run = copy_run(tmp.path());
     let path = run.join("results.json");
-    let text = std::fs::read_to_string(&path).unwrap().replacen("\"schema_version\": 2", "\"schema_version\": 99", 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"schema_version\": 3", "\"schema_version\": 99", 1);
     std::fs::write(&path, text).unwrap();
     let out = upbench().arg("report").arg(&run).output().unwrap();
     assert!(!out.status.success());
@@ -227,9 +283,7 @@ fn compare_marks_only_changes_beyond_the_intervals() {
     let path = after.join("results.json");
     let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let u = &mut json["results"][0]["uncertainty"];
-    for field in ["point"] {
-        u[field] = (u[field].as_f64().unwrap() * 2.0).into();
-    }
+    u["point"] = (u["point"].as_f64().unwrap() * 2.0).into();
     for field in ["lower", "upper"] {
         u["ci"][field] = (u["ci"][field].as_f64().unwrap() * 2.0).into();
     }

@@ -152,7 +152,7 @@ pub fn result<'a>(report: &'a RunReport, task: &str, label: &str) -> &'a upbench
 pub fn assert_valid_results(json: &serde_json::Value) {
     static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
     let (schemas, index) = SCHEMA.get_or_init(|| {
-        let url = "https://upbench.dev/schema/results-v2.schema.json";
+        let url = "https://upbench.dev/schema/results-v3.schema.json";
         let schema: serde_json::Value = serde_json::from_str(upbench::report::SCHEMA).expect("the schema is JSON");
         let mut schemas = boon::Schemas::new();
         let mut compiler = boon::Compiler::new();

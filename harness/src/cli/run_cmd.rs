@@ -56,11 +56,7 @@ impl Progress for CliProgress {
         }
     }
     fn task_started(&mut self, task: &TaskSummary) {
-        let inherent = if task.inherent_uncertainty.is_nan() {
-            "unknown".to_string()
-        } else {
-            format!("{:.4e}", task.inherent_uncertainty)
-        };
+        let inherent = task.inherent.value().map_or("unknown".to_string(), |v| format!("{v:.4e}"));
         self.note(format_args!("task {} (d = {}, N(X|Y) = {inherent})", task.name, task.signal_dim));
     }
     fn result(&mut self, r: &ConfigResult) {

@@ -13,10 +13,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::{
-    gaussian, knn, log_entropy_powers, EstimateError, EstimatorConfig, EstimatorKind, LogEntropyPowers, Shrinkage,
-    SubsampleStats,
-};
+use super::{EstimateError, Estimator, SubsampleStats};
 
 /// The variance of one grey level's rounding, (1/255)²/12: the floor under the eigenvalues of a
 /// rank-deficient patch covariance (a grey image stored as three equal channels, flat areas).
@@ -32,21 +29,6 @@ pub const GREY_LEVEL_VARIANCE: f64 = 1.0 / (255.0 * 255.0 * 12.0);
 /// those models on one estimator. (Exact tasks shrink below 10·d samples per observation: there
 /// every configuration has the same K.)
 pub const MIN_POINTS_PER_DIMENSION: i64 = 2;
-
-/// ln N of error patches `[points, d]` with the Gaussian estimator, as
-/// [`log_entropy_powers`] computes it, but with the covariance's eigenvalues floored at
-/// [`GREY_LEVEL_VARIANCE`] where it is rank-deficient; the flag says whether the floor was used.
-fn gaussian_log_entropy_power(config: &EstimatorConfig, e: &Tensor) -> Result<(LogEntropyPowers, bool), EstimateError> {
-    let (k, d) = (e.size()[0], e.size()[1]);
-    let shrink = config.shrinkage.applies(k, d);
-    let (_, cov) = gaussian::fit(&e.unsqueeze(0), shrink)?;
-    let (cov, floored) = gaussian::floor_eigenvalues(&cov, GREY_LEVEL_VARIANCE)?;
-    let mut log_det = gaussian::log_det(&cov)?.double_value(&[0]);
-    if config.bias_correction && !shrink && !floored {
-        log_det -= gaussian::wishart_log_det_bias(d, k);
-    }
-    Ok((LogEntropyPowers { per_observation: vec![log_det / d as f64], shrinkage_used: shrink, ties: 0 }, floored))
-}
 
 /// Where on an image the patches are taken.
 pub struct Region<'a> {
@@ -108,12 +90,49 @@ fn kept_positions(shape: &[i64], p: i64, region: &Region<'_>) -> Result<Option<T
     Ok(Some(idx))
 }
 
+/// One image's patches, ready for an [`Estimator`]: the truth's `[L, d]` and the restored
+/// `[K, L, d]` at the L grid positions kept, the points the divergence compares (as the
+/// estimator wants them, [`Estimator::image_points`]) and a seeded order of the positions, whose
+/// first `count` make a subsample.
+pub struct ImagePatches {
+    truth: Tensor,
+    restored: Tensor,
+    compared: Tensor,
+    order: Tensor,
+    /// Grid positions used (at most L: a cap on points keeps a seeded subset).
+    pub positions: i64,
+}
+
+impl ImagePatches {
+    /// K, the restored samples per position.
+    pub fn samples(&self) -> i64 {
+        self.restored.size()[0]
+    }
+
+    /// d.
+    pub fn dim(&self) -> i64 {
+        self.truth.size()[1]
+    }
+
+    /// The truth's `[count, d]` and the restored `[K, count, d]` patches at the first `count`
+    /// positions of the order.
+    pub fn first(&self, count: i64) -> (Tensor, Tensor) {
+        let keep = self.order.narrow(0, 0, count);
+        (self.truth.index_select(0, &keep), self.restored.index_select(1, &keep))
+    }
+
+    /// The compared restored points at positions `start .. start + len` of the order, `[K·len, d]`.
+    pub fn compared_at(&self, start: i64, len: i64) -> Tensor {
+        self.compared.index_select(1, &self.order.narrow(0, start, len)).flatten(0, 1)
+    }
+}
+
 /// The statistics of `restored` `[K, C, H, W]` against `truth` `[C, H, W]` for patch side `p`,
 /// from at most `max_points` error patches (a seeded subset of the grid positions; all by
 /// default). `seed` drives the dequantisation of the 8-bit ground truth (k-NN only) and the
 /// subsampling.
 pub fn image_stats(
-    config: &EstimatorConfig,
+    estimator: &dyn Estimator,
     restored: &Tensor,
     truth: &Tensor,
     p: i64,
@@ -134,95 +153,34 @@ pub fn image_stats(
     let errors = &restored_patches - truth_patches.unsqueeze(0);
     let mse = errors.square().mean(Kind::Double).double_value(&[]);
     crate::seed::seed_torch(seed);
-    // The restored patches the k-NN divergence compares the truth's with are smoothed by the
-    // same grey-level noise as the truth (below), so that both laws meet one kernel.
-    let mut compared_patches = restored_patches.shallow_clone();
-    if config.kind == EstimatorKind::Knn {
-        // 8-bit ground truths tie (flat and saturated areas): spread each value over its grey level.
-        truth_patches = knn::dequantize(&truth_patches, 1.0 / 255.0);
-        compared_patches = knn::dequantize(&restored_patches, 1.0 / 255.0);
-    }
+    let (truth_patches, compared) = estimator.image_points(truth_patches, &restored_patches);
     let order = Tensor::randperm(truth_patches.size()[0], (Kind::Int64, truth_patches.device()));
-    let (k, d) = (restored.size()[0], truth_patches.size()[1]);
+    let k = restored.size()[0];
     // A cap on K·positions keeps the k-NN searches affordable: a seeded subset of positions.
     let positions = max_points.map_or(truth_patches.size()[0], |cap| truth_patches.size()[0].min((cap / k).max(2)));
-    // Shrinkage is decided once, at the full sample sizes, so that the ¼ and ½ subsamples of the
-    // convergence diagnostic use the same estimator as the full one.
-    let shrinks = |shrinkage: Shrinkage, points: i64| shrinkage.applies_below(points, d, MIN_POINTS_PER_DIMENSION);
-    let fixed = |points: i64| if shrinks(config.shrinkage, points) { Shrinkage::LedoitWolf } else { Shrinkage::None };
-    let errors_config = EstimatorConfig { shrinkage: fixed(k * positions), ..*config };
-    let (shrink_truth, shrink_restored) = (fixed(positions), fixed(k * positions));
-    // A subsample too small for an unshrunk fit (its covariance would be singular or nearly so)
-    // is left out rather than estimated another way.
-    let fits_unshrunk = |count: i64| {
-        let enough =
-            |points: i64, shrinkage: Shrinkage| shrinkage == Shrinkage::LedoitWolf || !shrinks(Shrinkage::Auto, points);
-        config.kind == EstimatorKind::Knn || (enough(count, shrink_truth) && enough(count * k, shrink_restored))
-    };
-    let core = |count: i64| -> Result<(f64, f64, bool, usize), EstimateError> {
-        let keep = order.narrow(0, 0, count);
-        let t = truth_patches.index_select(0, &keep);
-        let r = restored_patches.index_select(1, &keep);
-        let e = (&r - t.unsqueeze(0)).flatten(0, 1);
-        let r = r.flatten(0, 1);
-        let (u, floored_errors) = match config.kind {
-            EstimatorKind::Gaussian => gaussian_log_entropy_power(&errors_config, &e)?,
-            EstimatorKind::Knn => (log_entropy_powers(&errors_config, &e.unsqueeze(0))?, false),
-        };
-        let (perception, ties, regularised_p) = match config.kind {
-            EstimatorKind::Gaussian => {
-                let (shrunk_t, shrunk_r) = (shrink_truth.applies(count, d), shrink_restored.applies(r.size()[0], d));
-                let (mt, ct) = gaussian::fit(&t.unsqueeze(0), shrunk_t)?;
-                let (mr, cr) = gaussian::fit(&r.unsqueeze(0), shrunk_r)?;
-                let (ct, floored_t) = gaussian::floor_eigenvalues(&ct, GREY_LEVEL_VARIANCE)?;
-                let (cr, floored_r) = gaussian::floor_eigenvalues(&cr, GREY_LEVEL_VARIANCE)?;
-                let regularised = shrunk_t || shrunk_r || floored_t || floored_r;
-                (gaussian::d_half(&mt, &ct, &mr, &cr)?.double_value(&[0]), 0, regularised)
-            }
-            EstimatorKind::Knn => {
-                // The k-NN estimator needs two *independent* samples. A restored patch is a
-                // function of the truth patch at its position, so it would be its truth patch's
-                // nearest neighbour (ν ≪ ρ); raised to the power d that drove the Rényi estimate
-                // to minus a hundred nats on 9×9 patches. The truth's law is sampled at one half
-                // of the positions and the restored law at the other half, as many points each
-                // (the estimator's (n − 1)/m correction assumes full-dimensional densities,
-                // which patches are not, so m ≈ n keeps it out of play).
-                let half = count / 2;
-                let t = t.narrow(0, 0, half);
-                let compared = compared_patches.index_select(1, &keep.narrow(0, half, count - half)).flatten(0, 1);
-                let available = compared.size()[0];
-                let pick =
-                    Tensor::randperm(available, (Kind::Int64, compared.device())).narrow(0, 0, half.min(available));
-                let compared = compared.index_select(0, &pick);
-                let est = knn::renyi_divergence(&t, &compared, &config.knn)?;
-                (est.nats, est.ties, false)
-            }
-        };
-        let regularised = u.shrinkage_used || floored_errors || regularised_p;
-        Ok((u.per_observation[0], perception, regularised, u.ties + ties))
-    };
-    let (log_uncertainty, perception, shrinkage_used, ties) = core(positions)?;
+    let patches = ImagePatches { truth: truth_patches, restored: restored_patches, compared, order, positions };
+    let full = estimator.image_core(&patches, positions)?;
     let mut subsamples = Vec::new();
     for fraction in [4, 2] {
         let count = positions / fraction;
-        if count < 2 || (config.kind == EstimatorKind::Knn && count <= config.knn.k as i64) || !fits_unshrunk(count) {
+        if !estimator.estimates_from(count) || !estimator.image_subsample_fits(&patches, count) {
             continue;
         }
-        let (u, p, _, _) = core(count)?;
+        let sub = estimator.image_core(&patches, count)?;
         subsamples.push(SubsampleStats {
             samples_per_observation: count * k,
-            log_uncertainty: vec![u],
-            perception: vec![p],
+            log_uncertainty: vec![sub.log_uncertainty],
+            perception: vec![sub.perception],
         });
     }
     Ok(ImageStats {
-        log_uncertainty,
-        perception,
+        log_uncertainty: full.log_uncertainty,
+        perception: full.perception,
         mse,
         points: positions * k,
         positions,
-        shrinkage_used,
-        ties,
+        shrinkage_used: full.regularised,
+        ties: full.ties,
         subsamples,
     })
 }
@@ -230,6 +188,7 @@ pub fn image_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::estimate::{gaussian, EstimatorConfig};
 
     /// A smooth 8-bit image `[C, 32, 32]` and a restoration of it with some error.
     fn pair(grey: bool, constant: bool) -> (Tensor, Tensor) {
@@ -252,7 +211,7 @@ mod tests {
         let region = Region { border: 0, hidden: None };
         for (grey, constant) in [(true, false), (true, true), (false, false)] {
             let (restored, truth) = pair(grey, constant);
-            let stats = image_stats(&config, &restored, &truth, 4, &region, None, 1)
+            let stats = image_stats(config.estimator().as_ref(), &restored, &truth, 4, &region, None, 1)
                 .unwrap_or_else(|e| panic!("grey {grey}, constant {constant}: {e}"));
             assert!(stats.log_uncertainty.is_finite() && stats.perception.is_finite(), "{stats:?}");
             if grey {
@@ -299,7 +258,7 @@ mod tests {
         let region = Region { border: 0, hidden: None };
         let log_u = |k: i64| {
             let (restored, truth) = correlated_noise(k);
-            let stats = image_stats(&config, &restored, &truth, 4, &region, None, 1).unwrap();
+            let stats = image_stats(config.estimator().as_ref(), &restored, &truth, 4, &region, None, 1).unwrap();
             (stats.log_uncertainty, stats.shrinkage_used)
         };
         let (reference, shrunk) = log_u(64); // 16,384 points in d = 48
@@ -314,7 +273,7 @@ mod tests {
     fn an_image_too_small_for_its_patches_is_an_error_not_a_number() {
         let (restored, truth) = pair(false, false);
         let region = Region { border: 15, hidden: None };
-        let err = image_stats(&EstimatorConfig::default(), &restored, &truth, 4, &region, None, 1).unwrap_err();
+        let err = image_stats(EstimatorConfig::default().estimator().as_ref(), &restored, &truth, 4, &region, None, 1).unwrap_err();
         assert!(err.to_string().contains("has no 4×4 patch inside a 15-pixel border"), "{err}");
     }
 }

@@ -8,14 +8,15 @@
 //! Errors are E = X̂ − X' with X' drawn from p(x | y) independently of X̂, which is exactly the
 //! conditional law of X̂ − X given Y = y (`theory.md`, "Setting": X and X̂ are independent given Y).
 //!
-//! Two estimators, chosen by [`EstimatorConfig::kind`]: [`gaussian`] (fitted Gaussians, closed
-//! forms, finite-sample corrections; exact for Gaussian laws, an upper bound on entropy otherwise)
-//! and [`knn`] (Kozachenko–Leonenko entropy, Póczos–Schneider divergence; any law, biased at high
-//! d: `docs/estimators.md`). Both also report their values from K/4 and K/2 samples
+//! Two estimators behind one [`Estimator`] trait, chosen once by [`EstimatorConfig::estimator`]:
+//! [`Gaussian`] (fitted Gaussians, closed forms, finite-sample corrections; exact for Gaussian
+//! laws, an upper bound on entropy otherwise) and [`Knn`] (Kozachenko–Leonenko entropy,
+//! Póczos–Schneider divergence; any law, biased at high d: `docs/estimators.md`). Both also report their values from K/4 and K/2 samples
 //! ([`SubsampleStats`]) for the convergence diagnostic.
 
 #[allow(clippy::module_inception)]
 mod estimate;
+mod estimator;
 pub mod fidelity;
 pub mod gaussian;
 pub mod images;
@@ -24,6 +25,7 @@ pub mod knn;
 pub mod special;
 
 pub use estimate::{ConfidenceInterval, Estimate};
+pub use estimator::{Divergences, Estimator, Gaussian, ImageCore, Knn, LogEntropyPowers};
 pub use gaussian::Shrinkage;
 pub use intervals::{mean_of, t_quantile, IntervalMethod, Intervals};
 pub use knn::KnnConfig;
@@ -165,102 +167,17 @@ fn to_vec(t: &Tensor) -> Result<Vec<f64>, EstimateError> {
         .map_err(|e| EstimateError::Numeric(e.to_string()))
 }
 
-/// U and P per observation from `samples` `[n, K', d]` and `draws` `[n, K, d]`.
-struct Core {
-    log_uncertainty: Vec<f64>,
-    perception: Vec<f64>,
-    shrinkage_used: bool,
-    ties: usize,
-}
-
-/// Log entropy powers ln N(Z | Y = y) of samples `[n, K, d]`, one per observation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogEntropyPowers {
-    /// ln N per observation.
-    pub per_observation: Vec<f64>,
-    /// Whether covariance shrinkage was used (Gaussian estimator).
-    pub shrinkage_used: bool,
-    /// Points with a zero k-th neighbour distance (k-NN estimator).
-    pub ties: usize,
-}
-
-/// ln N(Z | Y = y) for every observation of `x` (`[n, K, d]`) with the configured estimator:
-/// (1/d)·ln|Σ̂| (Wishart-corrected unless shrunk) for the Gaussian one, (2/d)·ĥ − ln(2πe) with
-/// the Kozachenko–Leonenko ĥ for the k-NN one.
+/// ln N(Z | Y = y) for every observation of `x` (`[n, K, d]`) with the configured estimator
+/// ([`Estimator::log_entropy_powers`]).
 pub fn log_entropy_powers(config: &EstimatorConfig, x: &Tensor) -> Result<LogEntropyPowers, EstimateError> {
-    let (n, k, d) = x.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
-    match config.kind {
-        EstimatorKind::Gaussian => {
-            let shrink = config.shrinkage.applies(k, d);
-            let (_, cov) = gaussian::fit(x, shrink)?;
-            let mut log_det = gaussian::log_det(&cov)?;
-            if config.bias_correction && !shrink {
-                log_det -= gaussian::wishart_log_det_bias(d, k);
-            }
-            Ok(LogEntropyPowers { per_observation: to_vec(&(log_det / d as f64))?, shrinkage_used: shrink, ties: 0 })
-        }
-        EstimatorKind::Knn => {
-            let (mut per_observation, mut ties) = (Vec::with_capacity(n as usize), 0);
-            for y in 0..n {
-                let h = knn::kl_entropy(&x.get(y), &config.knn)?;
-                ties += h.ties;
-                per_observation.push(special::log_entropy_power(h.nats, d as usize));
-            }
-            Ok(LogEntropyPowers { per_observation, shrinkage_used: false, ties })
-        }
-    }
+    config.estimator().log_entropy_powers(x)
 }
 
-fn gaussian_core(
-    config: &EstimatorConfig,
-    samples: &Tensor,
-    deterministic: bool,
-    truth: &Truth<'_>,
-    errors: LogEntropyPowers,
-) -> Result<Core, EstimateError> {
-    let (n, k_model, d) = samples.size3().map_err(|e| EstimateError::Shape(e.to_string()))?;
-    let perception = if deterministic {
-        vec![f64::INFINITY; n as usize]
-    } else {
-        let shrink_q = config.shrinkage.applies(k_model, d);
-        let p = if config.bias_correction && !shrink_q {
-            gaussian::d_half_corrected(truth.posterior_mean, truth.posterior_cov, samples)?
-        } else {
-            let (q_mean, q_cov) = gaussian::fit(samples, shrink_q)?;
-            gaussian::d_half(truth.posterior_mean, truth.posterior_cov, &q_mean, &q_cov)?
-        };
-        to_vec(&p.nan_to_num(f64::NAN, Some(f64::INFINITY), Some(f64::NEG_INFINITY)))?
-    };
-    Ok(Core { log_uncertainty: errors.per_observation, perception, shrinkage_used: errors.shrinkage_used, ties: 0 })
-}
-
-fn knn_core(
-    config: &EstimatorConfig,
-    samples: &Tensor,
-    deterministic: bool,
-    draws: &Tensor,
-    errors: LogEntropyPowers,
-) -> Result<Core, EstimateError> {
-    let n = samples.size()[0];
-    let mut ties = errors.ties;
-    let mut perception = Vec::with_capacity(n as usize);
-    for y in 0..n {
-        if deterministic {
-            perception.push(f64::INFINITY);
-        } else {
-            let p = knn::renyi_divergence(&draws.get(y), &samples.get(y), &config.knn)?;
-            ties += p.ties;
-            perception.push(p.nats);
-        }
-    }
-    Ok(Core { log_uncertainty: errors.per_observation, perception, shrinkage_used: false, ties })
-}
-
-/// Computes [`ObservationStats`] with the configured estimator. `samples` is `[n, K, d]` for a
-/// sampler, `[n, 1, d]` for a deterministic model (`deterministic = true`: P = +∞, and the
-/// error law is that of x̂ − X' over the K posterior draws).
+/// Computes [`ObservationStats`] with `estimator`. `samples` is `[n, K, d]` for a sampler,
+/// `[n, 1, d]` for a deterministic model (`deterministic = true`: P = +∞, and the error law is
+/// that of x̂ − X' over the K posterior draws).
 pub fn observation_stats(
-    config: &EstimatorConfig,
+    estimator: &dyn Estimator,
     samples: &Tensor,
     deterministic: bool,
     truth: &Truth<'_>,
@@ -275,36 +192,42 @@ pub fn observation_stats(
         )));
     }
     let _no_grad = tch::no_grad_guard();
-    let core = |samples: &Tensor, draws: &Tensor| {
-        let errors = log_entropy_powers(config, &(samples - draws))?;
-        match config.kind {
-            EstimatorKind::Gaussian => gaussian_core(config, samples, deterministic, truth, errors),
-            EstimatorKind::Knn => knn_core(config, samples, deterministic, draws, errors),
-        }
+    // U from the errors x̂ − x′, P from the posterior against the samples (+∞ for a
+    // deterministic model); ln N, P and the points that tied.
+    let core = |samples: &Tensor, draws: &Tensor| -> Result<(LogEntropyPowers, Vec<f64>, usize), EstimateError> {
+        let errors = estimator.log_entropy_powers(&(samples - draws))?;
+        let (perception, ties) = if deterministic {
+            (vec![f64::INFINITY; n as usize], 0)
+        } else {
+            let p = estimator.posterior_divergences(truth, draws, samples)?;
+            (p.per_observation, p.ties)
+        };
+        let ties = errors.ties + ties;
+        Ok((errors, perception, ties))
     };
-    let full = core(samples, truth.posterior_draws)?;
+    let (full, perception, ties) = core(samples, truth.posterior_draws)?;
     let mut subsamples = Vec::new();
     for fraction in [4, 2] {
         let sub_k = k / fraction;
-        if sub_k < 2 || (config.kind == EstimatorKind::Knn && sub_k <= config.knn.k as i64) {
+        if !estimator.estimates_from(sub_k) {
             continue;
         }
         let sub_samples = samples.narrow(1, 0, sub_k.min(k_model));
-        let sub = core(&sub_samples, &truth.posterior_draws.narrow(1, 0, sub_k))?;
+        let (sub, sub_perception, _) = core(&sub_samples, &truth.posterior_draws.narrow(1, 0, sub_k))?;
         subsamples.push(SubsampleStats {
             samples_per_observation: sub_k,
-            log_uncertainty: sub.log_uncertainty,
-            perception: sub.perception,
+            log_uncertainty: sub.per_observation,
+            perception: sub_perception,
         });
     }
     let sq = (samples - truth.signals.unsqueeze(1)).square();
     let mse = to_vec(&sq.mean_dim([1, 2].as_slice(), false, Kind::Double))?;
     Ok(ObservationStats {
-        log_uncertainty: full.log_uncertainty,
-        perception: full.perception,
+        log_uncertainty: full.per_observation,
+        perception,
         mse,
         shrinkage_used: full.shrinkage_used,
-        ties: full.ties,
+        ties,
         subsamples,
         samples_per_observation: k,
         dim: d,

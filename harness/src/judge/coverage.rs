@@ -10,7 +10,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::{judge, InherentBasis, JudgeConfig, TaskTruth};
+use super::{judge, JudgeConfig, TaskTruth};
 use crate::estimate::{self, EstimatorConfig, IntervalMethod, Intervals};
 use crate::seed::{derive_seed, seed_torch};
 use crate::task::{ExactTask, TaskConfig, TaskError};
@@ -83,15 +83,11 @@ pub fn interval_coverage(config: &CoverageConfig, device: Device) -> Result<Vec<
     .map_err(|e| TaskError::Invalid(e.to_string()))?;
     let task = ExactTask::build(&task_config, config.seed)?;
     let inherent = task.exact_inherent_uncertainty().ok_or_else(|| TaskError::Invalid("not Gaussian".into()))?;
-    let truth = TaskTruth {
-        inherent_uncertainty: inherent,
-        gaussian_inherent_uncertainty: inherent,
-        basis: InherentBasis::Exact,
-        dim: config.dim,
-    };
+    let inherent = crate::task::InherentUncertainty::Exact { value: inherent };
+    let truth = TaskTruth { inherent: &inherent, dim: config.dim };
     let chol = Tensor::f_linalg_cholesky(&task.posterior_covariance().to_device(device), false)?;
     let (k, d) = (config.samples_per_observation, config.dim as i64);
-    let estimator = EstimatorConfig::default();
+    let estimator = EstimatorConfig::default().estimator();
     let mut hits = vec![[0usize; 3]; config.methods.len() * config.gammas.len() * config.observations.len()];
     for rep in 0..config.replications {
         for (oi, &n) in config.observations.iter().enumerate() {
@@ -103,7 +99,7 @@ pub fn interval_coverage(config: &CoverageConfig, device: Device) -> Result<Vec<
                 seed_torch(derive_seed(config.seed, &["coverage-model", &stream[0], &stream[1], &gamma.to_string()]));
                 let z = Tensor::f_randn([n as i64, k as i64, d], (Kind::Double, device))?;
                 let model = truth_view.posterior_mean.unsqueeze(1) + z.f_matmul(&chol.tr())? * gamma.sqrt();
-                let stats = estimate::observation_stats(&estimator, &model, false, &truth_view)?;
+                let stats = estimate::observation_stats(estimator.as_ref(), &model, false, &truth_view)?;
                 let exact_p = config.dim as f64 / 2.0 * ((1.0 + gamma).powi(2) / (4.0 * gamma)).ln();
                 for (mi, &method) in config.methods.iter().enumerate() {
                     let intervals = Intervals {

@@ -14,29 +14,13 @@ pub use verdict::{ConfidenceBox, Reason, Region, Validity};
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::{mean_of, ConfidenceInterval, Estimate, Intervals, ObservationStats};
-
-/// Where the task's N(X|Y) comes from, which decides what a result below the bound means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InherentBasis {
-    /// Closed form or Monte Carlo from the exact posterior: below the bound means the estimates
-    /// of U or P are wrong, and the result is invalid.
-    Exact,
-    /// An estimate (real images): below the bound may also mean that the estimate of N(X|Y) is
-    /// too high, so the region is reported but the result is not invalidated for it.
-    Estimated,
-    /// Nothing is known: U and P are reported, the bound and the region are not.
-    Unknown,
-}
+use crate::task::InherentUncertainty;
 
 /// What the judge needs to know about the task.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TaskTruth {
-    /// N(X|Y) (NaN when [`InherentBasis::Unknown`]).
-    pub inherent_uncertainty: f64,
-    /// N(X_G|Y) (≥ N(X|Y); equal for Gaussian posteriors).
-    pub gaussian_inherent_uncertainty: f64,
-    /// How N(X|Y) was obtained.
-    pub basis: InherentBasis,
+pub struct TaskTruth<'a> {
+    /// N(X|Y) and where it comes from.
+    pub inherent: &'a InherentUncertainty,
     /// d.
     pub dim: usize,
 }
@@ -128,10 +112,11 @@ fn bound_ratio_by_projection(
 }
 
 /// Judges one model configuration.
-pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) -> Judgement {
+pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConfig) -> Judgement {
     let n = stats.log_uncertainty.len();
     let d = truth.dim;
-    let n_inh = truth.inherent_uncertainty;
+    // Without N(X|Y) the ratios to it are NaN and the region is unplaced.
+    let n_inh = truth.inherent.value().unwrap_or(f64::NAN);
     // Every statistic on the scale where it is closest to normal (ln U, P, ln U/bound, ln MSE),
     // as the t-interval wants; the ends are mapped back.
     let log_ratio_of = |log_u: f64, p: f64| log_u - (bound::eta(p.max(0.0), d) * n_inh).ln();
@@ -148,14 +133,14 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth, config: &JudgeConfig) 
     }
     let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
     let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
-    let band_top = truth.gaussian_inherent_uncertainty / n_inh;
+    let band_top = truth.inherent.gaussian().unwrap_or(f64::NAN) / n_inh;
     let confidence_box = ConfidenceBox {
         perception: (p.ci.lower, p.ci.upper),
         uncertainty_ratio: (uncertainty_ratio.ci.lower, uncertainty_ratio.ci.upper),
     };
-    let region = match (truth.basis, Region::from_box(confidence_box, d, band_top, config.band_tolerance)) {
-        (InherentBasis::Unknown, _) => Region::Unplaced,
-        (InherentBasis::Estimated, Region::Impossible) => Region::BelowEstimatedBound,
+    let region = match (truth.inherent, Region::from_box(confidence_box, d, band_top, config.band_tolerance)) {
+        (InherentUncertainty::Unknown { .. }, _) => Region::Unplaced,
+        (InherentUncertainty::Estimated { .. }, Region::Impossible) => Region::BelowEstimatedBound,
         (_, region) => region,
     };
 
@@ -278,12 +263,7 @@ mod tests {
     }
 
     fn judged(perception: Vec<f64>) -> Judgement {
-        let truth = TaskTruth {
-            inherent_uncertainty: 1.0,
-            gaussian_inherent_uncertainty: 1.0,
-            basis: InherentBasis::Exact,
-            dim: 4,
-        };
+        let truth = TaskTruth { inherent: &InherentUncertainty::Exact { value: 1.0 }, dim: 4 };
         let intervals = Intervals { method: IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
         judge(&stats(perception), &truth, &JudgeConfig { intervals, band_tolerance: 0.02 })
     }

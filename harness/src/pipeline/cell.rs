@@ -1,17 +1,25 @@
 //! One cell, evaluated: the one code path every cell takes, in a worker process or in the
 //! harness's own. A [`Workbench`] holds what cells share — the plugin libraries it opened and the
 //! task it prepared last (cells arrive grouped by task) — and turns a [`CellRequest`] into a
-//! [`CellOutcome`].
+//! [`CellOutcome`]. A [`Task`] supplies only what differs between exact and image tasks: its
+//! summaries and how a model's outputs on its observations become per-observation statistics;
+//! constructing the model, judging, timing and assembling the result are [`evaluate`]'s alone.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tch::Tensor;
+use upbench_sdk::{ModelBox, PluginError, TaskSpec};
 
 use super::{exact, images, RunPlan};
+use crate::estimate::{Estimate, EstimateError, Estimator, ObservationStats};
+use crate::judge::{self, JudgeConfig, Reason, TaskTruth};
 use crate::plan::{Cell, TaskType};
-use crate::plugin::{self, LoadedPlugin};
+use crate::plugin::{self, LoadError, LoadedPlugin, ParamError, PluginConfig};
 use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
-use crate::task::images::ImageTask;
+use crate::run::{self, RunError};
+use crate::seed::derive_seed;
+use crate::task::TaskError;
 
 /// What a cell needs besides the suite: the cell and its task's summaries (N(X|Y), as the
 /// orchestrator stated it once for every cell of the task).
@@ -35,42 +43,108 @@ pub struct CellOutcome {
 
 impl CellOutcome {
     /// An outcome with one failure and no results.
-    pub fn failed(cell: &Cell, stage: Stage, message: String) -> CellOutcome {
-        CellOutcome { results: Vec::new(), failures: vec![failure(cell, stage, message)] }
+    pub fn failed(cell: &Cell, error: &CellError) -> CellOutcome {
+        CellOutcome { results: Vec::new(), failures: vec![failure(cell, error)] }
     }
 }
 
-/// A configuration's result on a task (`task`: a patch side's name for image tasks), unranked,
-/// without the image-only fields.
-pub(crate) fn config_result(
-    plugin: &LoadedPlugin,
-    config: &crate::plugin::PluginConfig,
-    task: &str,
-    stochastic: bool,
-    judgement: crate::judge::Judgement,
-    psnr_db: f64,
-    throughput: Option<crate::estimate::Estimate>,
-) -> ConfigResult {
-    ConfigResult {
-        task: task.to_string(),
-        plugin: plugin.name().into(),
-        plugin_version: plugin.metadata.version.to_string(),
-        label: config.label.clone(),
-        params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
-        stochastic,
-        rank: 0,
-        judgement,
-        psnr_db,
-        psnr_y_db: None,
-        ssim: None,
-        throughput_samples_per_sec: throughput,
-        sample_grids: Vec::new(),
+/// Why a cell, or a part of it, failed: typed up to the [`Failure`] record, whose stage it
+/// decides.
+#[derive(Debug, thiserror::Error)]
+pub enum CellError {
+    /// The plugin library did not load.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The library is not the one the plan was made with.
+    #[error("the library changed since the run was planned (its SHA-256 differs)")]
+    LibraryChanged,
+    /// The cell names a `[[plugin]]` entry the suite does not have.
+    #[error("the suite has no plugin entry {0}")]
+    NoEntry(usize),
+    /// The entry's parameters no longer resolve.
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    /// The cell's configuration is not among the entry's.
+    #[error("the suite no longer has this configuration")]
+    NoConfiguration,
+    /// The plugin refused to construct the model.
+    #[error("{0}")]
+    Construct(PluginError),
+    /// The cell names a task the suite does not have.
+    #[error("the suite has no task '{0}'")]
+    NoTask(String),
+    /// The task could not be built or its data drawn.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// The orchestrator sent no summary of the task.
+    #[error("no task summary was sent")]
+    NoSummary,
+    /// `restore` failed or returned something unusable, on the named images if any.
+    #[error("{}{source}", on.as_ref().map(|names| format!("{names}: ")).unwrap_or_default())]
+    Run {
+        /// The images of the failed call (image tasks).
+        on: Option<String>,
+        /// What went wrong.
+        source: RunError,
+    },
+    /// The statistics could not be estimated.
+    #[error(transparent)]
+    Estimate(#[from] EstimateError),
+    /// One image could not be estimated on one patch side; the others were.
+    #[error("{image} (p = {patch}): {source}; left out of this patch side")]
+    ImageLeftOut {
+        /// The image.
+        image: String,
+        /// The patch side.
+        patch: usize,
+        /// Why.
+        source: EstimateError,
+    },
+    /// No image of a patch side could be estimated.
+    #[error("no image of {task} could be estimated: {causes}")]
+    NothingEstimated {
+        /// The patch side's task name.
+        task: String,
+        /// Each image's failure, joined.
+        causes: String,
+    },
+    /// Timing failed after the quality numbers were in.
+    #[error("timing failed after the quality numbers were measured: {0}")]
+    Timing(RunError),
+    /// An image's sample grid could not be drawn or written.
+    #[error("{image}: sample grid: {message}")]
+    Grid {
+        /// The image.
+        image: String,
+        /// Why.
+        message: String,
+    },
+    /// The worker process running the cell died, hung or broke the protocol (described).
+    #[error("{0}")]
+    Worker(String),
+}
+
+impl CellError {
+    /// The stage of the pipeline it belongs to.
+    pub fn stage(&self) -> Stage {
+        match self {
+            CellError::Load(_) | CellError::LibraryChanged => Stage::Load,
+            CellError::NoEntry(_) | CellError::Params(_) | CellError::NoConfiguration | CellError::Construct(_) => {
+                Stage::Configure
+            }
+            CellError::NoTask(_) | CellError::Task(_) | CellError::NoSummary => Stage::Task,
+            CellError::Run { .. } | CellError::Timing(_) | CellError::Worker(_) => Stage::Run,
+            CellError::Estimate(_) | CellError::ImageLeftOut { .. } | CellError::NothingEstimated { .. } => {
+                Stage::Estimate
+            }
+            CellError::Grid { .. } => Stage::Report,
+        }
     }
 }
 
-/// A failure of `cell`.
-pub(crate) fn failure(cell: &Cell, stage: Stage, message: String) -> Failure {
-    Failure { stage, subject: cell.subject(), task: Some(cell.task.clone()), message }
+/// The record of `error` in `cell`.
+pub(crate) fn failure(cell: &Cell, error: &CellError) -> Failure {
+    Failure { stage: error.stage(), subject: cell.subject(), task: Some(cell.task.clone()), message: error.to_string() }
 }
 
 /// A task built: its summaries (none when it could not be built) and its problems.
@@ -82,21 +156,131 @@ pub struct TaskBuilt {
     pub problems: Vec<Failure>,
 }
 
-/// A prepared task, kept for the next cell of the same task (one at a time: its size is
-/// irrelevant).
-#[allow(clippy::large_enum_variant)]
-enum Prepared {
-    /// An exact task with its observations.
-    Exact(exact::PreparedExact),
-    /// An image task with its degraded images.
-    Image(ImageTask),
+/// A task prepared for its cells: [`exact::PreparedExact`] or [`images::PreparedImage`].
+pub(crate) trait Task {
+    /// States the task's N(X|Y) once: its summaries (one for an exact task, one per patch side
+    /// for an image task) and what the task lacks without failing (an image task runs without
+    /// an estimate of N(X|Y), and says why).
+    fn summaries(&self, plan: &RunPlan) -> Result<(Vec<TaskSummary>, Option<TaskError>), TaskError>;
+
+    /// What the plugins are told.
+    fn spec(&self, device: upbench_sdk::Device) -> TaskSpec;
+
+    /// K, the samples a stochastic model draws per observation.
+    fn samples_per_observation(&self) -> usize;
+
+    /// Runs the model on every observation and estimates; one [`Measured::stats`] per summary.
+    fn measure(&self, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) -> Result<Measured, CellError>;
+
+    /// The measurements throughput is timed on, and the shape of one sample.
+    fn timing_batch(&self, device: tch::Device) -> Result<(Tensor, Vec<i64>), CellError>;
+}
+
+/// A model under evaluation, with what its task needs to run and estimate it.
+pub(crate) struct ModelRun<'a> {
+    /// The model.
+    pub model: &'a mut ModelBox,
+    /// Whether it samples (else it is asked for one output per observation).
+    pub stochastic: bool,
+    /// Samples per observation it is asked for (1 for a deterministic configuration).
+    pub samples: u32,
+    /// The configuration's label (seed streams).
+    pub label: &'a str,
+    /// The run.
+    pub plan: &'a RunPlan,
+    /// The run's estimator.
+    pub estimator: &'a dyn Estimator,
+}
+
+impl ModelRun<'_> {
+    /// `restore` on `measurements` with a seed derived from the suite's and `stream`.
+    pub fn restore(&mut self, measurements: &Tensor, stream: &[&str], sample_shape: &[i64]) -> Result<Tensor, RunError> {
+        let mut names = vec!["model"];
+        names.extend_from_slice(stream);
+        let seed = derive_seed(self.plan.suite.file.seed, &names);
+        run::restore(self.model, measurements, self.samples, seed, sample_shape)
+    }
+}
+
+/// What a task measured of one model.
+#[derive(Default)]
+pub(crate) struct Measured {
+    /// Per summary, in order: the per-observation statistics and a reason the task adds to
+    /// the judge's (too few patches per image).
+    pub stats: Vec<(ObservationStats, Option<Reason>)>,
+    /// Image tasks: PSNR-Y and SSIM, mean over images.
+    pub image_scores: Option<(Estimate, Estimate)>,
+    /// Image tasks: the sample grids written, relative to the run directory.
+    pub sample_grids: Vec<String>,
+    /// Failures that spared the results (an image left out, a grid not written).
+    pub notes: Vec<CellError>,
+}
+
+/// Evaluates one configuration on a prepared task: constructs the model, measures it, judges
+/// each summary, times it. Failures that spare the results come back beside them.
+fn evaluate(
+    plan: &RunPlan,
+    plugin: &LoadedPlugin,
+    config: &PluginConfig,
+    (task_name, task): (&str, &dyn Task),
+    summaries: &[TaskSummary],
+) -> Result<(Vec<ConfigResult>, Vec<CellError>), CellError> {
+    let file = &plan.suite.file;
+    let spec = task.spec(crate::device::sdk_device(plan.device));
+    let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
+    let stochastic = plugin.samples(&model);
+    let samples = if stochastic { task.samples_per_observation() as u32 } else { 1 };
+    let estimator = file.estimator.estimator();
+    let mut run =
+        ModelRun { model: &mut model, stochastic, samples, label: &config.label, plan, estimator: estimator.as_ref() };
+    let mut measured = task.measure(&mut run, summaries)?;
+    let intervals = |names: &[&str]| file.statistics.intervals(derive_seed(file.seed, names));
+    let (batch, sample_shape) = task.timing_batch(plan.device)?;
+    let timing_intervals = intervals(&["timing", task_name, &config.label]);
+    let throughput = match run::throughput(&mut model, &batch, samples, &sample_shape, file.timing, timing_intervals) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            measured.notes.push(CellError::Timing(e));
+            None
+        }
+    };
+    let mut results = Vec::with_capacity(summaries.len());
+    for ((stats, reason), summary) in measured.stats.into_iter().zip(summaries) {
+        let truth = TaskTruth { inherent: &summary.inherent, dim: summary.signal_dim };
+        let judge_config = JudgeConfig {
+            intervals: intervals(&["bootstrap", &summary.name, &config.label]),
+            band_tolerance: file.statistics.band_tolerance,
+        };
+        let mut judgement = judge::judge(&stats, &truth, &judge_config);
+        if let Some(reason) = reason {
+            judgement.validity = judgement.validity.with_reason(reason);
+        }
+        let psnr_db = 10.0 * (summary.signal_power / judgement.mse.point).log10();
+        let (psnr_y_db, ssim) = measured.image_scores.map_or((None, None), |(p, s)| (Some(p), Some(s)));
+        results.push(ConfigResult {
+            task: summary.name.clone(),
+            plugin: plugin.name().into(),
+            plugin_version: plugin.metadata.version.to_string(),
+            label: config.label.clone(),
+            params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
+            stochastic,
+            rank: 0,
+            judgement,
+            psnr_db,
+            psnr_y_db,
+            ssim,
+            throughput_samples_per_sec: throughput,
+            sample_grids: measured.sample_grids.clone(),
+        });
+    }
+    Ok((results, measured.notes))
 }
 
 /// Evaluates cells of one plan; see the module docs.
 pub struct Workbench<'p> {
     plan: &'p RunPlan,
     libraries: Vec<(PathBuf, LoadedPlugin)>,
-    prepared: Option<(String, Prepared)>,
+    prepared: Option<(String, Box<dyn Task>)>,
 }
 
 impl<'p> Workbench<'p> {
@@ -109,97 +293,61 @@ impl<'p> Workbench<'p> {
     /// cells that follow; a task that cannot be built comes back as its problem.
     pub fn build_task(&mut self, name: &str, task_type: TaskType) -> TaskBuilt {
         self.prepared = None;
-        let problem = |message: String| Failure {
+        let problem = |error: &dyn std::fmt::Display| Failure {
             stage: Stage::Task,
             subject: name.to_string(),
             task: Some(name.to_string()),
-            message,
+            message: error.to_string(),
         };
-        let cell = Cell { task: name.to_string(), task_type, ..Cell::default() };
-        let prepared = match prepare(self.plan, &cell) {
-            Ok(p) => p,
-            Err(message) => return TaskBuilt { summaries: None, problems: vec![problem(message)] },
+        let task = match prepare(self.plan, name, task_type) {
+            Ok(task) => task,
+            Err(e) => return TaskBuilt { summaries: None, problems: vec![problem(&e)] },
         };
-        let built = match &prepared {
-            Prepared::Exact(task) => match exact::summary(task, &self.plan.suite.file) {
-                Ok(summary) => TaskBuilt { summaries: Some(vec![summary]), problems: Vec::new() },
-                Err(e) => TaskBuilt { summaries: None, problems: vec![problem(e.to_string())] },
-            },
-            Prepared::Image(task) => {
-                // Without an estimate of N(X|Y) the task still runs, without a bound; the reason
-                // is recorded.
-                let (summaries, estimate_problem) = images::summaries(self.plan, task);
-                TaskBuilt { summaries: Some(summaries), problems: estimate_problem.into_iter().map(problem).collect() }
+        match task.summaries(self.plan) {
+            Ok((summaries, lacking)) => {
+                self.prepared = Some((name.to_string(), task));
+                TaskBuilt { summaries: Some(summaries), problems: lacking.iter().map(|e| problem(e)).collect() }
             }
-        };
-        if built.summaries.is_some() {
-            self.prepared = Some((name.to_string(), prepared));
+            Err(e) => TaskBuilt { summaries: None, problems: vec![problem(&e)] },
         }
-        built
     }
 
     /// Runs the cell; every failure comes back in the outcome, named.
     pub fn evaluate(&mut self, request: &CellRequest) -> CellOutcome {
         let cell = &request.cell;
-        let plugin = match self.library(&cell.library) {
-            Ok(i) => &self.libraries[i].1,
-            Err(message) => return CellOutcome::failed(cell, Stage::Load, message),
-        };
-        if plugin.sha256 != cell.library_sha256 {
-            let message = "the library changed since the run was planned (its SHA-256 differs)".to_string();
-            return CellOutcome::failed(cell, Stage::Load, message);
-        }
-        let Some(entry) = self.plan.suite.file.plugins.get(cell.entry) else {
-            return CellOutcome::failed(
-                cell,
-                Stage::Configure,
-                format!("the suite has no plugin entry {}", cell.entry),
-            );
-        };
-        let config = match plugin::resolve_params(&plugin.metadata, &super::given_params(entry)) {
-            Ok(configs) => configs.into_iter().find(|c| c.label == cell.label),
-            Err(e) => return CellOutcome::failed(cell, Stage::Configure, e.to_string()),
-        };
-        let Some(config) = config else {
-            return CellOutcome::failed(cell, Stage::Configure, "the suite no longer has this configuration".into());
-        };
-        if self.prepared.as_ref().is_none_or(|(name, _)| *name != cell.task) {
-            self.prepared = None;
-            match prepare(self.plan, cell) {
-                Ok(p) => self.prepared = Some((cell.task.clone(), p)),
-                Err(message) => return CellOutcome::failed(cell, Stage::Task, message),
+        let evaluated = self.evaluate_cell(request);
+        match evaluated {
+            Ok((results, notes)) => {
+                CellOutcome { results, failures: notes.iter().map(|e| failure(cell, e)).collect() }
             }
-        }
-        let Some((_, prepared)) = &self.prepared else { unreachable!("prepared just above") };
-        match prepared {
-            Prepared::Exact(task) => {
-                let Some(summary) = request.summaries.first() else {
-                    return CellOutcome::failed(cell, Stage::Task, "no task summary was sent".into());
-                };
-                match exact::run_cell(self.plan, plugin, &config, task, summary) {
-                    Ok((result, timing)) => CellOutcome {
-                        results: vec![result],
-                        failures: timing.into_iter().map(|m| failure(cell, Stage::Run, m)).collect(),
-                    },
-                    Err((stage, message)) => CellOutcome::failed(cell, stage, message),
-                }
-            }
-            Prepared::Image(task) => match images::run_cell(self.plan, plugin, &config, task, &request.summaries) {
-                Ok((results, notes)) => CellOutcome {
-                    results,
-                    failures: notes.into_iter().map(|(stage, m)| failure(cell, stage, m)).collect(),
-                },
-                Err((stage, message)) => CellOutcome::failed(cell, stage, message),
-            },
+            Err(e) => CellOutcome::failed(cell, &e),
         }
     }
 
+    fn evaluate_cell(&mut self, request: &CellRequest) -> Result<(Vec<ConfigResult>, Vec<CellError>), CellError> {
+        let cell = &request.cell;
+        let library = self.library(&cell.library)?;
+        let plugin = &self.libraries[library].1;
+        if plugin.sha256 != cell.library_sha256 {
+            return Err(CellError::LibraryChanged);
+        }
+        let entry = self.plan.suite.file.plugins.get(cell.entry).ok_or(CellError::NoEntry(cell.entry))?;
+        let configs = plugin::resolve_params(&plugin.metadata, &super::given_params(entry))?;
+        let config = configs.into_iter().find(|c| c.label == cell.label).ok_or(CellError::NoConfiguration)?;
+        if self.prepared.as_ref().is_none_or(|(name, _)| *name != cell.task) {
+            self.prepared = None;
+            self.prepared = Some((cell.task.clone(), prepare(self.plan, &cell.task, cell.task_type)?));
+        }
+        let Some((_, task)) = &self.prepared else { unreachable!("prepared just above") };
+        evaluate(self.plan, plugin, &config, (&cell.task, task.as_ref()), &request.summaries)
+    }
+
     /// The index of the library at `path`, loading it the first time.
-    fn library(&mut self, path: &Path) -> Result<usize, String> {
+    fn library(&mut self, path: &Path) -> Result<usize, LoadError> {
         if let Some(i) = self.libraries.iter().position(|(p, _)| p == path) {
             return Ok(i);
         }
-        let loaded = plugin::load(path, &self.plan.log_dir).map_err(|e| e.to_string())?;
+        let loaded = plugin::load(path, &self.plan.log_dir)?;
         self.libraries.push((path.to_path_buf(), loaded));
         Ok(self.libraries.len() - 1)
     }
@@ -210,18 +358,18 @@ impl<'p> Workbench<'p> {
     }
 }
 
-/// Prepares the cell's task from the suite.
-fn prepare(plan: &RunPlan, cell: &Cell) -> Result<Prepared, String> {
+/// Prepares task `name` from the suite.
+fn prepare(plan: &RunPlan, name: &str, task_type: TaskType) -> Result<Box<dyn Task>, CellError> {
     let file = &plan.suite.file;
-    let missing = || format!("the suite has no task '{}'", cell.task);
-    match cell.task_type {
+    let missing = || CellError::NoTask(name.to_string());
+    Ok(match task_type {
         TaskType::Exact => {
-            let config = file.tasks.iter().find(|t| t.name == cell.task).ok_or_else(missing)?;
-            exact::prepare(plan, config).map(Prepared::Exact).map_err(|e| e.to_string())
+            let config = file.tasks.iter().find(|t| t.name == name).ok_or_else(missing)?;
+            Box::new(exact::PreparedExact::new(plan, config)?)
         }
         TaskType::Image => {
-            let config = file.image_tasks.iter().find(|t| t.name == cell.task).ok_or_else(missing)?;
-            images::prepare(plan, config).map(Prepared::Image)
+            let config = file.image_tasks.iter().find(|t| t.name == name).ok_or_else(missing)?;
+            Box::new(images::PreparedImage::new(plan, config)?)
         }
-    }
+    })
 }

@@ -1,47 +1,74 @@
-//! Image tasks through the pipeline: degrade the set once, run every plugin configuration on
-//! every image, estimate per image and patch side, judge each patch side as its own task
-//! (`docs/protocol.md`).
+//! Image tasks through the pipeline: degrade the set once ([`PreparedImage::new`]), run a
+//! model on every image, estimate per image and patch side, and judge each patch side as its own
+//! task (`docs/protocol.md`).
 
 use std::path::Path;
 
 use tch::Tensor;
 
+use super::cell::{CellError, Measured, ModelRun, Task};
 use super::sample_grid::{self, GridInput};
-use super::{truth_of, LoadedPlugin, RunPlan};
-use crate::device::sdk_device;
-use crate::estimate::{fidelity, images, mean_of, EstimatorKind, ObservationStats, SubsampleStats};
-use crate::judge::{self, JudgeConfig, Reason};
-use crate::plugin::PluginConfig;
+use super::RunPlan;
+use crate::estimate::{fidelity, images, mean_of, Estimator, ObservationStats, SubsampleStats};
+use crate::judge::Reason;
 use crate::report::plots::file_stem;
-use crate::report::{grid, ConfigResult, ImageTaskInfo, Stage, TaskSummary};
-use crate::run;
+use crate::report::{grid, ImageTaskInfo, TaskSummary};
 use crate::seed::derive_seed;
 use crate::task::images::{
     Colour, ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate,
 };
+use crate::task::{InherentUncertainty, TaskError};
 
 /// What the report says about N(X|Y) when the task has no estimate.
 const NO_INHERENT: &str = "unknown (no estimate for this task), so no bound is drawn";
 
-/// Builds the task: the set read and degraded (seeded: every process that prepares it gets the
-/// same measurements).
-pub(crate) fn prepare(plan: &RunPlan, config: &ImageTaskConfig) -> Result<ImageTask, String> {
-    let seed = derive_seed(plan.suite.file.seed, &["image-task", &config.name]);
-    ImageTask::build(config, &plan.data_dir, seed).map_err(|e| e.to_string())
+/// An image task with its degraded images.
+pub(crate) struct PreparedImage {
+    task: ImageTask,
 }
 
-/// One summary per patch side, with N(X|Y) estimated from the set's training images; when that
-/// estimate fails the task still runs without a bound and the reason comes back.
-pub(crate) fn summaries(plan: &RunPlan, task: &ImageTask) -> (Vec<TaskSummary>, Option<String>) {
-    let config = &task.config;
-    let (estimate, problem) =
-        match StationaryGaussianEstimate::new(config, task.channels(), &task.cases, &plan.data_dir, plan.device) {
-            Ok(e) => (e, None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-    let summaries =
-        config.patches.iter().map(|&p| summary(task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
-    (summaries, problem)
+impl PreparedImage {
+    /// Reads and degrades the set (seeded: every process that prepares it gets the same
+    /// measurements).
+    pub(crate) fn new(plan: &RunPlan, config: &ImageTaskConfig) -> Result<PreparedImage, TaskError> {
+        let seed = derive_seed(plan.suite.file.seed, &["image-task", &config.name]);
+        Ok(PreparedImage { task: ImageTask::build(config, &plan.data_dir, seed)? })
+    }
+}
+
+impl Task for PreparedImage {
+    /// One summary per patch side, with N(X|Y) estimated from the set's training images; when
+    /// that estimate fails the task still runs without a bound and the reason comes back.
+    fn summaries(&self, plan: &RunPlan) -> Result<(Vec<TaskSummary>, Option<TaskError>), TaskError> {
+        let task = &self.task;
+        let config = &task.config;
+        let (estimate, problem) =
+            match StationaryGaussianEstimate::new(config, task.channels(), &task.cases, &plan.data_dir, plan.device) {
+                Ok(e) => (e, None),
+                Err(e) => (None, Some(e)),
+            };
+        let summaries =
+            config.patches.iter().map(|&p| summary(task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
+        Ok((summaries, problem))
+    }
+
+    fn spec(&self, device: upbench_sdk::Device) -> upbench_sdk::TaskSpec {
+        self.task.spec(device)
+    }
+
+    fn samples_per_observation(&self) -> usize {
+        self.task.config.samples_per_image
+    }
+
+    fn measure(&self, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) -> Result<Measured, CellError> {
+        measure(&self.task, run, summaries)
+    }
+
+    /// The first image.
+    fn timing_batch(&self, device: tch::Device) -> Result<(Tensor, Vec<i64>), CellError> {
+        let first = self.task.cases.first().ok_or(TaskError::Invalid("the task has no images".into()))?;
+        Ok((first.measurement.unsqueeze(0).to_device(device).contiguous(), first.truth.size()))
+    }
 }
 
 fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -> TaskSummary {
@@ -54,11 +81,10 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
         signal_dim: channels * patch * patch,
         measurement_dim: 0,
         noise_std: c.degradation.noise_std() / 255.0,
-        inherent_uncertainty: inherent.as_ref().map_or(f64::NAN, |e| e.value),
-        inherent_basis: inherent.as_ref().map_or(NO_INHERENT.into(), |e| e.label.clone()),
-        inherent_uncertainty_ci: None,
-        // The model is Gaussian: its N(X_G|Y) is its N(X|Y).
-        gaussian_inherent_uncertainty: inherent.as_ref().map_or(f64::NAN, |e| e.value),
+        inherent: match inherent {
+            Some(e) => InherentUncertainty::Estimated { value: e.value, method: e.label },
+            None => InherentUncertainty::Unknown { reason: NO_INHERENT.into() },
+        },
         signal_power: 1.0,
         image: Some(ImageTaskInfo {
             dataset: c.dataset.clone(),
@@ -109,12 +135,11 @@ impl Gathered {
         self.subsamples.push(s.subsamples);
     }
 
-    /// [`Reason::TooFewPatches`] when the Gaussian estimator fitted some image's patch laws on
-    /// fewer than 2·d grid positions.
-    fn too_few_patches(&self, estimator: EstimatorKind, dim: i64) -> Option<Reason> {
+    /// [`Reason::TooFewPatches`] when some image's patch laws were fitted on fewer grid
+    /// positions than the estimator trusts.
+    fn too_few_patches(&self, estimator: &dyn Estimator, dim: i64) -> Option<Reason> {
         let patches = self.min_positions?;
-        (estimator == EstimatorKind::Gaussian && patches < images::MIN_POINTS_PER_DIMENSION * dim)
-            .then(|| Reason::TooFewPatches { patches, dim: dim as usize })
+        (patches < estimator.min_positions_per_image(dim)?).then_some(Reason::TooFewPatches { patches, dim: dim as usize })
     }
 
     /// As the judge wants them; subsamples are kept only when every image has all of them.
@@ -145,9 +170,6 @@ impl Gathered {
     }
 }
 
-/// Results per patch side, and failures that spared them (timing, sample grids).
-pub(crate) type PerPatch = (Vec<ConfigResult>, Vec<(Stage, String)>);
-
 /// Consecutive images of equal size, at most `size` at a time: one `restore` call each.
 fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
     let mut out = Vec::new();
@@ -162,33 +184,24 @@ fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
     out
 }
 
-/// Runs one configuration on every image; one result per patch side.
-pub(crate) fn run_cell(
-    plan: &RunPlan,
-    plugin: &LoadedPlugin,
-    config: &PluginConfig,
-    task: &ImageTask,
-    summaries: &[TaskSummary],
-) -> Result<PerPatch, (Stage, String)> {
+/// Runs the model on every image (a batch of equal-sized images per call) and estimates each
+/// image on each patch side; an image that cannot be estimated on a side costs only itself.
+fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) -> Result<Measured, CellError> {
+    let plan = run.plan;
     let file = &plan.suite.file;
     let c = &task.config;
-    let spec = task.spec(sdk_device(plan.device));
-    let mut model = plugin.new_model(&config.params, &spec).map_err(|e| (Stage::Configure, e.to_string()))?;
-    let stochastic = plugin.samples(&model);
-    let k = if stochastic { c.samples_per_image as u32 } else { 1 };
     let border = border(c) as i64;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
     let (mut psnr_y, mut ssim) = (Vec::new(), Vec::new());
-    let (mut grids, mut notes) = (Vec::new(), Vec::new());
+    let mut measured = Measured::default();
     let mut case_index = 0;
     for batch in batches(&task.cases, c.batch_images) {
         let names: Vec<&str> = batch.iter().map(|case| case.name.as_str()).collect();
-        let in_batch = |e: String| format!("{}: {e}", names.join(", "));
         let measurements: Vec<Tensor> = batch.iter().map(|case| case.measurement.shallow_clone()).collect();
         let measurements = Tensor::stack(&measurements, 0).to_device(plan.device).contiguous();
-        let seed = derive_seed(file.seed, &["model", &c.name, &config.label, names[0]]);
-        let restored = run::restore(&mut model, &measurements, k, seed, &batch[0].truth.size())
-            .map_err(|e| (Stage::Run, in_batch(e.to_string())))?;
+        let restored = run
+            .restore(&measurements, &[&c.name, run.label, names[0]], &batch[0].truth.size())
+            .map_err(|source| CellError::Run { on: Some(names.join(", ")), source })?;
         for (i, case) in batch.iter().enumerate() {
             let restored = restored.get(i as i64);
             let truth = case.truth.to_device(plan.device);
@@ -196,21 +209,14 @@ pub(crate) fn run_cell(
             let region = images::Region { border, hidden: hidden.as_ref() };
             for (g, &p) in gathered.iter_mut().zip(&c.patches) {
                 let estimate_seed =
-                    derive_seed(file.seed, &["estimate", &c.name, &config.label, &case.name, &p.to_string()]);
-                match images::image_stats(
-                    &file.estimator,
-                    &restored,
-                    &truth,
-                    p as i64,
-                    &region,
-                    c.max_points_per_image.map(|m| m as i64),
-                    estimate_seed,
-                ) {
+                    derive_seed(file.seed, &["estimate", &c.name, run.label, &case.name, &p.to_string()]);
+                let max_points = c.max_points_per_image.map(|m| m as i64);
+                match images::image_stats(run.estimator, &restored, &truth, p as i64, &region, max_points, estimate_seed)
+                {
                     Ok(stats) => g.push(stats),
-                    // One image that cannot be estimated costs only itself: named, and the
-                    // patch side is judged on the others.
-                    Err(e) => notes
-                        .push((Stage::Estimate, format!("{} (p = {p}): {e}; left out of this patch side", case.name))),
+                    Err(source) => {
+                        measured.notes.push(CellError::ImageLeftOut { image: case.name.clone(), patch: p, source })
+                    }
                 }
             }
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -224,54 +230,37 @@ pub(crate) fn run_cell(
                     samples: &restored,
                     scale: c.degradation.scale() as i64,
                 };
-                match write_grid(dir, &c.name, &config.label, &case.name, &input) {
-                    Ok(path) => grids.push(path),
-                    Err(e) => notes.push((Stage::Report, format!("{}: sample grid: {e}", case.name))),
+                match write_grid(dir, &c.name, run.label, &case.name, &input) {
+                    Ok(path) => measured.sample_grids.push(path),
+                    Err(message) => measured.notes.push(CellError::Grid { image: case.name.clone(), message }),
                 }
             }
             case_index += 1;
         }
     }
-    let stats = file.statistics;
-    let intervals = |what: &str| stats.intervals(derive_seed(file.seed, &[what, &c.name, &config.label]));
+    if let Some((_, summary)) = gathered.iter().zip(summaries).find(|(g, _)| g.log_uncertainty.is_empty()) {
+        let causes: Vec<String> = measured
+            .notes
+            .iter()
+            .filter(|e| matches!(e, CellError::ImageLeftOut { .. }))
+            .map(ToString::to_string)
+            .collect();
+        return Err(CellError::NothingEstimated { task: summary.name.clone(), causes: causes.join("; ") });
+    }
+    let intervals = |what: &str| file.statistics.intervals(derive_seed(file.seed, &[what, &c.name, run.label]));
     let [psnr_y] = intervals("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
     let [ssim] = intervals("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
-    let first = task.cases.first().ok_or((Stage::Task, "the task has no images".to_string()))?;
-    let timing_batch = first.measurement.unsqueeze(0).to_device(plan.device).contiguous();
-    let throughput =
-        match run::throughput(&mut model, &timing_batch, k, &first.truth.size(), file.timing, intervals("timing")) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                notes.push((Stage::Run, format!("timing failed after the quality numbers were measured: {e}")));
-                None
-            }
-        };
-    if let Some((_, summary)) = gathered.iter().zip(summaries).find(|(g, _)| g.log_uncertainty.is_empty()) {
-        let causes: Vec<&str> = notes.iter().filter(|(s, _)| *s == Stage::Estimate).map(|(_, m)| m.as_str()).collect();
-        return Err((
-            Stage::Estimate,
-            format!("no image of {} could be estimated: {}", summary.name, causes.join("; ")),
-        ));
-    }
-    let mut out = Vec::with_capacity(gathered.len());
-    for (g, summary) in gathered.into_iter().zip(summaries) {
-        let truth = truth_of(summary);
-        let judge_config = JudgeConfig { intervals: intervals(&summary.name), band_tolerance: stats.band_tolerance };
-        let dim = summary.signal_dim as i64;
-        let too_few_patches = g.too_few_patches(file.estimator.kind, dim);
-        let mut judgement = judge::judge(&g.into_stats(dim), &truth, &judge_config);
-        if let Some(reason) = too_few_patches {
-            judgement.validity = judgement.validity.with_reason(reason);
-        }
-        let psnr_db = -10.0 * judgement.mse.point.log10();
-        out.push(ConfigResult {
-            psnr_y_db: Some(psnr_y),
-            ssim: Some(ssim),
-            sample_grids: grids.clone(),
-            ..super::cell::config_result(plugin, config, &summary.name, stochastic, judgement, psnr_db, throughput)
-        });
-    }
-    Ok((out, notes))
+    measured.image_scores = Some((psnr_y, ssim));
+    measured.stats = gathered
+        .into_iter()
+        .zip(summaries)
+        .map(|(g, summary)| {
+            let dim = summary.signal_dim as i64;
+            let too_few_patches = g.too_few_patches(run.estimator, dim);
+            (g.into_stats(dim), too_few_patches)
+        })
+        .collect();
+    Ok(measured)
 }
 
 /// Draws one image's grid into `samples/<task>/<configuration>-<image>.png` under the run

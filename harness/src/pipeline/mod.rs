@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use crate::device::device_name;
 use crate::journal::{Header, Journal, Record, TaskState};
-use crate::judge::{InherentBasis, TaskTruth};
 use crate::plan::{Cell, Plan, TaskType};
 use crate::plugin::{self, LoadedPlugin};
 use crate::report::{ConfigResult, Failure, Manifest, PluginRecord, RunReport, Stage, TaskSummary};
@@ -22,7 +21,7 @@ mod exact;
 mod images;
 mod sample_grid;
 
-pub use cell::{CellOutcome, CellRequest, TaskBuilt, Workbench};
+pub use cell::{CellError, CellOutcome, CellRequest, TaskBuilt, Workbench};
 pub use check::{check, CheckedEntry, CheckedSuite};
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
@@ -178,7 +177,7 @@ pub fn execute(
     let mut executor = match isolation {
         Isolation::InProcess => Executor::InProcess(Workbench::new(plan, std::mem::take(&mut checked.libraries))),
         Isolation::Process { executable, limits } => {
-            Executor::Workers(WorkerPool::new(executable.clone(), plan, *limits))
+            Executor::Workers(Box::new(WorkerPool::new(executable.clone(), plan, *limits)))
         }
     };
     let exact = file.tasks.iter().filter(|t| checked.runnable(&t.name)).map(|t| (t.name.as_str(), TaskType::Exact));
@@ -228,7 +227,7 @@ pub fn execute(
 /// Where cells run: here, or in worker processes.
 enum Executor<'p> {
     InProcess(Workbench<'p>),
-    Workers(WorkerPool),
+    Workers(Box<WorkerPool>),
 }
 
 impl Executor<'_> {
@@ -323,21 +322,6 @@ pub fn now() -> String {
 /// A `[[plugin]]` entry's parameters as the resolver takes them.
 fn given_params(entry: &PluginEntry) -> Vec<(String, toml::Value)> {
     entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
-}
-
-/// The judge's view of a task summary: N(X|Y), N(X_G|Y), where N(X|Y) comes from, d.
-fn truth_of(summary: &TaskSummary) -> TaskTruth {
-    let basis = match (&summary.image, summary.inherent_uncertainty.is_nan()) {
-        (None, _) => InherentBasis::Exact,
-        (Some(_), true) => InherentBasis::Unknown,
-        (Some(_), false) => InherentBasis::Estimated,
-    };
-    TaskTruth {
-        inherent_uncertainty: summary.inherent_uncertainty,
-        gaussian_inherent_uncertainty: summary.gaussian_inherent_uncertainty,
-        basis,
-        dim: summary.signal_dim,
-    }
 }
 
 /// The default plugin directory: where the running executable lives (cargo puts plugin

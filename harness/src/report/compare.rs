@@ -154,9 +154,10 @@ fn caveats(a: &RunReport, b: &RunReport) -> Vec<String> {
     check("libtorch", ma.libtorch_version.clone(), mb.libtorch_version.clone());
     for ta in &a.tasks {
         if let Some(tb) = b.tasks.iter().find(|t| t.name == ta.name) {
-            let (x, y) = (ta.inherent_uncertainty, tb.inherent_uncertainty);
-            if x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan()) {
-                out.push(format!("task {}: N(X|Y) differs: {} → {}", ta.name, sig(x), sig(y)));
+            let (x, y) = (ta.inherent.value(), tb.inherent.value());
+            if x.map(f64::to_bits) != y.map(f64::to_bits) {
+                let value = |v: Option<f64>| v.map_or("unknown".to_string(), sig);
+                out.push(format!("task {}: N(X|Y) differs: {} → {}", ta.name, value(x), value(y)));
             }
         }
     }

@@ -27,17 +27,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimate::Estimate;
 use crate::judge::Judgement;
+use crate::task::InherentUncertainty;
 
 /// Version of the results format. Compatibility rule: adding fields keeps the number (readers
 /// ignore unknown fields); renaming, removing or changing the meaning of one increments it.
-/// Version 2 writes ±∞ and NaN as text where version 1 wrote `null`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 2 writes ±∞ and NaN as text where version 1 wrote `null`; version 3 states a task's
+/// N(X|Y) as one tagged `inherent` object where version 2 had four fields. Older versions are
+/// read.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The JSON Schema of [`SCHEMA_VERSION`], as shipped in `harness/schema/`.
-pub const SCHEMA: &str = include_str!("../../schema/results-v2.schema.json");
+pub const SCHEMA: &str = include_str!("../../schema/results-v3.schema.json");
 
 /// One task as run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "TaskSummaryRecord")]
 pub struct TaskSummary {
     /// Name in the suite.
     pub name: String,
@@ -52,18 +56,8 @@ pub struct TaskSummary {
     /// σ.
     #[serde(with = "crate::report::float")]
     pub noise_std: f64,
-    /// N(X|Y) per dimension: exact for a Gaussian prior, a Monte-Carlo estimate for a mixture,
-    /// an estimate or unknown (NaN) for real images; see `inherent_basis`.
-    #[serde(with = "crate::report::float")]
-    pub inherent_uncertainty: f64,
-    /// Where N(X|Y) comes from, in words: the label every output carries.
-    #[serde(default)]
-    pub inherent_basis: String,
-    /// The Monte-Carlo interval of N(X|Y) (mixture priors only).
-    pub inherent_uncertainty_ci: Option<crate::estimate::ConfidenceInterval>,
-    /// N(X_G|Y) per dimension, exact.
-    #[serde(with = "crate::report::float")]
-    pub gaussian_inherent_uncertainty: f64,
+    /// N(X|Y) per dimension and where it comes from (schema 3; version 2 had four fields).
+    pub inherent: InherentUncertainty,
     /// Mean prior variance, the "peak²" of the PSNR column (1 for images: the [0, 1] scale).
     #[serde(with = "crate::report::float")]
     pub signal_power: f64,
@@ -74,6 +68,64 @@ pub struct TaskSummary {
     pub observations: usize,
     /// K.
     pub samples_per_observation: usize,
+}
+
+/// A [`TaskSummary`] as schema versions 2 and 3 write it: version 2 stated N(X|Y) in four
+/// fields (a number that was NaN when unknown, its basis in words, a Monte-Carlo interval and
+/// N(X_G|Y)), which are read into the one [`InherentUncertainty`].
+#[derive(Deserialize)]
+struct TaskSummaryRecord {
+    name: String,
+    kind: String,
+    prior: String,
+    signal_dim: usize,
+    measurement_dim: usize,
+    #[serde(with = "crate::report::float")]
+    noise_std: f64,
+    #[serde(default)]
+    inherent: Option<InherentUncertainty>,
+    #[serde(default, with = "crate::report::float::option")]
+    inherent_uncertainty: Option<f64>,
+    #[serde(default)]
+    inherent_basis: String,
+    #[serde(default)]
+    inherent_uncertainty_ci: Option<crate::estimate::ConfidenceInterval>,
+    #[serde(default, with = "crate::report::float::option")]
+    gaussian_inherent_uncertainty: Option<f64>,
+    #[serde(with = "crate::report::float")]
+    signal_power: f64,
+    #[serde(default)]
+    image: Option<ImageTaskInfo>,
+    observations: usize,
+    samples_per_observation: usize,
+}
+
+impl From<TaskSummaryRecord> for TaskSummary {
+    fn from(r: TaskSummaryRecord) -> TaskSummary {
+        let value = r.inherent_uncertainty.filter(|v| !v.is_nan());
+        let inherent = r.inherent.unwrap_or_else(|| match (value, &r.image, r.inherent_uncertainty_ci) {
+            (None, _, _) => InherentUncertainty::Unknown { reason: r.inherent_basis },
+            (Some(value), Some(_), _) => InherentUncertainty::Estimated { value, method: r.inherent_basis },
+            (Some(value), None, None) => InherentUncertainty::Exact { value },
+            (Some(value), None, Some(ci)) => InherentUncertainty::MonteCarlo {
+                estimate: Estimate { point: value, ci, standard_error: f64::NAN, n: r.observations },
+                gaussian: r.gaussian_inherent_uncertainty.unwrap_or(value),
+            },
+        });
+        TaskSummary {
+            name: r.name,
+            kind: r.kind,
+            prior: r.prior,
+            signal_dim: r.signal_dim,
+            measurement_dim: r.measurement_dim,
+            noise_std: r.noise_std,
+            inherent,
+            signal_power: r.signal_power,
+            image: r.image,
+            observations: r.observations,
+            samples_per_observation: r.samples_per_observation,
+        }
+    }
 }
 
 /// What an image task is, for reports.

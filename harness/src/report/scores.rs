@@ -3,6 +3,7 @@
 
 use super::{Failure, RunReport, TaskSummary};
 use crate::estimate::Estimate;
+use crate::task::InherentUncertainty;
 
 /// One task's table.
 #[derive(Debug, Clone)]
@@ -49,10 +50,9 @@ pub fn with_ci(e: &Estimate) -> String {
 /// The line above a task's table: what the task is and where N(X|Y) comes from.
 pub fn caption(task: &TaskSummary) -> String {
     if let Some(image) = &task.image {
-        let n_inherent = if task.inherent_uncertainty.is_nan() {
-            format!("N(X|Y) {}", task.inherent_basis)
-        } else {
-            format!("N(X|Y) = {} ({})", sig(task.inherent_uncertainty), task.inherent_basis)
+        let n_inherent = match task.inherent.value() {
+            None => format!("N(X|Y) {}", task.inherent.basis()),
+            Some(value) => format!("N(X|Y) = {} ({})", sig(value), task.inherent.basis()),
         };
         return format!(
             "Task {} — {}, {} ({} images, {}), {}; patches {p}×{p} (d = {}), border {}; {n_inherent}; K = {} samples per image for samplers",
@@ -68,15 +68,14 @@ pub fn caption(task: &TaskSummary) -> String {
             p = image.patch,
         );
     }
-    let inherent = match &task.inherent_uncertainty_ci {
-        None => format!("N(X|Y) = {} (exact)", sig(task.inherent_uncertainty)),
-        Some(ci) => format!(
-            "N(X|Y) = {} [{}, {}] (Monte Carlo), N(X_G|Y) = {} (exact)",
-            sig(task.inherent_uncertainty),
-            sig(ci.lower),
-            sig(ci.upper),
-            sig(task.gaussian_inherent_uncertainty)
+    let inherent = match &task.inherent {
+        InherentUncertainty::MonteCarlo { estimate, gaussian } => format!(
+            "N(X|Y) = {} (Monte Carlo), N(X_G|Y) = {} (exact)",
+            with_ci(estimate),
+            sig(*gaussian)
         ),
+        InherentUncertainty::Exact { value } => format!("N(X|Y) = {} (exact)", sig(*value)),
+        other => format!("N(X|Y) {}", other.basis()),
     };
     format!(
         "Task {} — {}, prior {}, d = {}, m = {}, σ = {}; {inherent}; n = {} observations × K = {} samples",

@@ -7,10 +7,12 @@
 
 mod exact;
 pub mod images;
+mod inherent;
 mod operator;
 mod prior;
 
 pub use exact::{ExactTask, ObservationChunk, TaskSamples};
+pub use inherent::InherentUncertainty;
 pub use operator::OperatorConfig;
 pub use prior::{PriorComponent, PriorConfig};
 

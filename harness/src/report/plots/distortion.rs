@@ -29,7 +29,7 @@ impl Distortion<'_> {
 
     pub(super) fn caption(&self) -> String {
         let unit = if inherent_known(self.task) {
-            format!("Both axes in units of {} = {:.4e}; ", inherent_symbol(self.task), self.task.inherent_uncertainty)
+            format!("Both axes in units of {} = {:.4e}; ", inherent_symbol(self.task), uncertainty_unit(self.task))
         } else {
             "Both axes per dimension (N(X|Y) unknown); ".to_string()
         };

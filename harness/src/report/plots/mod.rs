@@ -229,16 +229,12 @@ fn by_plugin<'a>(results: &[&'a ConfigResult], order: &[String]) -> Vec<(String,
 
 /// Whether N(X|Y) is known (exactly or as an estimate), so that U can be put in its units.
 fn inherent_known(task: &TaskSummary) -> bool {
-    task.inherent_uncertainty.is_finite() && task.inherent_uncertainty > 0.0
+    task.inherent.value().is_some_and(|v| v.is_finite() && v > 0.0)
 }
 
 /// U's unit on the plots: N(X|Y) when known, else 1 (raw per-dimension values).
 fn uncertainty_unit(task: &TaskSummary) -> f64 {
-    if inherent_known(task) {
-        task.inherent_uncertainty
-    } else {
-        1.0
-    }
+    task.inherent.value().filter(|_| inherent_known(task)).unwrap_or(1.0)
 }
 
 /// One configuration on a plot.
@@ -278,10 +274,10 @@ where
 
 /// A short label of how N(X|Y) was obtained, for axis titles.
 fn inherent_symbol(task: &TaskSummary) -> &'static str {
-    if task.image.is_some() {
-        "N̂(X|Y)"
-    } else {
+    if task.inherent.is_exact() {
         "N(X|Y)"
+    } else {
+        "N̂(X|Y)"
     }
 }
 

@@ -59,11 +59,11 @@ impl Plane<'_> {
             return format!(
                 "U (per dimension) against P. N(X|Y): {}; no bound or region is drawn. \
                  Whiskers: {}; hollow markers: invalid results.",
-                t.inherent_basis,
+                t.inherent.basis(),
                 self.interval.caption(self.level())
             );
         }
-        let estimate = if t.image.is_some() {
+        let estimate = if !t.inherent.is_exact() {
             " N(X|Y) is an estimate, so the red region is impossible only if the estimate is right."
         } else {
             ""
@@ -73,8 +73,8 @@ impl Plane<'_> {
              the optimal band up to η(P; d)·N(X_G|Y), with the verdict's {:.0} % tolerance; grey: suboptimal. \
              Whiskers: {}; hollow markers: invalid results; lines join one plugin's \
              configurations.",
-            t.inherent_uncertainty,
-            t.inherent_basis,
+            uncertainty_unit(t),
+            t.inherent.basis(),
             self.tolerance * 100.0,
             self.interval.caption(self.level())
         )
@@ -194,7 +194,7 @@ impl Plane<'_> {
         (y_lo, y_hi): (f64, f64),
     ) -> Result<(), String> {
         let d = self.task.signal_dim;
-        let band_top = (self.task.gaussian_inherent_uncertainty / self.task.inherent_uncertainty).max(1.0);
+        let band_top = (self.task.inherent.gaussian().unwrap_or(f64::NAN) / uncertainty_unit(self.task)).max(1.0);
         let steps = 300;
         let mut curve: Vec<(f64, f64)> = (0..=steps)
             .map(|k| {
