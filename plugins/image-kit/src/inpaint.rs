@@ -112,7 +112,7 @@ pub fn inpaint(
     let hole4 = hole.to_kind(Kind::Double).view([1, 1, height, width]);
     let patched = window.unsqueeze(0) * (1.0 - &hole4) + filled * &hole4;
     let out = z.unsqueeze(0).repeat([k, 1, 1, 1]);
-    let _ = out.narrow(2, top, height).narrow(3, left, width).copy_(&patched);
+    out.narrow(2, top, height).narrow(3, left, width).copy_(&patched);
     (out, iterations)
 }
 

@@ -147,8 +147,8 @@ impl StationaryPrior {
         for (bin, &n) in hits.iter().enumerate() {
             if n > 0.0 {
                 model.radii.push((log_lo + (bin as f64 + 0.5) * step).exp());
-                for c in 0..channels {
-                    model.log_psd[c].push((power[c][bin] / n).max(f64::MIN_POSITIVE).ln());
+                for (psd, power) in model.log_psd.iter_mut().zip(&power) {
+                    psd.push((power[bin] / n).max(f64::MIN_POSITIVE).ln());
                 }
             }
         }
