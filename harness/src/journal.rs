@@ -69,6 +69,27 @@ pub struct Header {
     pub manifest: Manifest,
     /// Every cell, in run order.
     pub plan: Plan,
+    /// The part of the plan this run executes, when it is a shard (`upbench run --shard i/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// One shard of a plan: its position among the shards and the cells it runs ([`Plan::shard`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 1-based position.
+    pub index: usize,
+    /// How many shards the plan is split into.
+    pub count: usize,
+    /// The indices of its cells in the plan.
+    pub cells: Vec<usize>,
+}
+
+impl Header {
+    /// Whether the run executes the cell with plan index `index`: every cell, or the shard's.
+    pub fn runs(&self, index: usize) -> bool {
+        self.shard.as_ref().is_none_or(|s| s.cells.binary_search(&index).is_ok())
+    }
 }
 
 /// One line of the log.
@@ -214,6 +235,18 @@ impl Journal {
         }
     }
 
+    /// Every record after the header, in the order a run appends them: tasks, problems, then
+    /// cells in plan order.
+    pub fn records(&self) -> Vec<Record> {
+        let tasks = self.tasks.iter().map(|(task, summaries)| Record::Task { task: task.clone(), summaries: summaries.clone() });
+        let problems = self.problems.iter().cloned().map(Record::Problem);
+        let cells = self
+            .cells
+            .iter()
+            .map(|(index, (id, outcome))| Record::Cell { index: *index, id: id.clone(), outcome: outcome.clone() });
+        tasks.chain(problems).chain(cells).collect()
+    }
+
     /// The header, when the log has one.
     pub fn header(&self) -> Option<&Header> {
         self.header.as_ref()
@@ -260,14 +293,151 @@ impl Journal {
                 .plan
                 .cells
                 .iter()
-                .filter(|c| !self.completed(c.index, &c.id))
+                .filter(|c| header.runs(c.index) && !self.completed(c.index, &c.id))
                 .filter(|c| !matches!(self.task(&c.task), Some(TaskState::Failed)))
                 .map(|c| format!("{} on {}", c.label, c.task))
                 .collect();
-            (!missing.is_empty()).then_some(Incomplete { planned: header.plan.cells.len(), missing })
+            let planned = header.shard.as_ref().map_or(header.plan.cells.len(), |s| s.cells.len());
+            (!missing.is_empty()).then_some(Incomplete { planned, missing })
         });
         RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures, incomplete }
     }
+}
+
+/// Why shards could not be merged; each names the run directory concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// No run directory was given.
+    #[error("no shard run directories were given")]
+    Nothing,
+    /// A run that is not a shard.
+    #[error("{0}: not a shard (a run made with `upbench run --shard I/N`)")]
+    NotAShard(PathBuf),
+    /// Shards of different suites, plans or builds.
+    #[error("{path}: {what} differs from {first}'s; shards must come from one suite, seed and build")]
+    Differs {
+        /// The shard that differs.
+        path: PathBuf,
+        /// The first shard.
+        first: PathBuf,
+        /// What differs.
+        what: String,
+    },
+    /// One shard position twice.
+    #[error("shard {index} of {count} is given twice: {first} and {second}")]
+    Twice {
+        /// Its position.
+        index: usize,
+        /// Of how many.
+        count: usize,
+        /// One run directory.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// A task's summaries (its N(X|Y)) differ between shards that both built it.
+    #[error("task '{task}' was stated differently by {first} and {second} (another device or libtorch?)")]
+    TaskDiffers {
+        /// The task.
+        task: String,
+        /// One shard.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// Cells no shard completed.
+    #[error("{} of {planned} cells are missing (no shard completed them); nothing was merged:\n  {}", missing.len(), missing.join("\n  "))]
+    Missing {
+        /// Cells in the plan.
+        planned: usize,
+        /// `<configuration> on <task> (shard i of N)`, each missing cell.
+        missing: Vec<String>,
+    },
+}
+
+/// Joins the logs of the shards of one plan into the log a whole run would have written: the
+/// first shard's header (without its shard), every task in the suite's order (each stated
+/// once; shards that built the same task must agree bit for bit), every distinct problem, and
+/// every cell. Refuses shards of different suites, plans or builds, a shard given twice, and a
+/// plan with cells no shard completed (listing them).
+pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
+    let Some((first_path, _)) = parts.first() else { return Err(MergeError::Nothing) };
+    fn header_of((path, journal): &(PathBuf, Journal)) -> Result<&Header, MergeError> {
+        journal.header().filter(|h| h.shard.is_some()).ok_or_else(|| MergeError::NotAShard(path.clone()))
+    }
+    let head = header_of(&parts[0])?;
+    let mut seen: BTreeMap<usize, &PathBuf> = BTreeMap::new();
+    for part in parts {
+        let (path, _) = part;
+        let header = header_of(part)?;
+        let differs = |what: &str| MergeError::Differs { path: path.clone(), first: first_path.clone(), what: what.into() };
+        let (m, h) = (&header.manifest, &head.manifest);
+        if header.suite_text != head.suite_text {
+            return Err(differs("the suite's text"));
+        }
+        if header.plan != head.plan {
+            return Err(differs("the plan (its cells: plugin libraries, settings or device)"));
+        }
+        let build = |m: &Manifest| (m.upbench_version.clone(), m.git_commit.clone(), m.libtorch_version.clone(), m.libtorch_cuda.clone());
+        if build(m) != build(h) || m.seed != h.seed {
+            return Err(differs("the build (upbench, its commit or libtorch) or the seed"));
+        }
+        let (shard, head_shard) = (header.shard.as_ref().expect("checked"), head.shard.as_ref().expect("checked"));
+        if shard.count != head_shard.count {
+            return Err(differs("the number of shards"));
+        }
+        if let Some(other) = seen.insert(shard.index, path) {
+            return Err(MergeError::Twice { index: shard.index, count: shard.count, first: other.clone(), second: path.clone() });
+        }
+    }
+    let mut merged = Journal::in_memory();
+    merged.header = Some(Header { shard: None, ..head.clone() });
+    // Tasks in the suite's order, each stated once.
+    let mut stated: Vec<(String, Vec<TaskSummary>, &PathBuf)> = Vec::new();
+    for (path, journal) in parts {
+        for (task, summaries) in &journal.tasks {
+            match stated.iter().find(|(t, _, _)| t == task) {
+                Some((_, known, by)) if known != summaries => {
+                    return Err(MergeError::TaskDiffers { task: task.clone(), first: (*by).clone(), second: path.clone() })
+                }
+                Some(_) => {}
+                None => stated.push((task.clone(), summaries.clone(), path)),
+            }
+        }
+    }
+    // A whole run builds the exact tasks in the suite's order, then the image tasks.
+    let order: Vec<String> = crate::suite::Suite::parse(&head.suite_text, "run.jsonl", PathBuf::new(), "merge")
+        .map(|s| s.file.tasks.iter().map(|t| t.name.clone()).chain(s.file.image_tasks.iter().map(|t| t.name.clone())).collect())
+        .unwrap_or_default();
+    stated.sort_by_key(|(task, _, _)| order.iter().position(|t| t == task).unwrap_or(usize::MAX));
+    merged.tasks = stated.into_iter().map(|(task, summaries, _)| (task, summaries)).collect();
+    for (_, journal) in parts {
+        for problem in &journal.problems {
+            if !merged.problems.contains(problem) {
+                merged.problems.push(problem.clone());
+            }
+        }
+        for (index, cell) in &journal.cells {
+            merged.cells.entry(*index).or_insert_with(|| cell.clone());
+        }
+    }
+    let shard_of = |index: usize| {
+        parts.iter().filter_map(|(_, j)| j.header()?.shard.as_ref()).find(|s| s.cells.contains(&index)).map(|s| (s.index, s.count))
+    };
+    let missing: Vec<String> = head
+        .plan
+        .cells
+        .iter()
+        .filter(|c| !merged.completed(c.index, &c.id) && !matches!(merged.task(&c.task), Some(TaskState::Failed)))
+        .map(|c| match shard_of(c.index) {
+            Some((i, n)) => format!("{} on {} (shard {i} of {n})", c.label, c.task),
+            None => format!("{} on {} (in a shard not given)", c.label, c.task),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::Missing { planned: head.plan.cells.len(), missing });
+    }
+    Ok(merged)
 }
 
 /// Where a task stands in the log.
@@ -362,6 +532,7 @@ mod tests {
             suite_text: String::new(),
             manifest,
             plan: Plan { cells: Vec::new() },
+            shard: None,
         }
     }
 

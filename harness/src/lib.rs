@@ -41,6 +41,7 @@ pub mod device;
 pub mod estimate;
 pub mod journal;
 pub mod judge;
+pub mod npy;
 pub mod pipeline;
 pub mod plan;
 pub mod plugin;

@@ -35,6 +35,9 @@ pub struct Cell {
     pub library: PathBuf,
     /// SHA-256 of the library file, hex.
     pub library_sha256: String,
+    /// A relative cost (about the values its task makes per configuration), to balance shards.
+    #[serde(default)]
+    pub cost: u64,
 }
 
 impl Cell {
@@ -87,20 +90,25 @@ impl Plan {
             threads: file.threads.unwrap_or(crate::suite::DEFAULT_THREADS),
             device: &device,
         };
-        let mut tasks: Vec<(String, TaskType, Option<TaskKind>, serde_json::Value)> = Vec::new();
+        let mut tasks: Vec<(String, TaskType, Option<TaskKind>, serde_json::Value, u64)> = Vec::new();
+        let (n, k) = (file.sampling.observations as f64, file.sampling.samples_per_observation as f64);
         for task in file.tasks.iter().filter(|t| checked.runnable(&t.name)) {
-            let kind = task.resolve().ok().map(|(_, _, op)| op.kind());
-            tasks.push((task.name.clone(), TaskType::Exact, kind, definition(task)));
+            let resolved = task.resolve().ok();
+            let kind = resolved.as_ref().map(|(_, _, op)| op.kind());
+            let dim = resolved.map_or(1.0, |(d, _, _)| d as f64);
+            tasks.push((task.name.clone(), TaskType::Exact, kind, definition(task), (n * k * dim) as u64));
         }
         for task in file.image_tasks.iter().filter(|t| checked.runnable(&t.name)) {
-            tasks.push((task.name.clone(), TaskType::Image, Some(task.degradation.kind()), definition(task)));
+            let kind = Some(task.degradation.kind());
+            tasks.push((task.name.clone(), TaskType::Image, kind, definition(task), image_task_cost(task) as u64));
         }
         let mut cells = Vec::new();
-        for (name, task_type, kind, definition) in &tasks {
+        let mut files = FileHashes::default();
+        for (name, task_type, kind, definition, cost) in &tasks {
             let Some(kind) = kind else { continue };
             for entry in &checked.entries {
                 let plugin = &checked.libraries[entry.library].1;
-                if !plugin.metadata.supports(*kind) {
+                if !plugin.metadata.supports(*kind) || !entry.entry.runs_on(name) {
                     continue;
                 }
                 for config in &entry.configs {
@@ -110,6 +118,7 @@ impl Plan {
                         "task": definition,
                         "plugin": plugin.sha256,
                         "params": params,
+                        "files": files.of_paths(plugin, &config.params),
                         "shared": &shared,
                     });
                     cells.push(Cell {
@@ -122,11 +131,39 @@ impl Plan {
                         plugin: plugin.name().to_string(),
                         library: plugin.path.clone(),
                         library_sha256: plugin.sha256.clone(),
+                        cost: *cost,
                     });
                 }
             }
         }
         Plan { cells }
+    }
+
+    /// The cells of shard `index` of `count` (0-based): every cell lands in exactly one shard,
+    /// the same for every process that plans the same suite. Cells go, costliest first, to the
+    /// shard whose load (costs, plus a build of the cell's task where the shard has none of its
+    /// cells yet) stays lowest, ties to the lowest shard: a greedy longest-processing-time
+    /// balance that keeps a task's cells together when that costs nothing.
+    pub fn shard(&self, index: usize, count: usize) -> Vec<usize> {
+        let count = count.max(1);
+        let mut order: Vec<&Cell> = self.cells.iter().collect();
+        order.sort_by(|a, b| b.cost.cmp(&a.cost).then(a.index.cmp(&b.index)));
+        let mut load = vec![0u64; count];
+        let mut tasks: Vec<Vec<&str>> = vec![Vec::new(); count];
+        let mut assigned = vec![Vec::new(); count];
+        for cell in order {
+            // Building a task (its data, N(X|Y)) costs about a configuration's evaluation.
+            let placed = |s: usize| load[s] + if tasks[s].contains(&cell.task.as_str()) { 0 } else { cell.cost };
+            let best = (0..count).min_by_key(|&s| (placed(s), s)).unwrap_or(0);
+            load[best] = placed(best) + cell.cost;
+            if !tasks[best].contains(&cell.task.as_str()) {
+                tasks[best].push(&cell.task);
+            }
+            assigned[best].push(cell.index);
+        }
+        let mut mine = std::mem::take(&mut assigned[index.min(count - 1)]);
+        mine.sort_unstable();
+        mine
     }
 
     /// What changed from `before` to this plan, one line per cell that only one of them has
@@ -158,8 +195,43 @@ impl Plan {
     }
 }
 
+/// SHA-256s of the files that path parameters name (a TorchScript module, say): part of a
+/// cell's content, so that a changed file makes new cells. Each file is read once per plan.
+#[derive(Default)]
+struct FileHashes(std::collections::BTreeMap<String, String>);
+
+impl FileHashes {
+    /// `(parameter, SHA-256)` for every path parameter of `params` (`missing` for a file that
+    /// cannot be read: the model's construction says why).
+    fn of_paths(&mut self, plugin: &crate::plugin::LoadedPlugin, params: &upbench_sdk::Params) -> Vec<(String, String)> {
+        let paths = plugin.metadata.params.iter().filter(|s| s.kind == upbench_sdk::ParamKind::PATH);
+        paths
+            .filter_map(|spec| {
+                let path = params.text(&spec.name).ok()?;
+                let hash = self.0.entry(path.to_string()).or_insert_with(|| {
+                    std::fs::read(path).map_or_else(|_| "missing".to_string(), |bytes| format!("{:x}", Sha256::digest(bytes)))
+                });
+                Some((spec.name.to_string(), hash.clone()))
+            })
+            .collect()
+    }
+}
+
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
+}
+
+/// A relative cost of one configuration on an image task: images × K × pixels × patch sides
+/// (registered sets: their image count and a typical 2.5·10⁵ pixels).
+fn image_task_cost(task: &crate::task::images::ImageTaskConfig) -> f64 {
+    let (images, pixels) = if task.dataset == crate::task::images::DEAD_LEAVES {
+        let side = task.image_size.unwrap_or(192) as f64;
+        (task.images.unwrap_or(8) as f64, side * side)
+    } else {
+        let registered = crate::task::images::registry::dataset(&task.dataset).map_or(1, |s| s.ground_truths().len());
+        (task.images.unwrap_or(registered).min(registered) as f64, 2.5e5)
+    };
+    images * task.samples_per_image as f64 * pixels * task.patches.len().max(1) as f64
 }
 
 /// A task's definition as JSON (its suite table, defaults filled in by serde).

@@ -171,12 +171,24 @@ pub struct PluginEntry {
     /// A library file, relative to the suite file.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// The tables' name for this entry's configurations, followed by the parameters it sweeps
+    /// (default: the plugin's name followed by every parameter the entry sets).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The tasks, by name, this entry runs on (default: every task the plugin solves).
+    #[serde(default)]
+    pub tasks: Option<Vec<String>>,
     /// Parameter values; arrays sweep.
     #[serde(default)]
     pub params: BTreeMap<String, toml::Spanned<toml::Value>>,
 }
 
 impl PluginEntry {
+    /// Whether the entry runs on the task named `task` (when the plugin solves it).
+    pub fn runs_on(&self, task: &str) -> bool {
+        self.tasks.as_ref().is_none_or(|tasks| tasks.iter().any(|t| t == task))
+    }
+
     /// How the suite refers to it.
     pub fn reference(&self) -> String {
         match (&self.name, &self.path) {

@@ -18,7 +18,7 @@ fn model(name: &str, params: &[(&str, toml::Value)], spec: &TaskSpec) -> upbench
     let file = format!("libupbench_plugin_{}.so", name.replace('-', "_"));
     let loaded = plugin::load(&plugins().join(file), Path::new("/tmp")).unwrap_or_else(|e| panic!("{e}"));
     let given: Vec<(String, toml::Value)> = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let config = resolve_params(&loaded.metadata, &given).unwrap().remove(0);
+    let config = resolve_params(&loaded.metadata, &given, std::path::Path::new("."), None).unwrap().remove(0);
     loaded.new_model(&config.params, spec).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -101,7 +101,7 @@ fn a_missing_weights_file_is_named_with_the_way_to_point_at_it() {
     let file = "libupbench_plugin_srvgg_x4.so";
     let loaded = plugin::load(&plugins().join(file), Path::new("/tmp")).unwrap();
     let given = vec![("weights".to_string(), toml::Value::String("no-such.safetensors".into()))];
-    let config = resolve_params(&loaded.metadata, &given).unwrap().remove(0);
+    let config = resolve_params(&loaded.metadata, &given, std::path::Path::new("."), None).unwrap().remove(0);
     let err = loaded.new_model(&config.params, &image_task(TaskKind::ImageSuperResolution, 3, 4, 0.0)).err().unwrap();
     let msg = err.to_string();
     assert!(msg.contains("no-such.safetensors") && msg.contains("UPBENCH_MODELS_DIR"), "{msg}");

@@ -4,6 +4,7 @@ mod util;
 
 mod abi;
 mod cli;
+mod cluster;
 mod exact_tasks;
 mod image_models;
 mod image_tasks;
@@ -11,5 +12,6 @@ mod images;
 mod isolation;
 mod loader;
 mod mixture_tasks;
+mod pytorch;
 mod reports;
 mod scaffold;

@@ -50,6 +50,7 @@ pub fn plugins() -> &'static Path {
             "espcn-x4",
             "srvgg-x4",
             "dncnn-s25",
+            "torchscript",
             "fixture-panicking-plugin",
             "fixture-lying-plugin",
             "fixture-hostile-plugin",
@@ -99,10 +100,18 @@ pub fn run(suite_text: &str) -> RunReport {
     run_with(suite_text, &mut Silent)
 }
 
+/// Runs the suite file at `path` in-process on the CPU with the built plugins.
+pub fn run_suite_file(path: &Path) -> RunReport {
+    run_parsed(Suite::load(path).unwrap_or_else(|e| panic!("{e}")), &mut Silent)
+}
+
 /// [`run`], reporting progress to `progress`.
 pub fn run_with(suite_text: &str, progress: &mut dyn Progress) -> RunReport {
+    run_parsed(Suite::parse(suite_text, "test.toml", workspace(), "test").unwrap_or_else(|e| panic!("{e}")), progress)
+}
+
+fn run_parsed(suite: Suite, progress: &mut dyn Progress) -> RunReport {
     let dir = plugins().to_path_buf();
-    let suite = Suite::parse(suite_text, "test.toml", workspace(), "test").unwrap_or_else(|e| panic!("{e}"));
     let log_dir = tempfile::tempdir().unwrap().keep();
     let plan = RunPlan {
         suite,

@@ -25,6 +25,10 @@ impl ParamKind {
     pub const BOOL: ParamKind = ParamKind(2);
     /// A string.
     pub const TEXT: ParamKind = ParamKind(3);
+    /// A file path (SDK 1.2): written as a string in the suite, a relative one resolved against
+    /// the suite file's folder by the harness, and handed to the plugin as [`ParamValue::Text`].
+    /// A harness older than 1.2 refuses the parameter by name instead of guessing.
+    pub const PATH: ParamKind = ParamKind(4);
 
     /// The code that crosses the boundary.
     pub const fn code(self) -> u8 {
@@ -45,6 +49,7 @@ impl fmt::Display for ParamKind {
             ParamKind::INT => f.write_str("integer"),
             ParamKind::BOOL => f.write_str("boolean"),
             ParamKind::TEXT => f.write_str("string"),
+            ParamKind::PATH => f.write_str("path"),
             ParamKind(code) => write!(f, "parameter type {code}"),
         }
     }
@@ -124,6 +129,12 @@ impl ParamSpec {
             description: description.into(),
             extensions: Extensions::default(),
         }
+    }
+
+    /// A file path ([`ParamKind::PATH`]) with a default path (`""` for none), read with
+    /// [`Params::text`].
+    pub fn path(name: &str, default: &str, description: &str) -> Self {
+        ParamSpec { kind: ParamKind::PATH, ..ParamSpec::new(name, ParamValue::Text(default.into()), description) }
     }
 
     /// The default value, when this SDK version knows its type.

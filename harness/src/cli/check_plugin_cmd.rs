@@ -1,6 +1,8 @@
 //! `upbench check-plugin`: the SDK's conformance checks ([`upbench_sdk::testing::check_plugin`])
 //! on a built plugin library, loaded as a run loads it.
 
+use std::path::Path;
+
 use anyhow::{bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use upbench_sdk::testing::{self, Outcome};
@@ -25,7 +27,9 @@ pub fn run(args: CheckPluginArgs) -> anyhow::Result<bool> {
     let data_dir = crate::task::images::data_dir(args.data_dir.as_deref());
     point_plugins_at_models(args.models_dir.clone(), &data_dir);
     let plugin = load(&args.library, &std::env::temp_dir().join("upbench-logs"))?;
-    let configs = resolve_params(&plugin.metadata, &given).with_context(|| args.library.display().to_string())?;
+    // Relative paths on the command line are read from the working directory.
+    let configs = resolve_params(&plugin.metadata, &given, Path::new("."), None)
+        .with_context(|| args.library.display().to_string())?;
     let declared: Vec<TaskKind> = plugin.metadata.task_kinds.iter().filter_map(|k| k.parse().ok()).collect();
     let kinds = if kinds.is_empty() { declared } else { kinds };
     if kinds.is_empty() {

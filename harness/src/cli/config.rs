@@ -58,7 +58,10 @@ impl RunConfig {
             }
         }));
         plugin_dirs.extend(exe_dir);
-        let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), sanitize(&suite.name));
+        let run_id = match args.shard {
+            Some(shard) => format!("shard-{}-of-{}", shard.index, shard.count),
+            None => format!("{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), sanitize(&suite.name)),
+        };
         let run_dir = args.out.join(&run_id);
         let data_dir = absolute(&crate::task::images::data_dir(args.data_dir.as_deref()));
         point_plugins_at_models(args.models_dir.clone(), &data_dir);
@@ -83,11 +86,57 @@ impl RunConfig {
         })
     }
 
+    /// The configuration of a command other than `run` that needs a suite's tasks (`judge`,
+    /// `export-task`): the suite (or the embedded default), device, data and models directories
+    /// and output directory resolved as `run` resolves them; in this process.
+    pub fn for_suite(
+        suite: Option<PathBuf>,
+        device: crate::device::DeviceChoice,
+        data_dir: Option<PathBuf>,
+        models_dir: Option<PathBuf>,
+        out: PathBuf,
+        quiet: bool,
+    ) -> anyhow::Result<RunConfig> {
+        RunConfig::from_args(RunArgs {
+            suite,
+            resume: None,
+            isolation: IsolationChoice::None,
+            cell_timeout: None,
+            worker_memory: None,
+            device,
+            out,
+            plugin_dirs: Vec::new(),
+            data_dir,
+            models_dir,
+            quiet,
+            json: false,
+            threads: None,
+            shard: None,
+            check: false,
+        })
+    }
+
     /// Creates the run directory under `--out` (`<run-id>`, or `<run-id>-2`… when another run
     /// took that name first) and points the plan at it.
     pub fn claim_run_dir(&mut self) -> anyhow::Result<()> {
         let out = &self.invocation.out;
         self.created_out = !out.exists();
+        if self.invocation.shard.is_some() {
+            // A shard's directory has a fixed name, so that its siblings and a rerun find it.
+            let dir = out.join(&self.plan.run_id);
+            std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+                    "{} exists: a shard's run directory is made once; finish it with `upbench run --resume {}`",
+                    dir.display(),
+                    dir.display()
+                ),
+                Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+            }
+            self.use_run_dir(dir);
+            return Ok(());
+        }
         let dir = crate::journal::create_unique_dir(out, &self.plan.run_id)
             .with_context(|| format!("cannot create the run directory under {}", out.display()))?;
         self.use_run_dir(dir);

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use tch::{Kind, Tensor};
 
@@ -13,60 +13,14 @@ use crate::estimate::{
 };
 use crate::judge::{sample_size_reasons, Reason};
 
-/// Reads a C-order float32/float64 `.npy` file of rank 3 as a float64 tensor. Every error names
-/// the file and where in it the problem is (its header, the data from byte N, value [i, k, j]);
-/// no input makes it panic or allocate more than the file holds.
+/// Reads samples `[n, K, d]` from a float32/float64 `.npy` file ([`crate::npy::read`]: every
+/// error names the file and where in it).
 pub fn read_npy3(path: &Path) -> anyhow::Result<Tensor> {
-    let at = path.display();
-    let bytes = std::fs::read(path).with_context(|| format!("{at}: cannot read"))?;
-    let mut rest: &[u8] = &bytes;
-    // npyz multiplies the shape unchecked (a panic in debug builds): such a header is an error.
-    let parsed = std::panic::catch_unwind(move || npyz::NpyHeader::from_reader(&mut rest).map(|h| (h, rest)));
-    let (header, data) = match parsed {
-        Ok(Ok(parsed)) => parsed,
-        Ok(Err(e)) => bail!("{at}: not a .npy file (its header: {e})"),
-        Err(_) => bail!("{at}: not a .npy file (its header declares a shape whose size overflows)"),
-    };
-    let data_start = bytes.len() - data.len();
-    let shape = header.shape().to_vec();
-    if shape.len() != 3 {
-        bail!("{at}: expected shape [n, K, d], got {shape:?} (in its header)");
+    let array = crate::npy::read(path)?;
+    if array.shape.len() != 3 {
+        bail!("{}: expected shape [n, K, d], got {:?} (in its header)", path.display(), array.shape);
     }
-    if header.order() != npyz::Order::C {
-        bail!("{at}: Fortran-ordered arrays are not supported; save with numpy.ascontiguousarray");
-    }
-    let descr = header.dtype().descr();
-    let item_size: u64 = match descr.trim_matches('\'') {
-        "<f8" => 8,
-        "<f4" => 4,
-        other => bail!("{at}: dtype {other} is not supported (use float32 or float64)"),
-    };
-    let needed = shape.iter().try_fold(item_size, |acc, &s| acc.checked_mul(s));
-    if needed != Some(data.len() as u64) {
-        let declared = needed.map_or("more than 2⁶⁴".to_string(), |n| n.to_string());
-        bail!(
-            "{at}: its header declares shape {shape:?}, {declared} bytes of data from byte {data_start}, but the file holds {} bytes there",
-            data.len()
-        );
-    }
-    let file = npyz::NpyFile::with_header(header, data);
-    let values: Vec<f64> = match item_size {
-        8 => file.into_vec::<f64>(),
-        _ => file.into_vec::<f32>().map(|v| v.into_iter().map(f64::from).collect()),
-    }
-    .with_context(|| format!("{at}: unreadable data from byte {data_start}"))?;
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        let (k, d) = (shape[1] as usize, shape[2] as usize);
-        bail!(
-            "{at}: value [{}, {}, {}] is {} (NaN and infinities are not samples)",
-            i / (k * d),
-            i / d % k,
-            i % d,
-            values[i]
-        );
-    }
-    let shape: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
-    Ok(Tensor::f_from_slice(&values)?.f_reshape(&shape)?)
+    Ok(array.to_tensor()?)
 }
 
 fn fmt(e: &Estimate) -> String {
@@ -294,105 +248,15 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
     use super::read_npy3;
 
-    /// A valid `.npy` file (format 1.0) of `shape` holding 0, 1, 2, … as float64 (`f8`) or float32.
-    fn npy(shape: &[u64], f8: bool) -> Vec<u8> {
-        let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
-        let descr = if f8 { "<f8" } else { "<f4" };
-        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}", dims.join(", "));
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        for i in 0..shape.iter().product::<u64>() {
-            if f8 {
-                out.extend_from_slice(&(i as f64).to_le_bytes());
-            } else {
-                out.extend_from_slice(&(i as f32).to_le_bytes());
-            }
-        }
-        out
-    }
-
-    /// Reads `bytes` as a file: never a panic; an error names the file.
-    fn read_bytes(bytes: &[u8]) -> Result<(), String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("samples.npy");
-        std::fs::write(&path, bytes).unwrap();
-        match read_npy3(&path) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let message = format!("{e:#}");
-                assert!(
-                    message.contains(&path.display().to_string()),
-                    "an error that does not name the file: {message}"
-                );
-                Err(message)
-            }
-        }
-    }
-
     #[test]
-    fn a_valid_file_reads_and_its_damage_is_located() {
-        let good = npy(&[2, 3, 4], true);
-        assert!(read_bytes(&good).is_ok());
-        assert!(read_bytes(&npy(&[2, 3, 4], false)).is_ok());
-        let short = read_bytes(&good[..good.len() - 8]).unwrap_err();
-        assert!(short.contains("192 bytes of data from byte 128") && short.contains("184 bytes there"), "{short}");
-        let mut nan = good.clone();
-        let at = good.len() - 8 * 5;
-        nan[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
-        let nan = read_bytes(&nan).unwrap_err();
-        assert!(nan.contains("value [1, 1, 3] is NaN"), "{nan}");
-        let rank = read_bytes(&npy(&[2, 3], true)).unwrap_err();
-        assert!(rank.contains("expected shape [n, K, d], got [2, 3]"), "{rank}");
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = read_bytes(&bytes);
-        }
-
-        #[test]
-        fn damaged_files_never_panic(
-            shape in proptest::collection::vec(0u64..4, 1..5),
-            f8 in any::<bool>(),
-            cut in any::<prop::sample::Index>(),
-            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
-        ) {
-            let mut bytes = npy(&shape, f8);
-            for (at, value) in flips {
-                let i = at.index(bytes.len());
-                bytes[i] = value;
-            }
-            let keep = cut.index(bytes.len() + 1);
-            let _ = read_bytes(&bytes[..keep.max(bytes.len() / 2)]);
-            let _ = read_bytes(&bytes);
-        }
-
-        #[test]
-        fn headers_with_any_shape_never_panic(dims in proptest::collection::vec(any::<u64>(), 0..5)) {
-            let shape: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
-            let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}", shape.join(", "));
-            let mut header = dict.into_bytes();
-            while (10 + header.len() + 1) % 64 != 0 {
-                header.push(b' ');
-            }
-            header.push(b'\n');
-            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-            bytes.extend_from_slice(&header);
-            bytes.extend_from_slice(&[0u8; 64]);
-            let _ = read_bytes(&bytes);
-        }
+    fn samples_must_have_rank_three() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flat.npy");
+        crate::npy::write(&path, &tch::Tensor::from_slice(&[1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]).reshape([2, 3]), false)
+            .unwrap();
+        let err = format!("{:#}", read_npy3(&path).unwrap_err());
+        assert!(err.contains("flat.npy: expected shape [n, K, d], got [2, 3]"), "{err}");
     }
 }

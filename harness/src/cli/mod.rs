@@ -19,10 +19,12 @@ macro_rules! out {
 }
 
 mod check_plugin_cmd;
+mod cluster_cmd;
 mod compare_cmd;
 pub mod config;
 mod data_cmd;
 mod estimate_cmd;
+mod external_cmd;
 mod new_plugin_cmd;
 mod plugins_cmd;
 mod report_cmd;
@@ -69,6 +71,14 @@ pub enum Command {
     NewPlugin(NewPluginArgs),
     /// List the registered image sets, fetch them (--fetch) and check a data directory against their SHA-256 checksums.
     Data(DataArgs),
+    /// Write what a model needs to solve a suite's task as .npy files with a manifest (task.json), for models run outside upbench.
+    ExportTask(ExportTaskArgs),
+    /// Judge samples made outside upbench (.npy, for a task `export-task` wrote) exactly as a plugin's: table, verdict, report.
+    Judge(JudgeArgs),
+    /// Join the run directories of a suite's shards (`run --shard I/N`) into the run a single machine would have made.
+    Merge(MergeArgs),
+    /// Run a suite on a Slurm cluster: a job array of shards and a merge job that waits for them.
+    Slurm(SlurmArgs),
     /// Serve cells to `upbench run` (started by it, one process at a time; not for people).
     #[command(hide = true)]
     Worker,
@@ -89,6 +99,68 @@ pub struct DataArgs {
     /// `<set>/<file>` under the source's file names (see benchmarks/datasets.toml).
     #[arg(long, requires = "fetch")]
     pub from: Option<String>,
+}
+
+/// `upbench export-task`.
+#[derive(Debug, clap::Args)]
+pub struct ExportTaskArgs {
+    /// Suite file (TOML); the embedded default suite when omitted.
+    pub suite: Option<PathBuf>,
+    /// The task to export (every task when omitted: one folder per task under --out).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The directory to write into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The device the task's data is drawn on, as for `run` (judge on the same one).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Where image tasks find their sets (else UPBENCH_DATA_DIR, else ./datasets).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// As for `run`.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
+}
+
+/// `upbench judge`.
+#[derive(Debug, clap::Args)]
+pub struct JudgeArgs {
+    /// Suite file (TOML); the embedded default suite when omitted.
+    pub suite: Option<PathBuf>,
+    /// The task the samples answer.
+    #[arg(long)]
+    pub task: String,
+    /// The samples: one .npy file (exact tasks: [n, K, d] or [n, d]; image tasks of one image
+    /// size: [n, K, C, H, W] or [n, C, H, W]), or a directory holding each input's samples file
+    /// as task.json names it (image tasks: one [K, C, H, W] or [C, H, W] file per image).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// The directory `export-task` wrote (default: the nearest one holding task.json at or
+    /// above the samples).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// The table's name for the samples (default: the samples' file or folder name).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Directory under which the judgement's `<run-id>/` folder is written.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// The device, as for `run` and `export-task`.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Where image tasks find their sets (else UPBENCH_DATA_DIR, else ./datasets).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// As for `run`.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
+    /// Print only the table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the results (results.json's content) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `upbench report`.
@@ -190,11 +262,85 @@ pub struct RunArgs {
     /// reproducible bit for bit).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Run shard I of N (e.g. `2/3`): a deterministic, cost-balanced part of the suite's cells,
+    /// written to `shard-I-of-N` under --out; `upbench merge` joins the shards' run directories.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "check")]
+    pub shard: Option<ShardArg>,
     /// Only check the suite (plugins, parameters, configurations, tasks, data) and run nothing:
     /// exit 0 when it is ready, 2 with every problem listed when it is not. Every run makes the
     /// same checks first.
     #[arg(long, conflicts_with = "json")]
     pub check: bool,
+}
+
+/// `run --shard I/N`: shard I (1-based) of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardArg {
+    /// I, from 1.
+    pub index: usize,
+    /// N.
+    pub count: usize,
+}
+
+fn parse_shard(text: &str) -> Result<ShardArg, String> {
+    let bad = || format!("'{text}' is not a shard I/N with 1 ≤ I ≤ N (e.g. 2/3)");
+    let (index, count) = text.split_once('/').ok_or_else(bad)?;
+    let (index, count): (usize, usize) = (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
+    if index == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(ShardArg { index, count })
+}
+
+/// `upbench merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (made by `upbench run --shard I/N`).
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Directory under which the merged run's `<run-id>/` folder is written.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Print only the table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the results (results.json's content) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `upbench slurm`.
+#[derive(Debug, clap::Args)]
+pub struct SlurmArgs {
+    /// Suite file (TOML); the embedded default suite when omitted.
+    pub suite: Option<PathBuf>,
+    /// Shards: the job array's size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// The partition to submit to (the cluster's default when omitted).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// GPUs per shard (`--gres=gpu:G`); the shards then run on CUDA.
+    #[arg(long, value_name = "G")]
+    pub gpus_per_shard: Option<u32>,
+    /// Time limit of each shard and of the merge, in a form sbatch takes (e.g. `4:00:00`).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// A directory every node sees, under which the run's `<run-id>-slurm/` folder is written.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Where image tasks find their sets, on every node (else UPBENCH_DATA_DIR, else ./datasets).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where model plugins find their weights, on every node.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
+    /// More directories to search for plugins.
+    #[arg(long = "plugin-dir")]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Write the sbatch scripts and print the commands, but submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `run --isolation`.
@@ -345,6 +491,10 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         Command::NewPlugin(a) => new_plugin_cmd::run(a),
         Command::Report(a) => report_cmd::run(a),
         Command::Compare(a) => compare_cmd::run(a),
+        Command::ExportTask(a) => external_cmd::export(a),
+        Command::Merge(a) => cluster_cmd::merge(a),
+        Command::Slurm(a) => cluster_cmd::slurm(a),
+        Command::Judge(a) => external_cmd::judge(a),
         Command::Worker => crate::worker::serve().map(|()| true),
     }
 }

@@ -113,6 +113,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         suite_text: plan.suite.text.clone(),
         manifest: manifest(plan, &checked, now()),
         plan: Plan::new(&plan.suite, &checked, plan.device),
+        shard: None,
+    };
+    let header = match config.invocation.shard {
+        Some(s) => Header {
+            shard: Some(crate::journal::Shard { index: s.index, count: s.count, cells: header.plan.shard(s.index - 1, s.count) }),
+            ..header
+        },
+        None => header,
     };
     std::fs::write(config.run_dir.join("manifest.json"), serde_json::to_vec_pretty(&header.manifest)?)
         .with_context(|| format!("cannot write into {}", config.run_dir.display()))?;

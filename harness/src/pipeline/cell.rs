@@ -5,6 +5,7 @@
 //! summaries and how a model's outputs on its observations become per-observation statistics;
 //! constructing the model, judging, timing and assembling the result are [`evaluate`]'s alone.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use crate::judge::{self, JudgeConfig, Reason, TaskTruth};
 use crate::plan::{Cell, TaskType};
 use crate::plugin::{self, LoadError, LoadedPlugin, ParamError, PluginConfig};
 use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
-use crate::run::{self, RunError};
+use crate::run::{self, GivenSamples, RunError};
 use crate::seed::derive_seed;
 use crate::task::TaskError;
 
@@ -47,6 +48,9 @@ impl CellOutcome {
         CellOutcome { results: Vec::new(), failures: vec![failure(cell, error)] }
     }
 }
+
+/// The plugin name of results judged from given samples (`upbench judge`).
+pub const GIVEN_SAMPLES: &str = "given-samples";
 
 /// Why a cell, or a part of it, failed: typed up to the [`Failure`] record, whose stage it
 /// decides.
@@ -174,12 +178,37 @@ pub(crate) trait Task {
 
     /// The measurements throughput is timed on, and the shape of one sample.
     fn timing_batch(&self, device: tch::Device) -> Result<(Tensor, Vec<i64>), CellError>;
+
+    /// What a model receives, input by input (`upbench export-task`, `upbench judge`): all
+    /// measurements of an exact task at once, an image task's images one by one.
+    fn inputs(&self) -> Vec<TaskInput>;
+}
+
+/// One of a task's inputs: measurements as `restore` receives them, the observations they are,
+/// and the shape of one sample of the answer.
+pub struct TaskInput {
+    /// `measurements` (exact tasks) or the image's file name.
+    pub name: String,
+    /// `[b, …]`: the measurements of the observations, as plugins get them.
+    pub measurements: Tensor,
+    /// Which observations, in task order.
+    pub observations: Range<usize>,
+    /// `[d]` or `[C, H, W]`.
+    pub sample_shape: Vec<i64>,
+}
+
+/// Where a cell's samples come from.
+pub(crate) enum Sampler<'a> {
+    /// A plugin's model, run on the measurements.
+    Model(&'a mut ModelBox),
+    /// Samples made outside upbench (`upbench judge`), in task order.
+    Given(&'a GivenSamples),
 }
 
 /// A model under evaluation, with what its task needs to run and estimate it.
 pub(crate) struct ModelRun<'a> {
-    /// The model.
-    pub model: &'a mut ModelBox,
+    /// Where its samples come from.
+    pub sampler: Sampler<'a>,
     /// Whether it samples (else it is asked for one output per observation).
     pub stochastic: bool,
     /// Samples per observation it is asked for (1 for a deterministic configuration).
@@ -193,13 +222,45 @@ pub(crate) struct ModelRun<'a> {
 }
 
 impl ModelRun<'_> {
-    /// `restore` on `measurements` with a seed derived from the suite's and `stream`.
-    pub fn restore(&mut self, measurements: &Tensor, stream: &[&str], sample_shape: &[i64]) -> Result<Tensor, RunError> {
-        let mut names = vec!["model"];
-        names.extend_from_slice(stream);
-        let seed = derive_seed(self.plan.suite.file.seed, &names);
-        run::restore(self.model, measurements, self.samples, seed, sample_shape)
+    /// The samples `[b, K, sample…]` of `observations`, whose measurements are `measurements`:
+    /// the model's, seeded from the suite's seed and `stream`, or the given ones.
+    pub fn restore(
+        &mut self,
+        measurements: &Tensor,
+        observations: Range<usize>,
+        stream: &[&str],
+        sample_shape: &[i64],
+    ) -> Result<Tensor, RunError> {
+        match &mut self.sampler {
+            Sampler::Model(model) => {
+                let mut names = vec!["model"];
+                names.extend_from_slice(stream);
+                let seed = derive_seed(self.plan.suite.file.seed, &names);
+                run::restore(model, measurements, self.samples, seed, sample_shape)
+            }
+            Sampler::Given(given) => given.slice(observations, measurements.device()),
+        }
     }
+}
+
+/// What a cell evaluates.
+pub(crate) enum Subject<'a> {
+    /// A plugin's configuration.
+    Plugin {
+        /// The plugin.
+        plugin: &'a LoadedPlugin,
+        /// The configuration.
+        config: &'a PluginConfig,
+    },
+    /// Samples made outside upbench.
+    Given {
+        /// The samples.
+        samples: &'a GivenSamples,
+        /// The table's name for them.
+        label: &'a str,
+        /// Where they were read from, for the record.
+        origin: &'a str,
+    },
 }
 
 /// What a task measured of one model.
@@ -216,39 +277,57 @@ pub(crate) struct Measured {
     pub notes: Vec<CellError>,
 }
 
-/// Evaluates one configuration on a prepared task: constructs the model, measures it, judges
-/// each summary, times it. Failures that spare the results come back beside them.
-fn evaluate(
+/// Evaluates a plugin's configuration or given samples on a prepared task: constructs the
+/// model, measures it, judges each summary, times it (models only). Failures that spare the
+/// results come back beside them.
+pub(crate) fn evaluate(
     plan: &RunPlan,
-    plugin: &LoadedPlugin,
-    config: &PluginConfig,
+    subject: &Subject<'_>,
     (task_name, task): (&str, &dyn Task),
     summaries: &[TaskSummary],
 ) -> Result<(Vec<ConfigResult>, Vec<CellError>), CellError> {
     let file = &plan.suite.file;
-    let spec = task.spec(crate::device::sdk_device(plan.device));
-    let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
-    let stochastic = plugin.samples(&model);
-    let samples = if stochastic { task.samples_per_observation() as u32 } else { 1 };
     let estimator = file.estimator.estimator();
-    let mut run =
-        ModelRun { model: &mut model, stochastic, samples, label: &config.label, plan, estimator: estimator.as_ref() };
-    let mut measured = task.measure(&mut run, summaries)?;
     let intervals = |names: &[&str]| file.statistics.intervals(derive_seed(file.seed, names));
-    let (batch, sample_shape) = task.timing_batch(plan.device)?;
-    let timing_intervals = intervals(&["timing", task_name, &config.label]);
-    let throughput = match run::throughput(&mut model, &batch, samples, &sample_shape, file.timing, timing_intervals) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            measured.notes.push(CellError::Timing(e));
-            None
+    let (label, measured, stochastic, throughput) = match subject {
+        Subject::Plugin { plugin, config } => {
+            let spec = task.spec(crate::device::sdk_device(plan.device));
+            let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
+            let stochastic = plugin.samples(&model);
+            let samples = if stochastic { task.samples_per_observation() as u32 } else { 1 };
+            let sampler = Sampler::Model(&mut model);
+            let mut run =
+                ModelRun { sampler, stochastic, samples, label: &config.label, plan, estimator: estimator.as_ref() };
+            let mut measured = task.measure(&mut run, summaries)?;
+            let (batch, sample_shape) = task.timing_batch(plan.device)?;
+            let timing_intervals = intervals(&["timing", task_name, &config.label]);
+            let timed = run::throughput(&mut model, &batch, samples, &sample_shape, file.timing, timing_intervals);
+            let throughput = timed.map_err(|e| measured.notes.push(CellError::Timing(e))).ok();
+            (config.label.as_str(), measured, stochastic, throughput)
+        }
+        Subject::Given { samples, label, .. } => {
+            let k = samples.samples_per_observation();
+            let sampler = Sampler::Given(samples);
+            let mut run =
+                ModelRun { sampler, stochastic: k > 1, samples: k as u32, label, plan, estimator: estimator.as_ref() };
+            (*label, task.measure(&mut run, summaries)?, k > 1, None)
+        }
+    };
+    let (plugin_name, plugin_version, params) = match subject {
+        Subject::Plugin { plugin, config } => (
+            plugin.name().to_string(),
+            plugin.metadata.version.to_string(),
+            config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
+        ),
+        Subject::Given { origin, .. } => {
+            (GIVEN_SAMPLES.to_string(), env!("CARGO_PKG_VERSION").to_string(), vec![("samples".into(), origin.to_string())])
         }
     };
     let mut results = Vec::with_capacity(summaries.len());
     for ((stats, reason), summary) in measured.stats.into_iter().zip(summaries) {
         let truth = TaskTruth { inherent: &summary.inherent, dim: summary.signal_dim };
         let judge_config = JudgeConfig {
-            intervals: intervals(&["bootstrap", &summary.name, &config.label]),
+            intervals: intervals(&["bootstrap", &summary.name, label]),
             band_tolerance: file.statistics.band_tolerance,
         };
         let mut judgement = judge::judge(&stats, &truth, &judge_config);
@@ -259,10 +338,10 @@ fn evaluate(
         let (psnr_y_db, ssim) = measured.image_scores.map_or((None, None), |(p, s)| (Some(p), Some(s)));
         results.push(ConfigResult {
             task: summary.name.clone(),
-            plugin: plugin.name().into(),
-            plugin_version: plugin.metadata.version.to_string(),
-            label: config.label.clone(),
-            params: config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
+            plugin: plugin_name.clone(),
+            plugin_version: plugin_version.clone(),
+            label: label.to_string(),
+            params: params.clone(),
             stochastic,
             rank: 0,
             judgement,
@@ -332,14 +411,15 @@ impl<'p> Workbench<'p> {
             return Err(CellError::LibraryChanged);
         }
         let entry = self.plan.suite.file.plugins.get(cell.entry).ok_or(CellError::NoEntry(cell.entry))?;
-        let configs = plugin::resolve_params(&plugin.metadata, &super::given_params(entry))?;
+        let configs = super::configurations(self.plan, plugin, entry)?;
         let config = configs.into_iter().find(|c| c.label == cell.label).ok_or(CellError::NoConfiguration)?;
         if self.prepared.as_ref().is_none_or(|(name, _)| *name != cell.task) {
             self.prepared = None;
             self.prepared = Some((cell.task.clone(), prepare(self.plan, &cell.task, cell.task_type)?));
         }
         let Some((_, task)) = &self.prepared else { unreachable!("prepared just above") };
-        evaluate(self.plan, plugin, &config, (&cell.task, task.as_ref()), &request.summaries)
+        let subject = Subject::Plugin { plugin, config: &config };
+        evaluate(self.plan, &subject, (&cell.task, task.as_ref()), &request.summaries)
     }
 
     /// The index of the library at `path`, loading it the first time.
@@ -359,7 +439,7 @@ impl<'p> Workbench<'p> {
 }
 
 /// Prepares task `name` from the suite.
-fn prepare(plan: &RunPlan, name: &str, task_type: TaskType) -> Result<Box<dyn Task>, CellError> {
+pub(crate) fn prepare(plan: &RunPlan, name: &str, task_type: TaskType) -> Result<Box<dyn Task>, CellError> {
     let file = &plan.suite.file;
     let missing = || CellError::NoTask(name.to_string());
     Ok(match task_type {

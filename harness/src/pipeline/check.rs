@@ -11,10 +11,10 @@ use upbench_sdk::{TaskKind, TaskSpec};
 
 use super::{locate, LoadedPlugin, RunPlan};
 use crate::device::sdk_device;
-use crate::plugin::{self, PluginConfig};
+use crate::plugin::PluginConfig;
 use crate::report::{Failure, Stage};
 use crate::seed::derive_seed;
-use crate::suite::{PluginEntry, SuiteFile};
+use crate::suite::PluginEntry;
 use crate::task::ExactTask;
 
 /// A `[[plugin]]` entry that loaded and whose parameters resolved.
@@ -47,32 +47,11 @@ impl CheckedSuite<'_> {
         !self.broken_tasks.iter().any(|b| b == name)
     }
 
-    /// How many (task, configuration) runs lie ahead.
-    pub fn planned_runs(&self, file: &SuiteFile) -> usize {
-        task_kinds(file, |name| self.runnable(name))
-            .into_iter()
-            .map(|kind| {
-                self.entries
-                    .iter()
-                    .filter(|e| self.libraries[e.library].1.metadata.supports(kind))
-                    .map(|e| e.configs.len())
-                    .sum::<usize>()
-            })
-            .sum()
-    }
-
     /// The problems, one per line, for the command line: where and what, then whom.
     pub fn describe_problems(&self) -> String {
         let lines: Vec<String> = self.problems.iter().map(|f| format!("  {} [{}]", f.message, f.subject)).collect();
         lines.join("\n")
     }
-}
-
-/// The kinds of the suite's tasks whose name `keep` accepts, in suite order.
-fn task_kinds(file: &SuiteFile, keep: impl Fn(&str) -> bool) -> Vec<TaskKind> {
-    let exact =
-        file.tasks.iter().filter(|t| keep(&t.name)).filter_map(|t| t.resolve().ok().map(|(_, _, op)| op.kind()));
-    exact.chain(file.image_tasks.iter().filter(|t| keep(&t.name)).map(|t| t.degradation.kind())).collect()
 }
 
 /// The task kinds of the suite's tasks, in suite order, each with the spec plugins are told
@@ -125,7 +104,7 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
     let mut problems = Vec::new();
     let mut broken_tasks = Vec::new();
     let specs = task_specs(plan, &mut problems, &mut broken_tasks);
-    let kinds = task_kinds(&suite.file, |_| true);
+    let task_names: Vec<&str> = suite.file.tasks.iter().map(|t| t.name.as_str()).chain(suite.file.image_tasks.iter().map(|t| t.name.as_str())).collect();
     let mut libraries: Vec<(PathBuf, LoadedPlugin)> = Vec::new();
     let mut entries = Vec::new();
     for (index, entry) in suite.file.plugins.iter().enumerate() {
@@ -145,7 +124,7 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
         };
         let loaded = &libraries[library].1;
         let subject = format!("{} ({})", loaded.name(), loaded.path.display());
-        let configs = match plugin::resolve_params(&loaded.metadata, &super::given_params(entry)) {
+        let configs = match super::configurations(plan, loaded, entry) {
             Ok(c) => c,
             Err(e) => {
                 let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
@@ -158,9 +137,23 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
                 continue;
             }
         };
-        if !kinds.iter().any(|k| loaded.metadata.supports(*k)) {
+        if let Some(unknown) = entry.tasks.iter().flatten().find(|t| !task_names.contains(&t.as_str())) {
+            let quoted = format!("\"{unknown}\"");
+            let at = suite.text[entry_at..].find(&quoted).map_or(entry_at, |i| entry_at + i);
+            let message = format!("`tasks` names '{unknown}', which this suite does not have (it has: {})", task_names.join(", "));
+            problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, at) });
+            continue;
+        }
+        // The specs of the tasks this entry runs on and the plugin solves, in suite order.
+        let fitting: Vec<&TaskSpec> = specs
+            .iter()
+            .filter(|(kind, spec)| loaded.metadata.supports(*kind) && entry.runs_on(spec.name.as_str()))
+            .map(|(_, spec)| spec)
+            .collect();
+        if fitting.is_empty() {
             let declared: Vec<&str> = loaded.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
-            let message = format!("solves none of this suite's tasks (it declares: {})", declared.join(", "));
+            let whose = if entry.tasks.is_some() { "the tasks it is given" } else { "this suite's tasks" };
+            let message = format!("solves none of {whose} (it declares: {})", declared.join(", "));
             problems.push(Failure {
                 stage: Stage::Configure,
                 subject,
@@ -172,7 +165,7 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
         // Constructing every configuration once finds refused values and missing weights; the
         // configurations that construct still run.
         let mut configs = configs;
-        if let Some((_, spec)) = specs.iter().find(|(kind, _)| loaded.metadata.supports(*kind)) {
+        if let Some(spec) = fitting.first() {
             configs.retain(|config| match loaded.new_model(&config.params, spec) {
                 Ok(_) => true,
                 Err(e) => {

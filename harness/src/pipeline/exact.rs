@@ -4,7 +4,7 @@
 
 use tch::Tensor;
 
-use super::cell::{CellError, Measured, ModelRun, Task};
+use super::cell::{CellError, Measured, ModelRun, Task, TaskInput};
 use super::RunPlan;
 use crate::estimate::{self, ObservationStats};
 use crate::report::TaskSummary;
@@ -66,8 +66,10 @@ impl Task for PreparedExact {
         let mut all: Option<ObservationStats> = None;
         for index in 0..self.chunks.len() {
             let stats = self.chunks.with(&self.samples, index, |chunk| {
+                let observations = self.chunks.ranges[index].clone();
+                let stream = [task.name.as_str(), run.label, &index.to_string()];
                 let outputs = run
-                    .restore(&chunk.measurements, &[&task.name, run.label, &index.to_string()], &[task.dim as i64])
+                    .restore(&chunk.measurements, observations, &stream, &[task.dim as i64])
                     .map_err(|source| CellError::Run { on: None, source })?;
                 Ok::<_, CellError>(estimate::observation_stats(
                     run.estimator,
@@ -89,6 +91,16 @@ impl Task for PreparedExact {
     fn timing_batch(&self, _device: tch::Device) -> Result<(Tensor, Vec<i64>), CellError> {
         let measurements = self.chunks.with(&self.samples, 0, |chunk| chunk.measurements.shallow_clone())?;
         Ok((measurements, vec![self.task.dim as i64]))
+    }
+
+    /// Every observation's measurement at once, `[n, m]`.
+    fn inputs(&self) -> Vec<TaskInput> {
+        vec![TaskInput {
+            name: "measurements".into(),
+            measurements: self.samples.measurements.shallow_clone(),
+            observations: 0..self.samples.len(),
+            sample_shape: vec![self.task.dim as i64],
+        }]
     }
 }
 

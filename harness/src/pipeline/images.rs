@@ -2,11 +2,12 @@
 //! model on every image, estimate per image and patch side, and judge each patch side as its own
 //! task (`docs/protocol.md`).
 
+use std::ops::Range;
 use std::path::Path;
 
 use tch::Tensor;
 
-use super::cell::{CellError, Measured, ModelRun, Task};
+use super::cell::{CellError, Measured, ModelRun, Task, TaskInput};
 use super::sample_grid::{self, GridInput};
 use super::RunPlan;
 use crate::estimate::{fidelity, images, mean_of, Estimator, ObservationStats, SubsampleStats};
@@ -68,6 +69,19 @@ impl Task for PreparedImage {
     fn timing_batch(&self, device: tch::Device) -> Result<(Tensor, Vec<i64>), CellError> {
         let first = self.task.cases.first().ok_or(TaskError::Invalid("the task has no images".into()))?;
         Ok((first.measurement.unsqueeze(0).to_device(device).contiguous(), first.truth.size()))
+    }
+
+    /// One input per image, `[1, C(+1), h, w]`.
+    fn inputs(&self) -> Vec<TaskInput> {
+        let cases = self.task.cases.iter().enumerate();
+        cases
+            .map(|(i, case)| TaskInput {
+                name: case.name.clone(),
+                measurements: case.measurement.unsqueeze(0),
+                observations: i..i + 1,
+                sample_shape: case.truth.size(),
+            })
+            .collect()
     }
 }
 
@@ -171,13 +185,13 @@ impl Gathered {
 }
 
 /// Consecutive images of equal size, at most `size` at a time: one `restore` call each.
-fn batches(cases: &[ImageCase], size: usize) -> Vec<&[ImageCase]> {
+fn batches(cases: &[ImageCase], size: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for i in 1..=cases.len() {
         let full = i - start == size.max(1);
         if i == cases.len() || full || cases[i].measurement.size() != cases[start].measurement.size() {
-            out.push(&cases[start..i]);
+            out.push(start..i);
             start = i;
         }
     }
@@ -195,12 +209,13 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
     let (mut psnr_y, mut ssim) = (Vec::new(), Vec::new());
     let mut measured = Measured::default();
     let mut case_index = 0;
-    for batch in batches(&task.cases, c.batch_images) {
+    for observations in batches(&task.cases, c.batch_images) {
+        let batch = &task.cases[observations.clone()];
         let names: Vec<&str> = batch.iter().map(|case| case.name.as_str()).collect();
         let measurements: Vec<Tensor> = batch.iter().map(|case| case.measurement.shallow_clone()).collect();
         let measurements = Tensor::stack(&measurements, 0).to_device(plan.device).contiguous();
         let restored = run
-            .restore(&measurements, &[&c.name, run.label, names[0]], &batch[0].truth.size())
+            .restore(&measurements, observations, &[&c.name, run.label, names[0]], &batch[0].truth.size())
             .map_err(|source| CellError::Run { on: Some(names.join(", ")), source })?;
         for (i, case) in batch.iter().enumerate() {
             let restored = restored.get(i as i64);

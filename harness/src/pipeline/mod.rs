@@ -18,10 +18,14 @@ use crate::worker::{WorkerLimits, WorkerPool};
 mod cell;
 mod check;
 mod exact;
+mod external;
 mod images;
 mod sample_grid;
 
-pub use cell::{CellError, CellOutcome, CellRequest, TaskBuilt, Workbench};
+pub use cell::{CellError, CellOutcome, CellRequest, TaskBuilt, TaskInput, Workbench, GIVEN_SAMPLES};
+pub use external::{
+    export_task, judge_samples, ExactDefinition, ExportManifest, ExportedInput, ExternalError, SamplesAt, MANIFEST,
+};
 pub use check::{check, CheckedEntry, CheckedSuite};
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
@@ -126,6 +130,7 @@ pub fn run_checked(plan: &RunPlan, checked: CheckedSuite<'_>, progress: &mut dyn
         suite_text: plan.suite.text.clone(),
         manifest: manifest(plan, &checked, now()),
         plan: cells,
+        shard: None,
     };
     let mut journal = Journal::in_memory();
     // An in-memory log has no file to fail.
@@ -171,7 +176,8 @@ pub fn execute(
         }
     }
     let cells = &header.plan.cells;
-    let remaining = cells.iter().filter(|c| !log.journal.completed(c.index, &c.id)).count();
+    let pending = |c: &Cell, journal: &Journal| header.runs(c.index) && !journal.completed(c.index, &c.id);
+    let remaining = cells.iter().filter(|c| pending(c, log.journal)).count();
     log.progress.planned(remaining);
 
     let mut executor = match isolation {
@@ -184,8 +190,17 @@ pub fn execute(
     let image =
         file.image_tasks.iter().filter(|t| checked.runnable(&t.name)).map(|t| (t.name.as_str(), TaskType::Image));
     for (name, task_type) in exact.chain(image).collect::<Vec<_>>() {
-        let task_cells: Vec<&Cell> =
-            cells.iter().filter(|c| c.task == name && !log.journal.completed(c.index, &c.id)).collect();
+        let task_cells: Vec<&Cell> = cells.iter().filter(|c| c.task == name && pending(c, log.journal)).collect();
+        // A shard builds the tasks it has cells of (the first shard also those without any
+        // cells, so that the merged report lists every task a whole run lists).
+        let of_task: Vec<&Cell> = cells.iter().filter(|c| c.task == name).collect();
+        let needed = match &header.shard {
+            None => true,
+            Some(shard) => of_task.iter().any(|c| header.runs(c.index)) || (of_task.is_empty() && shard.index == 1),
+        };
+        if !needed {
+            continue;
+        }
         let summaries = match log.journal.task(name) {
             Some(TaskState::Failed) => None,
             Some(TaskState::Built(summaries)) => Some(summaries.to_vec()),
@@ -319,9 +334,15 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A `[[plugin]]` entry's parameters as the resolver takes them.
-fn given_params(entry: &PluginEntry) -> Vec<(String, toml::Value)> {
-    entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
+/// The configurations of a `[[plugin]]` entry: its parameters resolved against the plugin's
+/// declarations (relative paths read from the suite's folder), labelled.
+fn configurations(
+    plan: &RunPlan,
+    plugin: &LoadedPlugin,
+    entry: &PluginEntry,
+) -> Result<Vec<plugin::PluginConfig>, plugin::ParamError> {
+    let given: Vec<(String, toml::Value)> = entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+    plugin::resolve_params(&plugin.metadata, &given, &plan.suite.base_dir, entry.label.as_deref())
 }
 
 /// The default plugin directory: where the running executable lives (cargo puts plugin

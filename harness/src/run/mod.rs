@@ -5,8 +5,10 @@
 //! into a harness-owned float64 tensor.
 //! [`throughput`] times repeated calls.
 
+mod given;
 mod throughput;
 
+pub use given::{Expected, GivenError, GivenSamples};
 pub use throughput::{throughput, TimingConfig};
 
 use tch::{Kind, Tensor};
