@@ -127,8 +127,9 @@ fn upbench() -> Command {
 fn upbench_run(args: &[&std::ffi::OsStr], out: &Path) -> RunReport {
     let output = upbench().args(args).arg("--out").arg(out).args(["--quiet", "--device", "cpu"]).output().unwrap();
     assert!(output.status.success(), "upbench {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    let dir = std::fs::read_dir(out).unwrap().next().unwrap().unwrap().path();
-    read_run(&dir).unwrap()
+    let runs: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "one run directory, complete: {runs:?}");
+    read_run(&runs[0]).unwrap()
 }
 
 /// Example 1 and a Gaussian task: the reference plugins, and the TorchScript posterior mean
@@ -140,8 +141,7 @@ seed = 3
 observations = 32
 samples_per_observation = 512
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "example-1"
 preset = "example-1"
@@ -196,7 +196,7 @@ fn numpy_samples_judged_from_an_export_score_as_the_plugins_do() {
     assert!(mean.failures.is_empty(), "{:?}", mean.failures);
     let judged = result(&mean, "example-1", "posterior-mean");
     assert_eq!(judged.plugin, upbench::pipeline::GIVEN_SAMPLES);
-    assert!(judged.throughput_samples_per_sec.is_none() && !judged.stochastic);
+    assert!(judged.timing.is_none() && !judged.stochastic);
     let json = |r: &ConfigResult| serde_json::to_value(&r.judgement).unwrap();
     assert_eq!(json(judged), json(result(&run, "example-1", "shrinkage-f64")));
     assert_eq!(mean.tasks[0], run.tasks[0], "the judged task is the run's");
@@ -221,8 +221,7 @@ const IMAGE_SUITE: &str = r#"
 name = "external-images"
 seed = 3
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[image_task]]
 name = "set5-x4"
 dataset = "set5"
@@ -286,6 +285,9 @@ fn judge_refuses_samples_that_do_not_answer_the_task_naming_the_file() {
     std::fs::write(&manifest, edited).unwrap();
     let err = judge(&write("ok.npy", &zeros(&[32, 4])));
     assert!(err.contains("task.json") && err.contains("does not match the measurements"), "{err}");
+    // Refused samples leave no run directory behind.
+    let judged = dir.path().join("judged");
+    assert!(!judged.exists() || std::fs::read_dir(&judged).unwrap().next().is_none(), "a refused judgement left files");
     // No manifest at all.
     std::fs::remove_file(&manifest).unwrap();
     let out = upbench().arg("judge").arg(&suite).args(["--task", "ar1-d4", "--samples"]).arg(dir.path().join("ok.npy")).output().unwrap();

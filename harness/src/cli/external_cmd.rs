@@ -63,12 +63,20 @@ pub fn judge(args: JudgeArgs) -> anyhow::Result<bool> {
     };
     let label = args.label.clone().unwrap_or_else(|| default_label(&args.samples));
     let mut config = RunConfig::for_suite(args.suite, args.device, args.data_dir, args.models_dir, args.out, args.quiet)?;
-    let report = {
+    // Claimed first: the judgement writes its sample grids there; refused samples leave nothing.
+    config.claim_run_dir()?;
+    let judged = {
         let _rng = crate::seed::torch_rng_lock();
         tch::set_num_threads(config.plan.suite.file.threads.unwrap_or(crate::suite::DEFAULT_THREADS) as i32);
-        judge_samples(&config.plan, &args.task, &manifest, &samples, &label)?
+        judge_samples(&config.plan, &args.task, &manifest, &samples, &label)
     };
-    config.claim_run_dir()?;
+    let report = match judged {
+        Ok(report) => report,
+        Err(e) => {
+            config.release_run_dir();
+            return Err(e.into());
+        }
+    };
     let written = write_run(&report, &config.run_dir, Outputs::All)?;
     if args.json {
         outln!("{}", String::from_utf8_lossy(&JsonExporter.serialize(&report)?).trim_end());
