@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::CellOutcome;
 use crate::plan::Plan;
-use crate::report::{ConfigResult, Failure, Incomplete, Manifest, RunReport, TaskSummary, SCHEMA_VERSION};
+use crate::report::{
+    CellTime, ConfigResult, Failure, Incomplete, Manifest, Profile, RunReport, TaskSummary, TaskTime, SCHEMA_VERSION,
+};
 
 /// The log's file name in a run directory.
 pub const FILE_NAME: &str = "run.jsonl";
@@ -104,6 +106,9 @@ pub enum Record {
         task: String,
         /// The summaries.
         summaries: Vec<TaskSummary>,
+        /// Seconds the build took (its data and N(X|Y)).
+        #[serde(default)]
+        build_secs: f64,
     },
     /// A failure outside any cell (a task that could not be built, a check's finding).
     Problem(Failure),
@@ -124,6 +129,8 @@ pub struct Journal {
     file: Option<(PathBuf, File)>,
     header: Option<Header>,
     tasks: Vec<(String, Vec<TaskSummary>)>,
+    /// Every build of a task and its seconds (several, when shards each built it).
+    builds: Vec<(String, f64)>,
     problems: Vec<Failure>,
     cells: BTreeMap<usize, (String, CellOutcome)>,
 }
@@ -227,7 +234,12 @@ impl Journal {
     fn apply(&mut self, record: Record) {
         match record {
             Record::Header(header) => self.header = Some(*header),
-            Record::Task { task, summaries } => self.tasks.push((task, summaries)),
+            Record::Task { task, summaries, build_secs } => {
+                self.builds.push((task.clone(), build_secs));
+                if !self.tasks.iter().any(|(known, _)| *known == task) {
+                    self.tasks.push((task, summaries));
+                }
+            }
             Record::Problem(failure) => self.problems.push(failure),
             Record::Cell { index, id, outcome } => {
                 self.cells.insert(index, (id, outcome));
@@ -238,7 +250,12 @@ impl Journal {
     /// Every record after the header, in the order a run appends them: tasks, problems, then
     /// cells in plan order.
     pub fn records(&self) -> Vec<Record> {
-        let tasks = self.tasks.iter().map(|(task, summaries)| Record::Task { task: task.clone(), summaries: summaries.clone() });
+        let seconds = |task: &str| self.builds.iter().filter(|(t, _)| t == task).map(|(_, s)| s).sum();
+        let tasks = self.tasks.iter().map(|(task, summaries)| Record::Task {
+            task: task.clone(),
+            summaries: summaries.clone(),
+            build_secs: seconds(task),
+        });
         let problems = self.problems.iter().cloned().map(Record::Problem);
         let cells = self
             .cells
@@ -300,7 +317,22 @@ impl Journal {
             let planned = header.shard.as_ref().map_or(header.plan.cells.len(), |s| s.cells.len());
             (!missing.is_empty()).then_some(Incomplete { planned, missing })
         });
-        RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures, incomplete }
+        let profile = Profile {
+            tasks: self.builds.iter().map(|(task, build_secs)| TaskTime { task: task.clone(), build_secs: *build_secs }).collect(),
+            cells: self
+                .cells
+                .iter()
+                .map(|(index, (_, outcome))| {
+                    let cell = self.header.as_ref().and_then(|h| h.plan.cells.get(*index));
+                    CellTime {
+                        task: cell.map_or(String::new(), |c| c.task.clone()),
+                        label: cell.map_or(String::new(), |c| c.label.clone()),
+                        stages: outcome.stages,
+                    }
+                })
+                .collect(),
+        };
+        RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures, incomplete, profile: Some(profile) }
     }
 }
 
@@ -412,6 +444,7 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
     stated.sort_by_key(|(task, _, _)| order.iter().position(|t| t == task).unwrap_or(usize::MAX));
     merged.tasks = stated.into_iter().map(|(task, summaries, _)| (task, summaries)).collect();
     for (_, journal) in parts {
+        merged.builds.extend(journal.builds.iter().cloned());
         for problem in &journal.problems {
             if !merged.problems.contains(problem) {
                 merged.problems.push(problem.clone());

@@ -111,7 +111,7 @@ impl Default for SamplingConfig {
 }
 
 fn default_timing() -> TimingConfig {
-    TimingConfig { warmup: 1, repetitions: 5 }
+    TimingConfig::default()
 }
 
 /// `[statistics]`.
@@ -332,8 +332,16 @@ impl Suite {
         if f.threads == Some(0) {
             return Err(self.error_at(self.offset_of("threads"), "threads must be at least 1".into()));
         }
-        if f.timing.repetitions < 2 {
-            return Err(self.error_at(self.offset_of("repetitions"), "timing repetitions must be at least 2".into()));
+        let t = &f.timing;
+        if t.sample_size < 10 {
+            return Err(self.error_at(self.offset_of("sample_size"), "timing sample_size must be at least 10 (criterion's least)".into()));
+        }
+        for (key, value) in [("budget_secs", t.budget_secs), ("warm_up_secs", t.warm_up_secs), ("measurement_secs", t.measurement_secs)] {
+            let least_zero = key == "budget_secs";
+            if !value.is_finite() || value < 0.0 || (!least_zero && value == 0.0) {
+                let bound = if least_zero { "at least 0 (0: no extra calls)" } else { "positive" };
+                return Err(self.error_at(self.offset_of(key), format!("timing {key} must be {bound}, got {value}")));
+            }
         }
         let mut names = std::collections::HashSet::new();
         for task in &f.image_tasks {
@@ -386,7 +394,7 @@ mod tests {
         let s = Suite::parse(MINIMAL, "m.toml", PathBuf::new(), "m").unwrap();
         assert_eq!(s.name, "m");
         assert_eq!(s.file.statistics.confidence_level, 0.95);
-        assert_eq!(s.file.timing.repetitions, 5);
+        assert_eq!(s.file.timing, crate::run::TimingConfig::default());
     }
 
     #[test]

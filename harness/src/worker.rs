@@ -247,7 +247,7 @@ impl WorkerPool {
             Err(message) => message,
         };
         let problem = Failure { stage: Stage::Task, subject: name.to_string(), task: Some(name.to_string()), message };
-        TaskBuilt { summaries: None, problems: vec![problem] }
+        TaskBuilt { summaries: None, problems: vec![problem], build_secs: 0.0 }
     }
 
     /// Sends one request and waits for its reply within the cell timeout; any other end is

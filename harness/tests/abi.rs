@@ -65,8 +65,7 @@ seed = 5
 observations = 32
 samples_per_observation = 256
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "ex1"
 preset = "example-1"

@@ -28,8 +28,7 @@ seed = 5
 observations = 16
 samples_per_observation = 512
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "ar1-d8"
 dim = 8

@@ -22,8 +22,7 @@ samples_per_observation = 4096
 confidence_level = 0.995
 bootstrap_resamples = 4000
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 
 [[task]]
 name = "d1"
@@ -217,8 +216,7 @@ threads = 2
 observations = 16
 samples_per_observation = 512
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "d16"
 dim = 16

@@ -12,8 +12,7 @@ seed = 5
 [statistics]
 bootstrap_resamples = 200
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[image_task]]
 name = "set5-x4"
 dataset = "set5"
@@ -59,8 +58,7 @@ seed = 9
 [statistics]
 bootstrap_resamples = 300
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[image_task]]
 name = "dl"
 dataset = "dead-leaves"
@@ -113,7 +111,7 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
     let messages: Vec<&str> = report.failures.iter().map(|f| f.message.as_str()).collect();
     assert!(
         messages[0].starts_with(
-            "t.toml:9:8: image task 'set5-x4': dataset kodak24: none of its 24 files is under /nonexistent-data"
+            "t.toml:8:8: image task 'set5-x4': dataset kodak24: none of its 24 files is under /nonexistent-data"
         ),
         "{messages:#?}"
     );
@@ -155,8 +153,7 @@ seed = 3
 [statistics]
 bootstrap_resamples = 300
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[image_task]]
 name = "dl-hole"
 dataset = "dead-leaves"
@@ -239,8 +236,7 @@ seed = 5
 [estimator]
 kind = "knn"
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[image_task]]
 name = "set5-x4"
 dataset = "set5"
@@ -275,8 +271,7 @@ fn set14_grey_images_are_estimated_and_flagged_not_failed() {
     let report = run(r#"
 seed = 5
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[image_task]]
 name = "set14-x4"
 dataset = "set14"

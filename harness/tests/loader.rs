@@ -42,8 +42,7 @@ seed = 3
 observations = 16
 samples_per_observation = 256
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "ex1"
 preset = "example-1"
@@ -84,7 +83,7 @@ name = "posterior-sampler"
     assert!(has(Stage::Load, "not an upbench plugin"), "{msgs:#?}");
     assert!(has(Stage::Load, "/nonexistent/libnothing.so: no such file"), "{msgs:#?}");
     assert!(has(Stage::Load, "no plugin named 'no-such-plugin'"), "{msgs:#?}");
-    assert!(has(Stage::Configure, "test.toml:27:32: plugin 'gamma-optimal' has no parameter 'gama'"), "{msgs:#?}");
+    assert!(has(Stage::Configure, "test.toml:26:32: plugin 'gamma-optimal' has no parameter 'gama'"), "{msgs:#?}");
     assert!(has(Stage::Configure, "invalid parameter 'gamma': 2 is outside [0, 1]"), "{msgs:#?}");
     // Failures name the plugin's file.
     assert!(report
@@ -103,8 +102,7 @@ seed = 5
 observations = 8
 samples_per_observation = 64
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "den4"
 dim = 4

@@ -16,8 +16,7 @@ samples_per_observation = 2048
 [estimator]
 kind = "{estimator}"
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "mix"
 dim = 2
@@ -83,8 +82,7 @@ samples_per_observation = 4096
 kind = "knn"
 knn = {{ k = 5, bias_correction = {correction} }}
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "mixture-d2"
 dim = 2

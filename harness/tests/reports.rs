@@ -19,8 +19,7 @@ seed = 11
 observations = 16
 samples_per_observation = 256
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "ar1-d4"
 dim = 4
@@ -337,8 +336,7 @@ seed = 1
 observations = 8
 samples_per_observation = 64
 [timing]
-warmup = 0
-repetitions = 2
+budget_secs = 0
 [[task]]
 name = "a"
 dim = 2

@@ -15,3 +15,4 @@ mod mixture_tasks;
 mod pytorch;
 mod reports;
 mod scaffold;
+mod timing;

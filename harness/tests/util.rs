@@ -54,6 +54,7 @@ pub fn plugins() -> &'static Path {
             "fixture-panicking-plugin",
             "fixture-lying-plugin",
             "fixture-hostile-plugin",
+            "fixture-timed-plugin",
             "fixture-not-a-plugin",
         ] {
             args.extend(["-p", p]);

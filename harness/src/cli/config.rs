@@ -111,6 +111,7 @@ impl RunConfig {
             quiet,
             json: false,
             threads: None,
+            profile: false,
             shard: None,
             check: false,
         })

@@ -262,6 +262,10 @@ pub struct RunArgs {
     /// reproducible bit for bit).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// After the table, print where the run's time went, by stage (results.json's `profile`).
+    #[arg(long)]
+    #[serde(default)]
+    pub profile: bool,
     /// Run shard I of N (e.g. `2/3`): a deterministic, cost-balanced part of the suite's cells,
     /// written to `shard-I-of-N` under --out; `upbench merge` joins the shards' run directories.
     #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "check")]

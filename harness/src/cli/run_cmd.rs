@@ -208,7 +208,29 @@ fn finish(
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {}
         other => other?,
     }
+    if config.invocation.profile {
+        print_profile(&report);
+    }
     Ok(report.failures.is_empty())
+}
+
+/// `run --profile`: the run's wall time by stage, on stderr.
+fn print_profile(report: &crate::report::RunReport) {
+    let Some(profile) = &report.profile else { return };
+    let wall = report.manifest.wall_secs;
+    let mut text = format!("Where the time went ({wall:.2} s of wall time):\n");
+    for (stage, secs) in profile.split(wall) {
+        let share = if wall > 0.0 { 100.0 * secs / wall } else { 0.0 };
+        text += &format!("  {stage:<46} {secs:>9.2} s {share:>6.1} %\n");
+    }
+    let mut cells: Vec<&crate::report::CellTime> = profile.cells.iter().collect();
+    cells.sort_by(|a, b| b.stages.total().total_cmp(&a.stages.total()));
+    text += "Costliest cells (restore / the harness's own work):\n";
+    for cell in cells.iter().take(5) {
+        let s = &cell.stages;
+        text += &format!("  {} on {}: {:.2} s / {:.2} s\n", cell.label, cell.task, s.restore_secs, s.total() - s.restore_secs);
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// The suite checked; its problems refuse the run (exit 2) before anything is written.

@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -18,7 +19,8 @@ use crate::judge::{self, JudgeConfig, Reason, TaskTruth};
 use crate::plan::{Cell, TaskType};
 use crate::plugin::{self, LoadError, LoadedPlugin, ParamError, PluginConfig};
 use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
-use crate::run::{self, GivenSamples, RunError};
+use crate::report::plots::file_stem;
+use crate::run::{self, CallTimes, GivenSamples, RunError};
 use crate::seed::derive_seed;
 use crate::task::TaskError;
 
@@ -40,12 +42,66 @@ pub struct CellOutcome {
     pub results: Vec<ConfigResult>,
     /// Failures.
     pub failures: Vec<Failure>,
+    /// Where the cell's time went.
+    #[serde(default)]
+    pub stages: StageTimes,
+}
+
+/// Where a cell's wall time went, by stage, in seconds: inside the plugin's `restore` for the
+/// quality run, and the harness's own work around it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimes {
+    /// Inside the plugin's `restore`: the calls that made the measured samples.
+    pub restore_secs: f64,
+    /// Estimating U, P and distortion (per image: PSNR-Y and SSIM too).
+    pub estimate_secs: f64,
+    /// Judging: intervals, the bound, region and verdict.
+    pub judge_secs: f64,
+    /// Measuring throughput (criterion's extra calls included).
+    pub timing_secs: f64,
+    /// Drawing and writing sample grids.
+    pub grids_secs: f64,
+    /// Opening plugin libraries this process had not opened yet (reading and hashing the file,
+    /// loading it).
+    #[serde(default)]
+    pub load_secs: f64,
+    /// The rest of the cell: loading, constructing the model, preparing batches, assembling.
+    pub other_secs: f64,
+}
+
+impl StageTimes {
+    /// Everything, in seconds.
+    pub fn total(&self) -> f64 {
+        self.restore_secs
+            + self.estimate_secs
+            + self.judge_secs
+            + self.timing_secs
+            + self.grids_secs
+            + self.load_secs
+            + self.other_secs
+    }
+
+    /// Adds `other`'s stages to these.
+    pub fn add(&mut self, other: &StageTimes) {
+        self.restore_secs += other.restore_secs;
+        self.estimate_secs += other.estimate_secs;
+        self.judge_secs += other.judge_secs;
+        self.timing_secs += other.timing_secs;
+        self.grids_secs += other.grids_secs;
+        self.load_secs += other.load_secs;
+        self.other_secs += other.other_secs;
+    }
+}
+
+/// Seconds since `start`.
+pub(crate) fn secs_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
 }
 
 impl CellOutcome {
     /// An outcome with one failure and no results.
     pub fn failed(cell: &Cell, error: &CellError) -> CellOutcome {
-        CellOutcome { results: Vec::new(), failures: vec![failure(cell, error)] }
+        CellOutcome { results: Vec::new(), failures: vec![failure(cell, error)], stages: StageTimes::default() }
     }
 }
 
@@ -158,6 +214,9 @@ pub struct TaskBuilt {
     pub summaries: Option<Vec<TaskSummary>>,
     /// Why it could not be built, or what it lacks (an image task without an N(X|Y) estimate).
     pub problems: Vec<Failure>,
+    /// Seconds it took: its data, measurements and N(X|Y).
+    #[serde(default)]
+    pub build_secs: f64,
 }
 
 /// A task prepared for its cells: [`exact::PreparedExact`] or [`images::PreparedImage`].
@@ -219,6 +278,10 @@ pub(crate) struct ModelRun<'a> {
     pub plan: &'a RunPlan,
     /// The run's estimator.
     pub estimator: &'a dyn Estimator,
+    /// The model's calls, timed.
+    pub calls: CallTimes,
+    /// The harness's stages the task times (estimation, grids).
+    pub stages: StageTimes,
 }
 
 impl ModelRun<'_> {
@@ -236,7 +299,11 @@ impl ModelRun<'_> {
                 let mut names = vec!["model"];
                 names.extend_from_slice(stream);
                 let seed = derive_seed(self.plan.suite.file.seed, &names);
-                run::restore(model, measurements, self.samples, seed, sample_shape)
+                let (samples, secs) = run::restore_timed(model, measurements, self.samples, seed, sample_shape)?;
+                self.stages.restore_secs += secs;
+                let batch = measurements.size()[0];
+                self.calls.push(secs, batch, batch * i64::from(self.samples));
+                Ok(samples)
             }
             Sampler::Given(given) => given.slice(observations, measurements.device()),
         }
@@ -285,34 +352,58 @@ pub(crate) fn evaluate(
     subject: &Subject<'_>,
     (task_name, task): (&str, &dyn Task),
     summaries: &[TaskSummary],
-) -> Result<(Vec<ConfigResult>, Vec<CellError>), CellError> {
+) -> Result<(Vec<ConfigResult>, Vec<CellError>, StageTimes), CellError> {
+    let started = Instant::now();
     let file = &plan.suite.file;
     let estimator = file.estimator.estimator();
     let intervals = |names: &[&str]| file.statistics.intervals(derive_seed(file.seed, names));
-    let (label, measured, stochastic, throughput) = match subject {
+    let (label, mut measured, stochastic, timing, mut stages) = match subject {
         Subject::Plugin { plugin, config } => {
             let spec = task.spec(crate::device::sdk_device(plan.device));
             let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
             let stochastic = plugin.samples(&model);
             let samples = if stochastic { task.samples_per_observation() as u32 } else { 1 };
             let sampler = Sampler::Model(&mut model);
-            let mut run =
-                ModelRun { sampler, stochastic, samples, label: &config.label, plan, estimator: estimator.as_ref() };
+            let mut run = ModelRun {
+                sampler,
+                stochastic,
+                samples,
+                label: &config.label,
+                plan,
+                estimator: estimator.as_ref(),
+                calls: CallTimes::default(),
+                stages: StageTimes::default(),
+            };
             let mut measured = task.measure(&mut run, summaries)?;
-            let (batch, sample_shape) = task.timing_batch(plan.device)?;
-            let timing_intervals = intervals(&["timing", task_name, &config.label]);
-            let timed = run::throughput(&mut model, &batch, samples, &sample_shape, file.timing, timing_intervals);
-            let throughput = timed.map_err(|e| measured.notes.push(CellError::Timing(e))).ok();
-            (config.label.as_str(), measured, stochastic, throughput)
+            let (calls, mut stages) = (run.calls, run.stages);
+            let timing_started = Instant::now();
+            let timing = time_model(plan, &mut model, (task_name, task), config, samples, &calls)
+                .unwrap_or_else(|e| {
+                    measured.notes.push(CellError::Timing(e));
+                    None
+                })
+                .or_else(|| calls.timing(intervals(&["timing", task_name, &config.label])));
+            stages.timing_secs = secs_since(timing_started);
+            (config.label.as_str(), measured, stochastic, timing, stages)
         }
         Subject::Given { samples, label, .. } => {
             let k = samples.samples_per_observation();
             let sampler = Sampler::Given(samples);
-            let mut run =
-                ModelRun { sampler, stochastic: k > 1, samples: k as u32, label, plan, estimator: estimator.as_ref() };
-            (*label, task.measure(&mut run, summaries)?, k > 1, None)
+            let mut run = ModelRun {
+                sampler,
+                stochastic: k > 1,
+                samples: k as u32,
+                label,
+                plan,
+                estimator: estimator.as_ref(),
+                calls: CallTimes::default(),
+                stages: StageTimes::default(),
+            };
+            let measured = task.measure(&mut run, summaries)?;
+            (*label, measured, k > 1, None, run.stages)
         }
     };
+    let judging = Instant::now();
     let (plugin_name, plugin_version, params) = match subject {
         Subject::Plugin { plugin, config } => (
             plugin.name().to_string(),
@@ -348,11 +439,43 @@ pub(crate) fn evaluate(
             psnr_db,
             psnr_y_db,
             ssim,
-            throughput_samples_per_sec: throughput,
+            timing: timing.clone(),
             sample_grids: measured.sample_grids.clone(),
         });
     }
-    Ok((results, measured.notes))
+    stages.judge_secs = secs_since(judging);
+    let counted = stages.total();
+    stages.other_secs = (secs_since(started) - counted).max(0.0);
+    Ok((results, std::mem::take(&mut measured.notes), stages))
+}
+
+/// criterion's timing of the first batch, when its calls fit the suite's budget (`Ok(None)`
+/// when they do not: the quality run's own calls stand).
+fn time_model(
+    plan: &RunPlan,
+    model: &mut ModelBox,
+    (task_name, task): (&str, &dyn Task),
+    config: &PluginConfig,
+    samples: u32,
+    calls: &CallTimes,
+) -> Result<Option<run::Timing>, RunError> {
+    let file = &plan.suite.file;
+    let (batch, sample_shape) = task.timing_batch(plan.device).map_err(|e| RunError::Malformed(e.to_string()))?;
+    if !run::criterion_fits(&file.timing, calls, batch.size()[0]) {
+        return Ok(None);
+    }
+    let relative = format!("criterion/{}/{}", file_stem(task_name), file_stem(&config.label));
+    let (dir, directory, scratch) = match &plan.figure_dir {
+        Some(run_dir) => (run_dir.join(&relative), Some(relative), false),
+        None => (std::env::temp_dir().join(format!("upbench-criterion-{}", std::process::id())), None, true),
+    };
+    let seed = derive_seed(file.seed, &["timing", task_name, &config.label]);
+    let level = file.statistics.confidence_level;
+    let timed = run::with_criterion(model, &batch, samples, &sample_shape, &file.timing, level, seed, (&dir, directory));
+    if scratch {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    timed.map(Some)
 }
 
 /// Evaluates cells of one plan; see the module docs.
@@ -371,6 +494,12 @@ impl<'p> Workbench<'p> {
     /// Builds task `name` and states its N(X|Y) (its summaries), keeping its data for the
     /// cells that follow; a task that cannot be built comes back as its problem.
     pub fn build_task(&mut self, name: &str, task_type: TaskType) -> TaskBuilt {
+        let started = Instant::now();
+        let built = self.build(name, task_type);
+        TaskBuilt { build_secs: secs_since(started), ..built }
+    }
+
+    fn build(&mut self, name: &str, task_type: TaskType) -> TaskBuilt {
         self.prepared = None;
         let problem = |error: &dyn std::fmt::Display| Failure {
             stage: Stage::Task,
@@ -380,32 +509,44 @@ impl<'p> Workbench<'p> {
         };
         let task = match prepare(self.plan, name, task_type) {
             Ok(task) => task,
-            Err(e) => return TaskBuilt { summaries: None, problems: vec![problem(&e)] },
+            Err(e) => return TaskBuilt { summaries: None, problems: vec![problem(&e)], build_secs: 0.0 },
         };
         match task.summaries(self.plan) {
             Ok((summaries, lacking)) => {
                 self.prepared = Some((name.to_string(), task));
-                TaskBuilt { summaries: Some(summaries), problems: lacking.iter().map(|e| problem(e)).collect() }
+                let problems = lacking.iter().map(|e| problem(e)).collect();
+                TaskBuilt { summaries: Some(summaries), problems, build_secs: 0.0 }
             }
-            Err(e) => TaskBuilt { summaries: None, problems: vec![problem(&e)] },
+            Err(e) => TaskBuilt { summaries: None, problems: vec![problem(&e)], build_secs: 0.0 },
         }
     }
 
     /// Runs the cell; every failure comes back in the outcome, named.
     pub fn evaluate(&mut self, request: &CellRequest) -> CellOutcome {
         let cell = &request.cell;
-        let evaluated = self.evaluate_cell(request);
-        match evaluated {
-            Ok((results, notes)) => {
-                CellOutcome { results, failures: notes.iter().map(|e| failure(cell, e)).collect() }
+        let started = Instant::now();
+        match self.evaluate_cell(request) {
+            Ok((results, notes, mut stages)) => {
+                // Loading the library and preparing the task count as the cell's other work.
+                stages.other_secs += (secs_since(started) - stages.total()).max(0.0);
+                CellOutcome { results, failures: notes.iter().map(|e| failure(cell, e)).collect(), stages }
             }
-            Err(e) => CellOutcome::failed(cell, &e),
+            Err(e) => {
+                let stages = StageTimes { other_secs: secs_since(started), ..StageTimes::default() };
+                CellOutcome { stages, ..CellOutcome::failed(cell, &e) }
+            }
         }
     }
 
-    fn evaluate_cell(&mut self, request: &CellRequest) -> Result<(Vec<ConfigResult>, Vec<CellError>), CellError> {
+    #[allow(clippy::type_complexity)]
+    fn evaluate_cell(
+        &mut self,
+        request: &CellRequest,
+    ) -> Result<(Vec<ConfigResult>, Vec<CellError>, StageTimes), CellError> {
         let cell = &request.cell;
+        let loading = Instant::now();
         let library = self.library(&cell.library)?;
+        let load_secs = secs_since(loading);
         let plugin = &self.libraries[library].1;
         if plugin.sha256 != cell.library_sha256 {
             return Err(CellError::LibraryChanged);
@@ -419,7 +560,8 @@ impl<'p> Workbench<'p> {
         }
         let Some((_, task)) = &self.prepared else { unreachable!("prepared just above") };
         let subject = Subject::Plugin { plugin, config: &config };
-        evaluate(self.plan, &subject, (&cell.task, task.as_ref()), &request.summaries)
+        let (results, notes, stages) = evaluate(self.plan, &subject, (&cell.task, task.as_ref()), &request.summaries)?;
+        Ok((results, notes, StageTimes { load_secs, ..stages }))
     }
 
     /// The index of the library at `path`, loading it the first time.

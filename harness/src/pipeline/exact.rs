@@ -4,7 +4,9 @@
 
 use tch::Tensor;
 
-use super::cell::{CellError, Measured, ModelRun, Task, TaskInput};
+use std::time::Instant;
+
+use super::cell::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use super::RunPlan;
 use crate::estimate::{self, ObservationStats};
 use crate::report::TaskSummary;
@@ -71,12 +73,10 @@ impl Task for PreparedExact {
                 let outputs = run
                     .restore(&chunk.measurements, observations, &stream, &[task.dim as i64])
                     .map_err(|source| CellError::Run { on: None, source })?;
-                Ok::<_, CellError>(estimate::observation_stats(
-                    run.estimator,
-                    &outputs,
-                    !run.stochastic,
-                    &chunk.truth(),
-                )?)
+                let started = Instant::now();
+                let stats = estimate::observation_stats(run.estimator, &outputs, !run.stochastic, &chunk.truth());
+                run.stages.estimate_secs += secs_since(started);
+                Ok::<_, CellError>(stats?)
             })??;
             match all.as_mut() {
                 Some(all) => all.extend(stats),

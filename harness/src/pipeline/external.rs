@@ -327,7 +327,7 @@ pub fn judge_samples(
     let subject = Subject::Given { samples: &given, label, origin: &origin };
     let mut results = Vec::new();
     match evaluate(plan, &subject, (name, task.as_ref()), &summaries) {
-        Ok((found, notes)) => {
+        Ok((found, notes, _)) => {
             results = found;
             failures.extend(notes.iter().map(|e| given_failure(name, label, e)));
         }
@@ -336,7 +336,7 @@ pub fn judge_samples(
     crate::journal::rank(&mut results);
     let checked = CheckedSuite { libraries: Vec::new(), entries: Vec::new(), broken_tasks: Vec::new(), problems: Vec::new() };
     let manifest = super::manifest(plan, &checked, super::now());
-    Ok(RunReport { schema_version: SCHEMA_VERSION, manifest, tasks: summaries, results, failures, incomplete: None })
+    Ok(RunReport { schema_version: SCHEMA_VERSION, manifest, tasks: summaries, results, failures, incomplete: None, profile: None })
 }
 
 fn given_failure(task: &str, label: &str, e: &CellError) -> Failure {

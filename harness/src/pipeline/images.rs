@@ -4,10 +4,11 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::time::Instant;
 
 use tch::Tensor;
 
-use super::cell::{CellError, Measured, ModelRun, Task, TaskInput};
+use super::cell::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use super::sample_grid::{self, GridInput};
 use super::RunPlan;
 use crate::estimate::{fidelity, images, mean_of, Estimator, ObservationStats, SubsampleStats};
@@ -218,6 +219,7 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
             .restore(&measurements, observations, &[&c.name, run.label, names[0]], &batch[0].truth.size())
             .map_err(|source| CellError::Run { on: Some(names.join(", ")), source })?;
         for (i, case) in batch.iter().enumerate() {
+            let estimating = Instant::now();
             let restored = restored.get(i as i64);
             let truth = case.truth.to_device(plan.device);
             let hidden = case.hidden.as_ref().map(|h| h.to_device(plan.device));
@@ -237,6 +239,8 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
             psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border, case.scored_on)));
             ssim.push(mean(fidelity::ssim_y(&restored, &truth, border, case.scored_on)));
+            run.stages.estimate_secs += secs_since(estimating);
+            let drawing = Instant::now();
             if let Some(dir) = plan.figure_dir.as_deref().filter(|_| case_index < c.grid_images) {
                 let input = GridInput {
                     truth: &truth,
@@ -250,6 +254,7 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
                     Err(message) => measured.notes.push(CellError::Grid { image: case.name.clone(), message }),
                 }
             }
+            run.stages.grids_secs += secs_since(drawing);
             case_index += 1;
         }
     }

@@ -22,7 +22,7 @@ mod external;
 mod images;
 mod sample_grid;
 
-pub use cell::{CellError, CellOutcome, CellRequest, TaskBuilt, TaskInput, Workbench, GIVEN_SAMPLES};
+pub use cell::{CellError, CellOutcome, CellRequest, StageTimes, TaskBuilt, TaskInput, Workbench, GIVEN_SAMPLES};
 pub use external::{
     export_task, judge_samples, ExactDefinition, ExportManifest, ExportedInput, ExternalError, SamplesAt, MANIFEST,
 };
@@ -210,7 +210,8 @@ pub fn execute(
                     log.fail(problem);
                 }
                 if let Some(summaries) = &built.summaries {
-                    log.append(Record::Task { task: name.to_string(), summaries: summaries.clone() });
+                    let build_secs = built.build_secs;
+                    log.append(Record::Task { task: name.to_string(), summaries: summaries.clone(), build_secs });
                 }
                 built.summaries
             }

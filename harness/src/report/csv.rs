@@ -5,7 +5,7 @@ use super::{Exporter, ReportError, RunReport};
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
 pub struct CsvExporter;
 
-const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity";
+const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity,measurements_per_sec,mean_call_secs,timing";
 
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -43,10 +43,16 @@ impl Exporter for CsvExporter {
             cells.extend(nums.iter().map(|v| format!("{v:e}")));
             cells.push(j.region.to_string());
             cells.extend([j.mse.point, j.mse.ci.lower, j.mse.ci.upper, r.psnr_db].iter().map(|v| format!("{v:e}")));
-            let t = r.throughput_samples_per_sec.map_or([f64::NAN; 3], |t| [t.point, t.ci.lower, t.ci.upper]);
+            let timing = r.timing.as_ref();
+            let rate = timing.map(|t| &t.samples_per_sec);
+            let t = rate.map_or([f64::NAN; 3], |t| [t.point, t.ci.lower, t.ci.upper]);
             cells.extend(t.iter().chain([&j.headroom.uncertainty]).map(|v| format!("{v:e}")));
             cells.push(j.headroom.perception_nats.map(|v| format!("{v:e}")).unwrap_or_default());
             cells.push(field(&j.validity.to_string()));
+            let point = |e: Option<&crate::estimate::Estimate>| e.map_or(f64::NAN, |e| e.point);
+            cells.push(format!("{:e}", point(timing.and_then(|t| t.measurements_per_sec.as_ref()))));
+            cells.push(format!("{:e}", point(timing.and_then(|t| t.mean_call_secs.as_ref()))));
+            cells.push(timing.map_or(String::new(), |t| t.source.name().to_string()));
             out.push_str(&cells.join(","));
             out.push('\n');
         }

@@ -174,8 +174,10 @@ pub struct ConfigResult {
     /// Images: SSIM of the luma, same conventions, mean over images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssim: Option<Estimate>,
-    /// Samples per second of `restore`; `None` when timing failed (recorded in `failures`).
-    pub throughput_samples_per_sec: Option<Estimate>,
+    /// How fast `restore` ran (schema 2: `throughput_samples_per_sec`, samples per second
+    /// alone); `None` for samples judged from files, or when timing failed (in `failures`).
+    #[serde(default, alias = "throughput_samples_per_sec", deserialize_with = "crate::run::timing_of_any_schema")]
+    pub timing: Option<crate::run::Timing>,
     /// Images: PNGs of ground truth, measurement, a sample, the sample mean, the per-pixel
     /// standard deviation and the error, one per image with a grid, relative to the run directory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -230,6 +232,73 @@ pub struct RunReport {
     /// on a run directory without `results.json`; `upbench run --resume` completes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<Incomplete>,
+    /// Where the run's time went, by task and cell (absent from results of upbench ≤ 0.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// Where a run's time went: each task's build and each cell's stages, in seconds of wall time.
+/// What none of them covers (starting workers, writing the log and the reports) is the run's
+/// wall time less their sum.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Each build of a task: its data, measurements and N(X|Y).
+    pub tasks: Vec<TaskTime>,
+    /// Each cell's stages, in plan order.
+    pub cells: Vec<CellTime>,
+}
+
+/// One task's build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskTime {
+    /// The task.
+    pub task: String,
+    /// Seconds.
+    pub build_secs: f64,
+}
+
+/// One cell's stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellTime {
+    /// Its task.
+    pub task: String,
+    /// Its configuration.
+    pub label: String,
+    /// Where its time went.
+    pub stages: crate::pipeline::StageTimes,
+}
+
+impl Profile {
+    /// The run's `wall_secs` split by stage, in seconds: building tasks, each cell stage, and
+    /// what no task or cell covers (starting workers, the log, the reports).
+    pub fn split(&self, wall_secs: f64) -> Vec<(&'static str, f64)> {
+        let cells = self.cell_totals();
+        let builds = self.build_secs();
+        let outside = (wall_secs - builds - cells.total()).max(0.0);
+        vec![
+            ("building tasks (data, degradations, N(X|Y))", builds),
+            ("plugins' restore (the measured samples)", cells.restore_secs),
+            ("estimating U, P, distortion", cells.estimate_secs),
+            ("judging (intervals, bound, verdicts)", cells.judge_secs),
+            ("timing (criterion's extra calls)", cells.timing_secs),
+            ("sample grids", cells.grids_secs),
+            ("loading plugin libraries", cells.load_secs),
+            ("other work in cells (models built, checks, copies)", cells.other_secs),
+            ("outside cells (workers, log, reports)", outside),
+        ]
+    }
+
+    /// Every cell's stages added up.
+    pub fn cell_totals(&self) -> crate::pipeline::StageTimes {
+        let mut total = crate::pipeline::StageTimes::default();
+        self.cells.iter().for_each(|c| total.add(&c.stages));
+        total
+    }
+
+    /// Seconds spent building tasks.
+    pub fn build_secs(&self) -> f64 {
+        self.tasks.iter().map(|t| t.build_secs).sum()
+    }
 }
 
 /// What an interrupted run lacks.

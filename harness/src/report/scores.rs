@@ -135,7 +135,10 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
                 }
                 _ => row.push(format!("{:.2}", r.psnr_db)),
             }
-            row.push(r.throughput_samples_per_sec.as_ref().map_or("—".into(), with_ci));
+            let timing = r.timing.as_ref();
+            let rate = timing.and_then(|t| if image { t.measurements_per_sec.as_ref() } else { Some(&t.samples_per_sec) });
+            let measured_apart = timing.is_some_and(|t| matches!(t.source, crate::run::TimingSource::Criterion { .. }));
+            row.push(rate.map_or("—".into(), |rate| format!("{}{}", with_ci(rate), if measured_apart { "" } else { "*" })));
             row.push(j.validity.to_string());
             row
         })
@@ -189,14 +192,41 @@ pub fn incomplete_notice(report: &RunReport) -> Option<String> {
     ))
 }
 
+/// Where the run's time went, one sentence: the plugins' share of the wall time and the
+/// harness's; `None` without a profile.
+pub fn time_note(report: &RunReport) -> Option<String> {
+    let profile = report.profile.as_ref()?;
+    let wall = report.manifest.wall_secs;
+    if wall <= 0.0 {
+        return None;
+    }
+    let cells = profile.cell_totals();
+    let share = |secs: f64| 100.0 * secs / wall;
+    Some(format!(
+        "Time: {:.1} s in all; plugins' restore {:.0} %, timing {:.0} %, the harness's own work {:.0} % (`upbench run --profile`: by stage).",
+        wall,
+        share(cells.restore_secs),
+        share(cells.timing_secs),
+        share((wall - cells.restore_secs - cells.timing_secs).max(0.0)),
+    ))
+}
+
 /// The note under the tables: what the brackets and the bound mean.
 pub fn footnote(report: &RunReport) -> String {
     let ci = report.manifest.interval_method.caption(report.manifest.confidence_level);
+    let time = time_note(report).map_or(String::new(), |t| format!(" {t}"));
+    let (exact, images) = (report.tasks.iter().any(|t| t.image.is_none()), report.tasks.iter().any(|t| t.image.is_some()));
+    let psnr = match (exact, images) {
+        (true, true) => "PSNR (exact tasks): peak² = the prior's mean variance; PSNR-Y (images): 8-bit luma, border cropped. ",
+        (true, false) => "PSNR: peak² = the prior's mean variance. ",
+        (false, true) => "PSNR-Y: 8-bit luma, border cropped, as the SR literature computes it. ",
+        (false, false) => "",
+    };
     format!(
-        "Brackets: {ci} over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. PSNR peak² = mean prior variance. Estimator: {}. Device: {}.",
+        "Brackets: {ci} over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. {psnr}Throughput: criterion on extra calls of the first batch where they fit the timing budget (interval: its bootstrap); * from the quality run's own calls. Estimator: {}. Device: {}.",
         estimator_label(&report.manifest.estimator),
         report.manifest.device
-    )
+    ) + &time
 }
 
 /// The estimator as the footnote names it: its kind, and for k-NN its k, α and whether the

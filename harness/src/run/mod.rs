@@ -3,13 +3,15 @@
 //! [`restore`] hands the measurements to the plugin as a zero-copy view, checks what comes back
 //! (a layout inside the bytes its owner holds, shape, dtype, device, finiteness) and copies it
 //! into a harness-owned float64 tensor.
-//! [`throughput`] times repeated calls.
+//! [`CallTimes`] times the calls that make the measured samples; [`with_criterion`] adds
+//! criterion's timing where the budget allows (module `throughput`).
 
 mod given;
 mod throughput;
 
 pub use given::{Expected, GivenError, GivenSamples};
-pub use throughput::{throughput, TimingConfig};
+pub(crate) use throughput::timing_of_any_schema;
+pub use throughput::{criterion_fits, with_criterion, CallTimes, Timing, TimingConfig, TimingSource};
 
 use tch::{Kind, Tensor};
 use upbench_sdk::conformance::{check_output, ConformanceError};
@@ -60,8 +62,30 @@ pub fn restore(
     seed: u64,
     sample_shape: &[i64],
 ) -> Result<Tensor, RunError> {
+    restore_timed(model, measurements, n_samples, seed, sample_shape).map(|(samples, _)| samples)
+}
+
+/// [`restore`], with the seconds spent in the plugin's own call (the device synchronised
+/// around it): the rest is the harness's checks and copy.
+pub fn restore_timed(
+    model: &mut ModelBox,
+    measurements: &Tensor,
+    n_samples: u32,
+    seed: u64,
+    sample_shape: &[i64],
+) -> Result<(Tensor, f64), RunError> {
     let view = view_of(measurements)?;
-    let output = model.restore(&view, n_samples, seed).into_result().map_err(PluginError::from)?;
+    let sync = || {
+        if let tch::Device::Cuda(i) = measurements.device() {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    sync();
+    let started = std::time::Instant::now();
+    let output = model.restore(&view, n_samples, seed).into_result();
+    sync();
+    let plugin_secs = started.elapsed().as_secs_f64();
+    let output = output.map_err(PluginError::from)?;
     // Every byte the view can address must lie inside what its owner holds before any is read:
     // a plugin that lies about its strides must not make the harness read memory it does not own.
     // The SDK's conformance kit runs the same check in the plugin's own tests.
@@ -84,5 +108,5 @@ pub fn restore(
     if !bool::try_from(samples.isfinite().all())? {
         return Err(RunError::NonFinite);
     }
-    Ok(samples)
+    Ok((samples, plugin_secs))
 }
