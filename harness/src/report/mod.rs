@@ -283,7 +283,7 @@ impl Profile {
             ("timing (criterion's extra calls)", cells.timing_secs),
             ("sample grids", cells.grids_secs),
             ("loading plugin libraries", cells.load_secs),
-            ("other work in cells (models built, checks, copies)", cells.other_secs),
+            ("other in cells (models built, checks, copies)", cells.other_secs),
             ("outside cells (workers, log, reports)", outside),
         ]
     }
