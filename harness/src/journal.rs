@@ -332,7 +332,17 @@ impl Journal {
                 })
                 .collect(),
         };
-        RunReport { schema_version: SCHEMA_VERSION, manifest, tasks, results, failures, incomplete, profile: Some(profile) }
+        let frontiers = crate::report::frontiers(&tasks, &mut results);
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            manifest,
+            tasks,
+            results,
+            failures,
+            incomplete,
+            profile: Some(profile),
+            frontiers,
+        }
     }
 }
 

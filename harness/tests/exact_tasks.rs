@@ -129,6 +129,48 @@ fn posterior_mean_has_the_inherent_uncertainty_and_infinite_perception_index() {
         let mse_exact = sigma.trace().double_value(&[]) / sigma.size()[0] as f64;
         assert!(j.mse.ci.contains(mse_exact), "{task}: MSE {:?}, exact {mse_exact}", j.mse);
         assert!(mse_exact >= j.uncertainty.point * (1.0 - 0.02), "{task}");
+        // The MMSE is stated in closed form, and the posterior mean attains it.
+        let summary = report().tasks.iter().find(|t| t.name == task).unwrap();
+        close(summary.mmse.expect("an exact task's MMSE"), mse_exact, 1e-9, &format!("{task} MMSE"));
+        let ratio = j.mse_over_mmse.expect("MSE/MMSE");
+        assert!(ratio.ci.contains(1.0), "{task}: MSE/MMSE {ratio:?}");
+    }
+}
+
+/// MSE is measured against the exact posterior draws, as U is: a perfect sampler's samples are
+/// as far from the draws as two draws are from each other, 2·MMSE in expectation; before, against
+/// the 64 shared truths, its MSE scattered with theirs.
+#[test]
+fn a_perfect_sampler_has_twice_the_mmse() {
+    for (task, _) in TASKS {
+        let j = &result(report(), task, "posterior-sampler").judgement;
+        let ratio = j.mse_over_mmse.expect("MSE/MMSE");
+        close(ratio.point, 2.0, 0.02, &format!("{task} MSE/MMSE"));
+        assert!(ratio.ci.contains(2.0), "{task}: {ratio:?}");
+    }
+}
+
+/// Every model proves N(X|Y) ≤ U/η(P; d): the tightest bound (the frontier) never falls below
+/// the exact N(X|Y) beyond its interval, the optimal family attains it, and a suboptimal model
+/// proves a looser one.
+#[test]
+fn the_frontier_never_falls_below_the_inherent_uncertainty_and_the_gamma_family_attains_it() {
+    for (task, _) in TASKS {
+        let exact = report().tasks.iter().find(|t| t.name == task).unwrap().inherent.value().unwrap();
+        let frontier = report().frontiers.iter().find(|f| f.task == task).expect("a frontier");
+        assert!(frontier.inherent.ci.upper >= exact, "{task}: frontier {:?} below N(X|Y) = {exact}", frontier.inherent);
+        for label in ["posterior-mean", "posterior-sampler", "gamma-optimal(gamma=0.25)", "gamma-optimal(gamma=0.5)"] {
+            let r = result(report(), task, label);
+            let implied = r.judgement.implied_inherent;
+            assert!(
+                implied.ci.contains(exact) || (implied.point / exact - 1.0).abs() < 0.005,
+                "{task} {label}: U/η(P) = {implied:?}, N(X|Y) = {exact}"
+            );
+            assert!(r.efficiency.unwrap() > 0.97, "{task} {label}: efficiency {:?}", r.efficiency);
+        }
+        let loose = result(report(), task, "overdispersed-sampler(spread=1.5)");
+        assert!(loose.judgement.implied_inherent.ci.lower > exact, "{task}: {:?}", loose.judgement.implied_inherent);
+        assert!(loose.efficiency.unwrap() < 0.9, "{task}: {:?}", loose.efficiency);
     }
 }
 

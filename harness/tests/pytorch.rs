@@ -294,3 +294,54 @@ fn judge_refuses_samples_that_do_not_answer_the_task_naming_the_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --export DIR"));
 }
+
+/// Deterministic models on an exact task: a poor shrinkage x̂ = 0.5·y and the posterior mean both
+/// have U = N(X|Y) and P = ∞ (the bound is met by construction), and only MSE/MMSE tells them
+/// apart; the tables mark them and say so.
+#[test]
+fn deterministic_models_are_told_apart_by_mse_over_mmse_and_marked() {
+    let modules = torchscript_modules();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(modules.join("shrinkage_half.pt"), dir.path().join("shrinkage_half.pt")).unwrap();
+    let suite = dir.path().join("deterministic.toml");
+    std::fs::write(
+        &suite,
+        r#"
+name = "deterministic"
+seed = 9
+[sampling]
+observations = 32
+samples_per_observation = 512
+[timing]
+budget_secs = 0
+[[task]]
+name = "ar1-d4"
+dim = 4
+prior = { kind = "ar1", rho = 0.6 }
+operator = { kind = "denoising", noise_std = 0.5 }
+[[plugin]]
+name = "posterior-mean"
+[[plugin]]
+name = "torchscript"
+label = "shrinkage 0.5·y"
+params = { module = "shrinkage_half.pt", dtype = "float64" }
+"#,
+    )
+    .unwrap();
+    let run = upbench_run(&["run".as_ref(), suite.as_os_str()], &dir.path().join("run"));
+    let (mean, shrink) = (result(&run, "ar1-d4", "posterior-mean"), result(&run, "ar1-d4", "shrinkage 0.5·y"));
+    for r in [mean, shrink] {
+        assert!(!r.stochastic && r.judgement.perception_nats.point == f64::INFINITY);
+        assert!((r.judgement.uncertainty_ratio.point - 1.0).abs() < 0.03, "{}: {:?}", r.label, r.judgement.uncertainty_ratio);
+    }
+    let (a, b) = (mean.judgement.mse_over_mmse.unwrap(), shrink.judgement.mse_over_mmse.unwrap());
+    assert!(a.ci.contains(1.0), "posterior mean: {a:?}");
+    assert!(b.ci.lower > 1.1, "shrinkage: {b:?}");
+    let table = std::fs::read_to_string(only_run_dir(&dir.path().join("run")).join("table.txt")).unwrap();
+    assert!(table.contains("shrinkage 0.5·y †") && table.contains("MSE/MMSE"), "{table}");
+    assert!(table.contains("the bound is met by construction"), "{table}");
+}
+
+fn only_run_dir(out: &Path) -> PathBuf {
+    std::fs::read_dir(out).unwrap().next().unwrap().unwrap().path()
+}

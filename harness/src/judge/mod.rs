@@ -9,7 +9,7 @@ pub mod bound;
 pub mod coverage;
 mod verdict;
 
-pub use verdict::{ConfidenceBox, Reason, Region, Validity};
+pub use verdict::{ConfidenceBox, Raise, Reason, Region, Validity};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,15 @@ pub struct TaskTruth<'a> {
     pub inherent: &'a InherentUncertainty,
     /// d.
     pub dim: usize,
+    /// The MMSE per dimension, E tr Cov(X|Y)/d, where it is known.
+    pub mmse: Option<f64>,
+    /// What raises the samples its estimates rest on (the convergence advice).
+    pub raise: Raise,
+}
+
+/// An estimate whose value is not known (results written before the field existed).
+fn unknown_estimate() -> Estimate {
+    Estimate { standard_error: f64::NAN, ..Estimate::exact(f64::NAN, f64::NAN, 0) }
 }
 
 /// How much better a model could be, given where it sits.
@@ -65,8 +74,16 @@ pub struct Judgement {
     pub bound: f64,
     /// U / (η(P; d)·N(X|Y)), with P and U resampled jointly.
     pub bound_ratio: Estimate,
-    /// Per-dimension MSE against the ground truth.
+    /// U / η(P; d): the N(X|Y) this model proves an upper bound on (Theorem 3 applied to it),
+    /// with P and U resampled jointly; known without N(X|Y).
+    #[serde(default = "unknown_estimate")]
+    pub implied_inherent: Estimate,
+    /// Per-dimension MSE: exact tasks against exact posterior draws, images against the truth.
     pub mse: Estimate,
+    /// MSE / MMSE, where the MMSE is known (exact tasks): 1 for the posterior mean, 2 for a
+    /// perfect posterior sampler; what tells deterministic models apart on exact tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mse_over_mmse: Option<Estimate>,
     /// Where the ratio's interval lies.
     pub region: Region,
     /// Whether the numbers can be trusted, and why not.
@@ -120,17 +137,21 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConf
     // Every statistic on the scale where it is closest to normal (ln U, P, ln U/bound, ln MSE),
     // as the t-interval wants; the ends are mapped back.
     let log_ratio_of = |log_u: f64, p: f64| log_u - (bound::eta(p.max(0.0), d) * n_inh).ln();
-    let [log_u, p, log_ratio, log_mse] = config.intervals.estimate(n, |idx| {
+    let log_implied_of = |log_u: f64, p: f64| log_u - bound::eta(p.max(0.0), d).ln();
+    let [log_u, p, log_ratio, log_mse, log_implied] = config.intervals.estimate(n, |idx| {
         let chosen: Vec<usize> = idx.collect();
         let log_u = mean_of(&stats.log_uncertainty, &mut chosen.iter().copied());
         let p = mean_of(&stats.perception, &mut chosen.iter().copied());
         let mse = mean_of(&stats.mse, &mut chosen.iter().copied());
-        [log_u, p, log_ratio_of(log_u, p), mse.ln()]
+        [log_u, p, log_ratio_of(log_u, p), mse.ln(), log_implied_of(log_u, p)]
     });
     let (uncertainty, mut ratio, mse) = (log_u.exp(), log_ratio.exp(), log_mse.exp());
+    let mut implied_inherent = log_implied.exp();
     if p.point.is_finite() && p.ci.lower <= 0.0 {
         ratio.ci = bound_ratio_by_projection(stats, config.intervals, &log_ratio_of);
+        implied_inherent.ci = bound_ratio_by_projection(stats, config.intervals, &log_implied_of);
     }
+    let mse_over_mmse = truth.mmse.filter(|m| *m > 0.0).map(|m| mse.scaled(1.0 / m));
     let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
     let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
     let band_top = truth.inherent.gaussian().unwrap_or(f64::NAN) / n_inh;
@@ -183,6 +204,7 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConf
         for (quantity, change) in drift {
             if let Some(change) = change {
                 reasons.push(Reason::NotConverged {
+                    raise: truth.raise,
                     quantity: quantity.into(),
                     from_samples: half.samples_per_observation,
                     to_samples: stats.samples_per_observation,
@@ -207,7 +229,9 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConf
         perception_nats: p,
         bound: bound_value,
         bound_ratio: ratio,
+        implied_inherent,
         mse,
+        mse_over_mmse,
         region,
         validity,
         headroom,
@@ -263,7 +287,8 @@ mod tests {
     }
 
     fn judged(perception: Vec<f64>) -> Judgement {
-        let truth = TaskTruth { inherent: &InherentUncertainty::Exact { value: 1.0 }, dim: 4 };
+        let truth =
+            TaskTruth { inherent: &InherentUncertainty::Exact { value: 1.0 }, dim: 4, mmse: None, raise: Raise::default() };
         let intervals = Intervals { method: IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
         judge(&stats(perception), &truth, &JudgeConfig { intervals, band_tolerance: 0.02 })
     }

@@ -73,6 +73,18 @@ impl fmt::Display for Region {
     }
 }
 
+/// What raises the number of samples a task's estimates rest on, for the advice of
+/// [`Reason::NotConverged`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Raise {
+    /// Exact tasks: K, `[sampling] samples_per_observation`.
+    #[default]
+    SamplesPerObservation,
+    /// Image tasks: the error patches per image (K × grid positions).
+    PatchesPerImage,
+}
+
 /// Why a measurement cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
@@ -118,6 +130,9 @@ pub enum Reason {
         /// Relative change from K/2 to K.
         #[serde(with = "crate::report::float")]
         change: f64,
+        /// The setting that raises the count (it differs between exact and image tasks).
+        #[serde(default)]
+        raise: Raise,
     },
     /// The whole interval of P lies below 0, which no divergence can: the divergence estimate
     /// failed (e.g. k-NN distances skewed by discrete data), so P is no perception index.
@@ -152,11 +167,18 @@ impl fmt::Display for Reason {
                 f,
                 "{points} points have a zero k-th neighbour distance (duplicates); dequantise discrete data or use the Gaussian estimator"
             ),
-            Reason::NotConverged { quantity, from_samples, to_samples, change } => write!(
-                f,
-                "{quantity} still changes by {:+.1} % from K = {from_samples} to K = {to_samples}; raise samples_per_observation",
-                change * 100.0,
-            ),
+            Reason::NotConverged { quantity, from_samples, to_samples, change, raise } => match raise {
+                Raise::SamplesPerObservation => write!(
+                    f,
+                    "{quantity} still changes by {:+.1} % from K = {from_samples} to K = {to_samples} samples per observation; raise [sampling] samples_per_observation",
+                    change * 100.0,
+                ),
+                Raise::PatchesPerImage => write!(
+                    f,
+                    "{quantity} still changes by {:+.1} % from {from_samples} to {to_samples} error patches per image; raise the image task's samples_per_image (samplers), use larger images (image_size for dead leaves) or a smaller patch side",
+                    change * 100.0,
+                ),
+            },
             Reason::NonFinite => {
                 write!(f, "NaN or infinite values in the model's samples or the estimates; check the plugin's output")
             }

@@ -15,7 +15,7 @@ use upbench_sdk::{ModelBox, PluginError, TaskSpec};
 
 use super::{exact, images, RunPlan};
 use crate::estimate::{Estimate, EstimateError, Estimator, ObservationStats};
-use crate::judge::{self, JudgeConfig, Reason, TaskTruth};
+use crate::judge::{self, JudgeConfig, Raise, Reason, TaskTruth};
 use crate::plan::{Cell, TaskType};
 use crate::plugin::{self, LoadError, LoadedPlugin, ParamError, PluginConfig};
 use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
@@ -416,7 +416,8 @@ pub(crate) fn evaluate(
     };
     let mut results = Vec::with_capacity(summaries.len());
     for ((stats, reason), summary) in measured.stats.into_iter().zip(summaries) {
-        let truth = TaskTruth { inherent: &summary.inherent, dim: summary.signal_dim };
+        let raise = if summary.image.is_some() { Raise::PatchesPerImage } else { Raise::SamplesPerObservation };
+        let truth = TaskTruth { inherent: &summary.inherent, dim: summary.signal_dim, mmse: summary.mmse, raise };
         let judge_config = JudgeConfig {
             intervals: intervals(&["bootstrap", &summary.name, label]),
             band_tolerance: file.statistics.band_tolerance,
@@ -439,6 +440,7 @@ pub(crate) fn evaluate(
             psnr_db,
             psnr_y_db,
             ssim,
+            efficiency: None,
             timing: timing.clone(),
             sample_grids: measured.sample_grids.clone(),
         });

@@ -45,6 +45,7 @@ impl Task for PreparedExact {
             measurement_dim: task.measurement_dim,
             noise_std: task.noise_std,
             inherent: inherent_uncertainty(task, &self.samples, &self.chunks, file)?,
+            mmse: Some(mmse(&self.samples.posterior_cov)?),
             signal_power: task.signal_power(),
             image: None,
             observations: self.samples.len(),
@@ -131,6 +132,14 @@ fn inherent_uncertainty(
     let (_, log_det) = tch::Tensor::f_linalg_slogdet(&samples.posterior_cov).map_err(TaskError::from)?;
     let gaussian = (log_det.mean(tch::Kind::Double).double_value(&[]) / d).exp();
     Ok(InherentUncertainty::MonteCarlo { estimate: mean_log_n.exp(), gaussian })
+}
+
+/// The MMSE per dimension, E tr Cov(X|Y)/d, from the exact posterior covariances (`[d, d]` for a
+/// Gaussian prior, the same for every y; `[n, d, d]` for a mixture, averaged over y).
+fn mmse(posterior_cov: &Tensor) -> Result<f64, TaskError> {
+    let d = *posterior_cov.size().last().unwrap_or(&1) as f64;
+    let traces = posterior_cov.f_diagonal(0, -2, -1)?.f_sum_dim_intlist(-1, false, tch::Kind::Double)?;
+    Ok(traces.f_mean(tch::Kind::Double)?.double_value(&[]) / d)
 }
 
 /// The task's observations in chunks with their posterior draws: drawn once and kept when they

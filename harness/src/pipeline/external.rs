@@ -334,9 +334,10 @@ pub fn judge_samples(
         Err(e) => failures.push(given_failure(name, label, &e)),
     }
     crate::journal::rank(&mut results);
+    let frontiers = crate::report::frontiers(&summaries, &mut results);
     let checked = CheckedSuite { libraries: Vec::new(), entries: Vec::new(), broken_tasks: Vec::new(), problems: Vec::new() };
     let manifest = super::manifest(plan, &checked, super::now());
-    Ok(RunReport { schema_version: SCHEMA_VERSION, manifest, tasks: summaries, results, failures, incomplete: None, profile: None })
+    Ok(RunReport { schema_version: SCHEMA_VERSION, manifest, tasks: summaries, results, failures, incomplete: None, profile: None, frontiers })
 }
 
 fn given_failure(task: &str, label: &str, e: &CellError) -> Failure {

@@ -96,6 +96,7 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
         signal_dim: channels * patch * patch,
         measurement_dim: 0,
         noise_std: c.degradation.noise_std() / 255.0,
+        mmse: None,
         inherent: match inherent {
             Some(e) => InherentUncertainty::Estimated { value: e.value, method: e.label },
             None => InherentUncertainty::Unknown { reason: NO_INHERENT.into() },

@@ -5,7 +5,7 @@ use super::{Exporter, ReportError, RunReport};
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
 pub struct CsvExporter;
 
-const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity,measurements_per_sec,mean_call_secs,timing";
+const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity,measurements_per_sec,mean_call_secs,timing,implied_inherent,implied_inherent_lo,implied_inherent_hi,efficiency,mse_over_mmse";
 
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -53,6 +53,10 @@ impl Exporter for CsvExporter {
             cells.push(format!("{:e}", point(timing.and_then(|t| t.measurements_per_sec.as_ref()))));
             cells.push(format!("{:e}", point(timing.and_then(|t| t.mean_call_secs.as_ref()))));
             cells.push(timing.map_or(String::new(), |t| t.source.name().to_string()));
+            let implied = &j.implied_inherent;
+            cells.extend([implied.point, implied.ci.lower, implied.ci.upper].iter().map(|v| format!("{v:e}")));
+            cells.push(format!("{:e}", r.efficiency.unwrap_or(f64::NAN)));
+            cells.push(format!("{:e}", point(j.mse_over_mmse.as_ref())));
             out.push_str(&cells.join(","));
             out.push('\n');
         }

@@ -90,6 +90,9 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
         for f in &task.failures {
             let _ = writeln!(page, "<p class=\"failure\">failed: {}</p>", escape(f));
         }
+        for note in &task.notes {
+            let _ = writeln!(page, "<p class=\"note\">{}</p>", escape(note));
+        }
         page.push_str("<div class=\"figures\">\n");
         for kind in ["plane", "distortion"] {
             if let Some(f) = figures.iter().find(|f| f.name == format!("{kind}-{stem}")) {

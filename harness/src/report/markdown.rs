@@ -51,6 +51,9 @@ impl Exporter for MarkdownExporter {
             for f in &task.failures {
                 out.push_str(&format!("\n- **failed:** {}", cell(f)));
             }
+            for note in &task.notes {
+                out.push_str(&format!("\n- {}", cell(note)));
+            }
             out.push('\n');
         }
         let global = global_failures(report);

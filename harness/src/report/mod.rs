@@ -58,6 +58,9 @@ pub struct TaskSummary {
     pub noise_std: f64,
     /// N(X|Y) per dimension and where it comes from (schema 3; version 2 had four fields).
     pub inherent: InherentUncertainty,
+    /// The MMSE per dimension, E tr Cov(X|Y)/d (exact tasks: closed form).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::report::float::option")]
+    pub mmse: Option<f64>,
     /// Mean prior variance, the "peak²" of the PSNR column (1 for images: the [0, 1] scale).
     #[serde(with = "crate::report::float")]
     pub signal_power: f64,
@@ -84,6 +87,8 @@ struct TaskSummaryRecord {
     noise_std: f64,
     #[serde(default)]
     inherent: Option<InherentUncertainty>,
+    #[serde(default, with = "crate::report::float::option")]
+    mmse: Option<f64>,
     #[serde(default, with = "crate::report::float::option")]
     inherent_uncertainty: Option<f64>,
     #[serde(default)]
@@ -120,6 +125,7 @@ impl From<TaskSummaryRecord> for TaskSummary {
             measurement_dim: r.measurement_dim,
             noise_std: r.noise_std,
             inherent,
+            mmse: r.mmse,
             signal_power: r.signal_power,
             image: r.image,
             observations: r.observations,
@@ -174,6 +180,10 @@ pub struct ConfigResult {
     /// Images: SSIM of the luma, same conventions, mean over images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssim: Option<Estimate>,
+    /// N̂ of the task's frontier (the least [`Judgement::implied_inherent`] of its valid
+    /// results) over this result's: 1 for the model that proves the tightest bound on N(X|Y).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::report::float::option")]
+    pub efficiency: Option<f64>,
     /// How fast `restore` ran (schema 2: `throughput_samples_per_sec`, samples per second
     /// alone); `None` for samples judged from files, or when timing failed (in `failures`).
     #[serde(default, alias = "throughput_samples_per_sec", deserialize_with = "crate::run::timing_of_any_schema")]
@@ -235,6 +245,42 @@ pub struct RunReport {
     /// Where the run's time went, by task and cell (absent from results of upbench ≤ 0.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
+    /// Each task's empirical frontier: the tightest upper bound on N(X|Y) its valid results prove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frontiers: Vec<Frontier>,
+}
+
+/// The empirical frontier of a task: every measured model proves N(X|Y) ≤ U / η(P; d)
+/// (Theorem 3 applied to it); the least such bound over a task's valid results, and which
+/// configuration gives it. On the plane, η(P; d)·N̂ is the frontier curve: no configuration
+/// measured lies below it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frontier {
+    /// The task (a patch side's name for image tasks).
+    pub task: String,
+    /// N̂ = U / η(P; d) of the configuration below, with its interval.
+    pub inherent: Estimate,
+    /// The configuration that proves it.
+    pub label: String,
+}
+
+/// The frontier of each task's valid results, and each result's efficiency against it.
+pub fn frontiers(tasks: &[TaskSummary], results: &mut [ConfigResult]) -> Vec<Frontier> {
+    let mut out = Vec::new();
+    for task in tasks {
+        let best = results
+            .iter()
+            .filter(|r| r.task == task.name && r.judgement.validity.is_valid())
+            .filter(|r| r.judgement.implied_inherent.point.is_finite() && r.judgement.implied_inherent.point > 0.0)
+            .min_by(|a, b| a.judgement.implied_inherent.point.total_cmp(&b.judgement.implied_inherent.point))
+            .map(|r| Frontier { task: task.name.clone(), inherent: r.judgement.implied_inherent, label: r.label.clone() });
+        for r in results.iter_mut().filter(|r| r.task == task.name) {
+            let implied = r.judgement.implied_inherent.point;
+            r.efficiency = best.as_ref().filter(|_| implied.is_finite() && implied > 0.0).map(|b| b.inherent.point / implied);
+        }
+        out.extend(best);
+    }
+    out
 }
 
 /// Where a run's time went: each task's build and each cell's stages, in seconds of wall time.

@@ -20,7 +20,12 @@ pub struct TaskScores {
     pub rows: Vec<Vec<String>>,
     /// Failures concerning this task, as `subject — message`.
     pub failures: Vec<String>,
+    /// Notes under the table: what its marks mean, its frontier.
+    pub notes: Vec<String>,
 }
+
+/// The mark of a deterministic configuration's row.
+pub const DETERMINISTIC: &str = "†";
 
 /// A number with 4 significant-looking digits, `∞` and `—` (NaN) spelled out.
 pub fn sig(v: f64) -> String {
@@ -105,12 +110,13 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
         ("P ↓ (nats)", false),
         ("U / bound (1 = optimal)", false),
         ("region", false),
+        ("eff. ↑", true),
         ("MSE ↓", true),
     ];
     columns.extend(if image {
         vec![("PSNR-Y ↑ (dB)", false), ("SSIM ↑", true), ("images/s ↑", false), ("verdict", false)]
     } else {
-        vec![("PSNR ↑ (dB)", true), ("samples/s ↑", false), ("verdict", false)]
+        vec![("MSE/MMSE ↓", true), ("PSNR ↑ (dB)", true), ("samples/s ↑", false), ("verdict", false)]
     });
     let rows = report
         .results
@@ -118,16 +124,21 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
         .filter(|r| r.task == task.name)
         .map(|r| {
             let j = &r.judgement;
+            let mark = if r.stochastic { "" } else { DETERMINISTIC };
             let mut row = vec![
                 r.rank.to_string(),
-                r.label.clone(),
+                format!("{}{}", r.label, if mark.is_empty() { String::new() } else { format!(" {mark}") }),
                 with_ci(&j.uncertainty),
                 sig(j.uncertainty_ratio.point),
                 with_ci(&j.perception_nats),
                 with_ci(&j.bound_ratio),
                 j.region.to_string(),
+                r.efficiency.map_or("—".into(), |e| format!("{e:.3}")),
                 sig(j.mse.point),
             ];
+            if !image {
+                row.push(j.mse_over_mmse.as_ref().map_or("—".into(), |m| format!("{:.4}", m.point)));
+            }
             match (&r.psnr_y_db, &r.ssim) {
                 (Some(psnr), Some(ssim)) => {
                     row.push(format!("{:.2} [{:.2}, {:.2}]", psnr.point, psnr.ci.lower, psnr.ci.upper));
@@ -150,7 +161,33 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
         numeric: columns.iter().map(|c| c.1).collect(),
         rows,
         failures: task_failures(report, task).map(|f| format!("{} — {}", f.subject, f.message)).collect(),
+        notes: task_notes(report, task),
     }
+}
+
+/// The notes under a task's table: the frontier and what the deterministic mark means there.
+fn task_notes(report: &RunReport, task: &TaskSummary) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(f) = report.frontiers.iter().find(|f| f.task == task.name) {
+        notes.push(format!(
+            "Frontier: every model proves N(X|Y) ≤ U/η(P; d); the tightest here is {} ({}); eff. = that bound over each model's.",
+            with_ci(&f.inherent),
+            f.label
+        ));
+    }
+    let deterministic = report.results.iter().any(|r| r.task == task.name && !r.stochastic);
+    if deterministic {
+        notes.push(if task.image.is_none() {
+            format!(
+                "{DETERMINISTIC} deterministic: its error given y is the posterior shifted, so U = N(X|Y) and P = ∞ for every such model — the bound is met by construction; MSE/MMSE (1 for the posterior mean) tells them apart."
+            )
+        } else {
+            format!(
+                "{DETERMINISTIC} deterministic: one restoration per image; U is the entropy power of its error patches (where it errs, not a spread of samples) and P compares its patch law with the truth's (finite, unlike an exact task's P = ∞)."
+            )
+        });
+    }
+    notes
 }
 
 /// Failures of one task. An image task's failures concern all its patch sides (`name/p<p>`):

@@ -44,6 +44,9 @@ impl TableExporter {
             for f in &task.failures {
                 out.push_str(&format!("  failed: {}\n", first_line(f)));
             }
+            for note in &task.notes {
+                out.push_str(&format!("  {note}\n"));
+            }
             out.push('\n');
         }
         let global = global_failures(report);

@@ -73,7 +73,6 @@ pub struct ObservationChunk {
     pub measurements: Tensor,
     /// ln p(x′ | y) of every posterior draw `[c, K]`, for Monte-Carlo posterior entropies.
     pub draw_log_density: Tensor,
-    signals: Tensor,
     posterior_mean: Tensor,
     posterior_cov: Tensor,
     posterior_draws: Tensor,
@@ -83,7 +82,6 @@ impl ObservationChunk {
     /// The view the estimators take.
     pub fn truth(&self) -> Truth<'_> {
         Truth {
-            signals: &self.signals,
             posterior_mean: &self.posterior_mean,
             posterior_cov: &self.posterior_cov,
             posterior_draws: &self.posterior_draws,
@@ -137,7 +135,6 @@ impl TaskSamples {
         };
         Ok(ObservationChunk {
             measurements: self.measurements.f_narrow(0, start, len)?.f_contiguous()?,
-            signals: self.signals.f_narrow(0, start, len)?,
             posterior_mean: self.posterior_mean.f_narrow(0, start, len)?,
             posterior_cov,
             posterior_draws,

@@ -33,11 +33,17 @@ impl Distortion<'_> {
         } else {
             "Both axes per dimension (N(X|Y) unknown); ".to_string()
         };
+        let against = if self.task.image.is_some() {
+            "MSE is measured against one ground truth per image, shared by all models, so the points scatter around \
+             their expectations together."
+        } else {
+            "MSE is measured against the K exact posterior draws per observation, as U is (a sample paired with a \
+             draw; a deterministic model's restoration against each draw)."
+        };
         format!(
             "{unit}log scales; per-dimension MSE against U. In expectation every model lies on or above the line MSE = U \
              (shaded below) and at or right of U = N(X|Y): the uncertainty–perception tradeoff implies the \
-             perception–distortion one. MSE is measured against one ground truth per observation, shared by \
-             all models, so the points scatter around their expectations together. Whiskers: confidence intervals."
+             perception–distortion one. {against} Whiskers: confidence intervals."
         )
     }
 }

@@ -100,7 +100,8 @@ pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
         }
         let stem = file_stem(&task.name);
         let interval = report.manifest.interval_method;
-        let plane = plane::Plane { task, results: &results, plugins: &plugins, tolerance, interval };
+        let frontier = report.frontiers.iter().find(|f| f.task == task.name);
+        let plane = plane::Plane { task, results: &results, plugins: &plugins, tolerance, interval, frontier };
         out.push(render(format!("plane-{stem}"), plane.title(), plane.caption(), &plane)?);
         let distortion = distortion::Distortion { task, results: &results, plugins: &plugins };
         out.push(render(format!("distortion-{stem}"), distortion.title(), distortion.caption(), &distortion)?);

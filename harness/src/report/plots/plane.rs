@@ -16,6 +16,27 @@ use super::{
 use crate::judge::bound::eta;
 use crate::report::{ConfigResult, TaskSummary};
 
+/// The sweeps of one plugin's configurations: the configurations that differ only in the first
+/// parameter that varies among them, each sweep ordered as listed (one sweep per value of the
+/// other varying parameters).
+fn sweeps<'a>(group: &[&'a ConfigResult]) -> Vec<Vec<&'a ConfigResult>> {
+    let Some(first) = group.first() else { return Vec::new() };
+    let varying: Vec<usize> = (0..first.params.len())
+        .filter(|&i| group.iter().any(|r| r.params.get(i).map(|p| &p.1) != first.params.get(i).map(|p| &p.1)))
+        .collect();
+    let key = |r: &ConfigResult| -> Vec<String> {
+        varying.iter().skip(1).map(|&i| r.params.get(i).map_or(String::new(), |p| p.1.clone())).collect()
+    };
+    let mut out: Vec<(Vec<String>, Vec<&'a ConfigResult>)> = Vec::new();
+    for r in group {
+        match out.iter_mut().find(|(k, _)| *k == key(r)) {
+            Some((_, members)) => members.push(r),
+            None => out.push((key(r), vec![r])),
+        }
+    }
+    out.into_iter().map(|(_, members)| members).collect()
+}
+
 /// One task's plane.
 pub(super) struct Plane<'a> {
     pub(super) task: &'a TaskSummary,
@@ -26,7 +47,12 @@ pub(super) struct Plane<'a> {
     pub(super) tolerance: f64,
     /// How the whiskers' intervals were formed.
     pub(super) interval: crate::estimate::IntervalMethod,
+    /// The task's empirical frontier, drawn as η(P; d)·N̂.
+    pub(super) frontier: Option<&'a crate::report::Frontier>,
 }
+
+/// The frontier curve's colour.
+const FRONTIER_LINE: RGBColor = RGBColor(90, 40, 160);
 
 /// Where things go on the x axis.
 struct XAxis {
@@ -130,6 +156,9 @@ impl Plot for Plane<'_> {
             legend.push(("suboptimal".to_string(), Mark::Fill(SUBOPTIMAL_FILL)));
             legend.push((format!("bound η(P; d)·{symbol}"), Mark::Line(BOUND_LINE)));
         }
+        if self.frontier.is_some() {
+            legend.push(("frontier η(P; d)·N̂, dashed".to_string(), Mark::Line(FRONTIER_LINE)));
+        }
         for (plugin, c, _) in by_plugin(self.results, self.plugins) {
             legend.push((plugin, Mark::Dot(c)));
         }
@@ -179,6 +208,7 @@ impl Plot for Plane<'_> {
                 )))
                 .map_err(text)?;
         }
+        self.draw_frontier(&mut chart, &x, unit)?;
         self.draw_points(&mut chart, &x, unit)
     }
 }
@@ -228,16 +258,33 @@ impl Plane<'_> {
     }
 
     fn draw_points<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>, x: &XAxis, unit: f64) -> Result<(), String> {
+        // The P = ∞ column holds its points side by side, in plugin order, not on top of each other.
+        let at_infinity: Vec<&ConfigResult> =
+            by_plugin(self.results, self.plugins).into_iter().flat_map(|(_, _, g)| g).filter(|r| r.judgement.perception_nats.point == f64::INFINITY).collect();
+        let column = (x.end - x.separator) * 0.6;
+        let slot = |r: &ConfigResult| {
+            let i = at_infinity.iter().position(|o| std::ptr::eq(*o, r)).unwrap_or(0) as f64;
+            let n = at_infinity.len().max(1) as f64;
+            x.infinity + column * ((i + 0.5) / n - 0.5)
+        };
+        let place = |p: f64, r: &ConfigResult| if p == f64::INFINITY { slot(r) } else { x.of(p) };
         for (_, c, group) in by_plugin(self.results, self.plugins) {
-            let point =
-                |r: &ConfigResult| (x.of(r.judgement.perception_nats.point), r.judgement.uncertainty.point / unit);
+            let point = |r: &ConfigResult| (place(r.judgement.perception_nats.point, r), r.judgement.uncertainty.point / unit);
             // NaN cannot be placed (e.g. P of a deterministic model read from a version-1 file).
             let group: Vec<&ConfigResult> =
                 group.into_iter().filter(|r| point(r).0.is_finite() && point(r).1.is_finite()).collect();
-            if group.len() > 1 {
-                let mut sweep: Vec<(f64, f64)> = group.iter().map(|r| point(r)).collect();
-                sweep.sort_by(|a, b| a.0.total_cmp(&b.0));
-                chart.draw_series(LineSeries::new(sweep, c.mix(0.6).stroke_width(1))).map_err(text)?;
+            // A sweep joins valid finite points only: never into the P = ∞ column, never through
+            // results the judge could not trust (the impossible region's).
+            for sweep in sweeps(&group) {
+                let mut line: Vec<(f64, f64)> = sweep
+                    .iter()
+                    .filter(|r| r.judgement.perception_nats.point.is_finite() && r.judgement.validity.is_valid())
+                    .map(|r| point(r))
+                    .collect();
+                if line.len() > 1 {
+                    line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    chart.draw_series(LineSeries::new(line, c.mix(0.6).stroke_width(1))).map_err(text)?;
+                }
             }
             let markers: Vec<Marker> = group
                 .iter()
@@ -245,7 +292,7 @@ impl Plane<'_> {
                     let (p, u) = (&r.judgement.perception_nats, &r.judgement.uncertainty);
                     Marker {
                         at: point(r),
-                        x_interval: (x.of(p.ci.lower), x.of(p.ci.upper)),
+                        x_interval: (place(p.ci.lower, r), place(p.ci.upper, r)),
                         y_interval: (u.ci.lower / unit, u.ci.upper / unit),
                         valid: r.judgement.validity.is_valid(),
                     }
@@ -253,6 +300,28 @@ impl Plane<'_> {
                 .collect();
             draw_markers(chart, &markers, c)?;
         }
+        Ok(())
+    }
+
+    /// The frontier curve η(P; d)·N̂ over the finite part of the axis and at P = ∞.
+    fn draw_frontier<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>, x: &XAxis, unit: f64) -> Result<(), String> {
+        let Some(frontier) = self.frontier else { return Ok(()) };
+        let d = self.task.signal_dim;
+        let level = frontier.inherent.point / unit;
+        let steps = 200;
+        let mut curve: Vec<(f64, f64)> = (0..=steps)
+            .map(|k| {
+                let p = x.min + (x.separator - x.min) * k as f64 / steps as f64;
+                (p, eta(p.max(0.0), d) * level)
+            })
+            .collect();
+        if x.has_infinity {
+            curve.push((x.separator, level));
+            curve.push((x.end, level));
+        }
+        chart
+            .draw_series(std::iter::once(DashedPathElement::new(curve, 8, 4, FRONTIER_LINE.stroke_width(2))))
+            .map_err(text)?;
         Ok(())
     }
 }
