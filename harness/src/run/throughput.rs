@@ -200,21 +200,23 @@ impl CallTimes {
                 measurements_per_sec: Some(exact(m as f64 / secs)),
             });
         }
+        // On the log scale, where a rate's interval stays positive: calls of different sizes
+        // (images of different sizes) spread far on the linear one.
         let [samples, measurements, call] = intervals.estimate(n, |idx| {
             let chosen: Vec<usize> = idx.collect();
             let secs: f64 = chosen.iter().map(|&i| self.calls[i].0).sum();
             [
-                ratio(&mut chosen.iter().copied(), |c| c.2 as f64),
-                ratio(&mut chosen.iter().copied(), |c| c.1 as f64),
-                secs / chosen.len() as f64,
+                ratio(&mut chosen.iter().copied(), |c| c.2 as f64).ln(),
+                ratio(&mut chosen.iter().copied(), |c| c.1 as f64).ln(),
+                (secs / chosen.len() as f64).ln(),
             ]
         });
         Some(Timing {
             source: TimingSource::QualityRun { calls: n },
-            mean_call_secs: Some(call),
+            mean_call_secs: Some(call.exp()),
             median_call_secs: None,
-            samples_per_sec: samples,
-            measurements_per_sec: Some(measurements),
+            samples_per_sec: samples.exp(),
+            measurements_per_sec: Some(measurements.exp()),
         })
     }
 }
@@ -434,6 +436,25 @@ mod tests {
         let m = estimates.mean;
         assert!(m.point_estimate > 0.0 && m.confidence_interval.lower_bound <= m.point_estimate);
         assert!(m.point_estimate <= m.confidence_interval.upper_bound && m.confidence_interval.confidence_level == 0.95);
+    }
+
+    /// Five calls of very different sizes (images of different sizes): the rate's interval stays
+    /// positive and holds its point; one call has no interval to show.
+    #[test]
+    fn quality_run_rates_have_positive_intervals() {
+        let intervals = Intervals { method: crate::estimate::IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
+        let mut calls = CallTimes::default();
+        for (secs, images) in [(0.9, 1), (0.1, 1), (2.0, 1), (0.3, 1), (0.05, 1)] {
+            calls.push(secs, images, 8 * images);
+        }
+        let t = calls.timing(intervals).unwrap();
+        let rate = t.samples_per_sec;
+        assert!((rate.point - 40.0 / 3.35).abs() < 1e-9, "{rate:?}");
+        assert!(rate.ci.lower > 0.0 && rate.ci.contains(rate.point), "{rate:?}");
+        let mut one = CallTimes::default();
+        one.push(0.5, 2, 2);
+        let t = one.timing(intervals).unwrap();
+        assert_eq!((t.samples_per_sec.point, t.samples_per_sec.ci.lower, t.samples_per_sec.n), (4.0, 4.0, 1));
     }
 
     #[test]
