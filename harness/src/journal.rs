@@ -257,10 +257,11 @@ impl Journal {
             build_secs: seconds(task),
         });
         let problems = self.problems.iter().cloned().map(Record::Problem);
-        let cells = self
-            .cells
-            .iter()
-            .map(|(index, (id, outcome))| Record::Cell { index: *index, id: id.clone(), outcome: outcome.clone() });
+        let cells = self.cells.iter().map(|(index, (id, outcome))| Record::Cell {
+            index: *index,
+            id: id.clone(),
+            outcome: outcome.clone(),
+        });
         tasks.chain(problems).chain(cells).collect()
     }
 
@@ -318,7 +319,11 @@ impl Journal {
             (!missing.is_empty()).then_some(Incomplete { planned, missing })
         });
         let profile = Profile {
-            tasks: self.builds.iter().map(|(task, build_secs)| TaskTime { task: task.clone(), build_secs: *build_secs }).collect(),
+            tasks: self
+                .builds
+                .iter()
+                .map(|(task, build_secs)| TaskTime { task: task.clone(), build_secs: *build_secs })
+                .collect(),
             cells: self
                 .cells
                 .iter()
@@ -412,7 +417,8 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
     for part in parts {
         let (path, _) = part;
         let header = header_of(part)?;
-        let differs = |what: &str| MergeError::Differs { path: path.clone(), first: first_path.clone(), what: what.into() };
+        let differs =
+            |what: &str| MergeError::Differs { path: path.clone(), first: first_path.clone(), what: what.into() };
         let (m, h) = (&header.manifest, &head.manifest);
         if header.suite_text != head.suite_text {
             return Err(differs("the suite's text"));
@@ -420,7 +426,9 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
         if header.plan != head.plan {
             return Err(differs("the plan (its cells: plugin libraries, settings or device)"));
         }
-        let build = |m: &Manifest| (m.upbench_version.clone(), m.git_commit.clone(), m.libtorch_version.clone(), m.libtorch_cuda.clone());
+        let build = |m: &Manifest| {
+            (m.upbench_version.clone(), m.git_commit.clone(), m.libtorch_version.clone(), m.libtorch_cuda.clone())
+        };
         if build(m) != build(h) || m.seed != h.seed {
             return Err(differs("the build (upbench, its commit or libtorch) or the seed"));
         }
@@ -429,7 +437,12 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
             return Err(differs("the number of shards"));
         }
         if let Some(other) = seen.insert(shard.index, path) {
-            return Err(MergeError::Twice { index: shard.index, count: shard.count, first: other.clone(), second: path.clone() });
+            return Err(MergeError::Twice {
+                index: shard.index,
+                count: shard.count,
+                first: other.clone(),
+                second: path.clone(),
+            });
         }
     }
     let mut merged = Journal::in_memory();
@@ -440,7 +453,11 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
         for (task, summaries) in &journal.tasks {
             match stated.iter().find(|(t, _, _)| t == task) {
                 Some((_, known, by)) if known != summaries => {
-                    return Err(MergeError::TaskDiffers { task: task.clone(), first: (*by).clone(), second: path.clone() })
+                    return Err(MergeError::TaskDiffers {
+                        task: task.clone(),
+                        first: (*by).clone(),
+                        second: path.clone(),
+                    })
                 }
                 Some(_) => {}
                 None => stated.push((task.clone(), summaries.clone(), path)),
@@ -449,7 +466,14 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
     }
     // A whole run builds the exact tasks in the suite's order, then the image tasks.
     let order: Vec<String> = crate::suite::Suite::parse(&head.suite_text, "run.jsonl", PathBuf::new(), "merge")
-        .map(|s| s.file.tasks.iter().map(|t| t.name.clone()).chain(s.file.image_tasks.iter().map(|t| t.name.clone())).collect())
+        .map(|s| {
+            s.file
+                .tasks
+                .iter()
+                .map(|t| t.name.clone())
+                .chain(s.file.image_tasks.iter().map(|t| t.name.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     stated.sort_by_key(|(task, _, _)| order.iter().position(|t| t == task).unwrap_or(usize::MAX));
     merged.tasks = stated.into_iter().map(|(task, summaries, _)| (task, summaries)).collect();
@@ -465,7 +489,11 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
         }
     }
     let shard_of = |index: usize| {
-        parts.iter().filter_map(|(_, j)| j.header()?.shard.as_ref()).find(|s| s.cells.contains(&index)).map(|s| (s.index, s.count))
+        parts
+            .iter()
+            .filter_map(|(_, j)| j.header()?.shard.as_ref())
+            .find(|s| s.cells.contains(&index))
+            .map(|s| (s.index, s.count))
     };
     let missing: Vec<String> = head
         .plan

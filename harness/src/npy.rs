@@ -86,7 +86,11 @@ pub fn read(path: &Path) -> Result<Array, NpyError> {
     }
     .map_err(|e| invalid(format!("unreadable data from byte {data_start}: {e}")))?;
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(invalid(format!("value {:?} is {} (NaN and infinities are not samples)", index_of(i, &shape), values[i])));
+        return Err(invalid(format!(
+            "value {:?} is {} (NaN and infinities are not samples)",
+            index_of(i, &shape),
+            values[i]
+        )));
     }
     Ok(Array { shape, values, float32: item_size == 4 })
 }
@@ -111,11 +115,13 @@ pub fn write(path: &Path, tensor: &Tensor, float32: bool) -> Result<(), NpyError
     let values = Vec::<f64>::try_from(&flat).map_err(|e| io(std::io::Error::other(e)))?;
     let file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
     if float32 {
-        let mut writer = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(file).begin_nd().map_err(io)?;
+        let mut writer =
+            npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(file).begin_nd().map_err(io)?;
         writer.extend(values.into_iter().map(|v| v as f32)).map_err(io)?;
         writer.finish().map_err(io)
     } else {
-        let mut writer = npyz::WriteOptions::<f64>::new().default_dtype().shape(&shape).writer(file).begin_nd().map_err(io)?;
+        let mut writer =
+            npyz::WriteOptions::<f64>::new().default_dtype().shape(&shape).writer(file).begin_nd().map_err(io)?;
         writer.extend(values).map_err(io)?;
         writer.finish().map_err(io)
     }

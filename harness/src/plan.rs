@@ -203,13 +203,18 @@ struct FileHashes(std::collections::BTreeMap<String, String>);
 impl FileHashes {
     /// `(parameter, SHA-256)` for every path parameter of `params` (`missing` for a file that
     /// cannot be read: the model's construction says why).
-    fn of_paths(&mut self, plugin: &crate::plugin::LoadedPlugin, params: &upbench_sdk::Params) -> Vec<(String, String)> {
+    fn of_paths(
+        &mut self,
+        plugin: &crate::plugin::LoadedPlugin,
+        params: &upbench_sdk::Params,
+    ) -> Vec<(String, String)> {
         let paths = plugin.metadata.params.iter().filter(|s| s.kind == upbench_sdk::ParamKind::PATH);
         paths
             .filter_map(|spec| {
                 let path = params.text(&spec.name).ok()?;
                 let hash = self.0.entry(path.to_string()).or_insert_with(|| {
-                    std::fs::read(path).map_or_else(|_| "missing".to_string(), |bytes| format!("{:x}", Sha256::digest(bytes)))
+                    std::fs::read(path)
+                        .map_or_else(|_| "missing".to_string(), |bytes| format!("{:x}", Sha256::digest(bytes)))
                 });
                 Some((spec.name.to_string(), hash.clone()))
             })

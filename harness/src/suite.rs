@@ -334,9 +334,14 @@ impl Suite {
         }
         let t = &f.timing;
         if t.sample_size < 10 {
-            return Err(self.error_at(self.offset_of("sample_size"), "timing sample_size must be at least 10 (criterion's least)".into()));
+            return Err(self.error_at(
+                self.offset_of("sample_size"),
+                "timing sample_size must be at least 10 (criterion's least)".into(),
+            ));
         }
-        for (key, value) in [("budget_secs", t.budget_secs), ("warm_up_secs", t.warm_up_secs), ("measurement_secs", t.measurement_secs)] {
+        for (key, value) in
+            [("budget_secs", t.budget_secs), ("warm_up_secs", t.warm_up_secs), ("measurement_secs", t.measurement_secs)]
+        {
             let least_zero = key == "budget_secs";
             if !value.is_finite() || value < 0.0 || (!least_zero && value == 0.0) {
                 let bound = if least_zero { "at least 0 (0: no extra calls)" } else { "positive" };

@@ -99,11 +99,35 @@ fn three_shards_merged_equal_one_run_bit_for_bit() {
     let suite = write_suite(tmp.path());
     let os = |s: &str| std::ffi::OsString::from(s);
     let whole = tmp.path().join("whole");
-    expect(&[os("run").as_os_str(), suite.as_os_str(), os("--device").as_os_str(), os("cpu").as_os_str(), os("--quiet").as_os_str(), os("--out").as_os_str(), whole.as_os_str()], 0);
+    expect(
+        &[
+            os("run").as_os_str(),
+            suite.as_os_str(),
+            os("--device").as_os_str(),
+            os("cpu").as_os_str(),
+            os("--quiet").as_os_str(),
+            os("--out").as_os_str(),
+            whole.as_os_str(),
+        ],
+        0,
+    );
     let shards = tmp.path().join("shards");
     for i in 1..=3 {
         let shard = format!("{i}/3");
-        expect(&[os("run").as_os_str(), suite.as_os_str(), os("--shard").as_os_str(), os(&shard).as_os_str(), os("--device").as_os_str(), os("cpu").as_os_str(), os("--quiet").as_os_str(), os("--out").as_os_str(), shards.as_os_str()], 0);
+        expect(
+            &[
+                os("run").as_os_str(),
+                suite.as_os_str(),
+                os("--shard").as_os_str(),
+                os(&shard).as_os_str(),
+                os("--device").as_os_str(),
+                os("cpu").as_os_str(),
+                os("--quiet").as_os_str(),
+                os("--out").as_os_str(),
+                shards.as_os_str(),
+            ],
+            0,
+        );
     }
     // Every cell in exactly one shard, and no shard idle.
     let dirs: Vec<PathBuf> = (1..=3).map(|i| shards.join(format!("shard-{i}-of-3"))).collect();
@@ -129,18 +153,48 @@ fn three_shards_merged_equal_one_run_bit_for_bit() {
     // Two of the three: the missing cells are named, with their shard, and nothing is written.
     let partial = tmp.path().join("partial");
     let err = expect(
-        &[os("merge").as_os_str(), dirs[0].as_os_str(), dirs[1].as_os_str(), os("--out").as_os_str(), partial.as_os_str()],
+        &[
+            os("merge").as_os_str(),
+            dirs[0].as_os_str(),
+            dirs[1].as_os_str(),
+            os("--out").as_os_str(),
+            partial.as_os_str(),
+        ],
         1,
     );
     assert!(err.contains("cells are missing") && err.contains("(in a shard not given)"), "{err}");
     assert!(!partial.exists() || std::fs::read_dir(&partial).unwrap().next().is_none());
     // One shard twice, or a run that is no shard: refused.
-    let err = expect(&[os("merge").as_os_str(), dirs[0].as_os_str(), dirs[0].as_os_str(), os("--out").as_os_str(), partial.as_os_str()], 2);
+    let err = expect(
+        &[
+            os("merge").as_os_str(),
+            dirs[0].as_os_str(),
+            dirs[0].as_os_str(),
+            os("--out").as_os_str(),
+            partial.as_os_str(),
+        ],
+        2,
+    );
     assert!(err.contains("shard 1 of 3 is given twice"), "{err}");
-    let err = expect(&[os("merge").as_os_str(), only_run(&whole).as_os_str(), os("--out").as_os_str(), partial.as_os_str()], 2);
+    let err = expect(
+        &[os("merge").as_os_str(), only_run(&whole).as_os_str(), os("--out").as_os_str(), partial.as_os_str()],
+        2,
+    );
     assert!(err.contains("not a shard"), "{err}");
     // A shard's directory is made once: running it again points at --resume.
-    let err = expect(&[os("run").as_os_str(), suite.as_os_str(), os("--shard").as_os_str(), os("2/3").as_os_str(), os("--device").as_os_str(), os("cpu").as_os_str(), os("--out").as_os_str(), shards.as_os_str()], 2);
+    let err = expect(
+        &[
+            os("run").as_os_str(),
+            suite.as_os_str(),
+            os("--shard").as_os_str(),
+            os("2/3").as_os_str(),
+            os("--device").as_os_str(),
+            os("cpu").as_os_str(),
+            os("--out").as_os_str(),
+            shards.as_os_str(),
+        ],
+        2,
+    );
     assert!(err.contains("--resume"), "{err}");
 }
 
@@ -171,7 +225,11 @@ impl Drop for Cluster {
 fn wait_for(jobs: &[String], limit: Duration) {
     let start = Instant::now();
     loop {
-        let out = std::process::Command::new("squeue").args(["-h", "-o", "%i"]).arg(format!("--jobs={}", jobs.join(","))).output().unwrap();
+        let out = std::process::Command::new("squeue")
+            .args(["-h", "-o", "%i"])
+            .arg(format!("--jobs={}", jobs.join(",")))
+            .output()
+            .unwrap();
         let listed = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if out.status.success() && listed.is_empty() {
             return;
@@ -187,7 +245,18 @@ fn a_suite_sharded_over_a_real_slurm_cluster_merges_into_the_local_run() {
     let suite = write_suite(tmp.path());
     let os = |s: &str| std::ffi::OsString::from(s);
     let whole = tmp.path().join("whole");
-    expect(&[os("run").as_os_str(), suite.as_os_str(), os("--device").as_os_str(), os("cpu").as_os_str(), os("--quiet").as_os_str(), os("--out").as_os_str(), whole.as_os_str()], 0);
+    expect(
+        &[
+            os("run").as_os_str(),
+            suite.as_os_str(),
+            os("--device").as_os_str(),
+            os("cpu").as_os_str(),
+            os("--quiet").as_os_str(),
+            os("--out").as_os_str(),
+            whole.as_os_str(),
+        ],
+        0,
+    );
 
     let _cluster = Cluster::up();
     let submitted = tmp.path().join("slurm");

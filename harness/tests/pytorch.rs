@@ -12,7 +12,9 @@ use upbench::run::restore;
 use upbench::suite::Suite;
 use upbench::task::images::ImageTask;
 
-use crate::util::{data_dir, models_dir, plugin_dir, plugins, point_plugins_at_models, result, run_suite_file, workspace};
+use crate::util::{
+    data_dir, models_dir, plugin_dir, plugins, point_plugins_at_models, result, run_suite_file, workspace,
+};
 
 /// The project's Python (the venv `scripts/with-libtorch` makes, with torch, safetensors, numpy).
 fn python() -> PathBuf {
@@ -50,7 +52,11 @@ fn library(name: &str) -> upbench::plugin::LoadedPlugin {
     upbench::plugin::load(&path, &std::env::temp_dir().join("upbench-test-logs")).unwrap()
 }
 
-fn model(plugin: &upbench::plugin::LoadedPlugin, given: &[(&str, toml::Value)], spec: &upbench_sdk::TaskSpec) -> upbench_sdk::ModelBox {
+fn model(
+    plugin: &upbench::plugin::LoadedPlugin,
+    given: &[(&str, toml::Value)],
+    spec: &upbench_sdk::TaskSpec,
+) -> upbench_sdk::ModelBox {
     let given: Vec<(String, toml::Value)> = given.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
     let configs = upbench::plugin::resolve_params(&plugin.metadata, &given, Path::new("/"), None).unwrap();
     plugin.new_model(&configs[0].params, spec).unwrap_or_else(|e| panic!("{}: {e}", plugin.name()))
@@ -63,9 +69,11 @@ fn each_exported_model_gives_its_rust_ports_outputs_on_set5() {
     point_plugins_at_models();
     let suite = Suite::load(&workspace().join("benchmarks/torchscript.toml")).unwrap();
     let torchscript = library("torchscript");
-    for (task_name, port, file) in
-        [("set5-x4", "espcn_x4", "espcn_x4.pt"), ("set5-x4", "srvgg_x4", "srvgg_x4.pt"), ("set5-s25", "dncnn_s25", "dncnn_s25.pt")]
-    {
+    for (task_name, port, file) in [
+        ("set5-x4", "espcn_x4", "espcn_x4.pt"),
+        ("set5-x4", "srvgg_x4", "srvgg_x4.pt"),
+        ("set5-s25", "dncnn_s25", "dncnn_s25.pt"),
+    ] {
         let config = suite.file.image_tasks.iter().find(|t| t.name == task_name).unwrap();
         let task = ImageTask::build(config, &data_dir(), 1).unwrap();
         let spec = task.spec(upbench_sdk::Device::CPU);
@@ -91,7 +99,14 @@ fn overlap(a: &upbench::estimate::Estimate, b: &upbench::estimate::Estimate) -> 
 /// P inside the other's intervals.
 fn same_row(a: &ConfigResult, b: &ConfigResult) {
     if let (Some(x), Some(y)) = (&a.psnr_y_db, &b.psnr_y_db) {
-        assert!((x.point - y.point).abs() <= 0.01, "PSNR-Y {} against {} ({} / {})", x.point, y.point, a.label, b.label);
+        assert!(
+            (x.point - y.point).abs() <= 0.01,
+            "PSNR-Y {} against {} ({} / {})",
+            x.point,
+            y.point,
+            a.label,
+            b.label
+        );
     }
     let (ja, jb) = (&a.judgement, &b.judgement);
     for (what, x, y) in [("U", &ja.uncertainty, &jb.uncertainty), ("P", &ja.perception_nats, &jb.perception_nats)] {
@@ -111,7 +126,9 @@ fn the_torchscript_suite_scores_each_export_as_its_rust_port() {
     // The stochastic export samples: its U carries its noise on top of ESPCN's errors.
     let noisy = result(&report, "set5-x4/p4", "noisy-espcn-x4 (TorchScript)");
     assert!(noisy.stochastic);
-    assert!(noisy.judgement.uncertainty.point > 2.0 * result(&report, "set5-x4/p4", "espcn-x4").judgement.uncertainty.point);
+    assert!(
+        noisy.judgement.uncertainty.point > 2.0 * result(&report, "set5-x4/p4", "espcn-x4").judgement.uncertainty.point
+    );
     // `tasks` kept every export on the task it solves.
     assert!(!report.results.iter().any(|r| r.task.starts_with("set5-s25") && r.label.contains("espcn")));
 }
@@ -176,7 +193,16 @@ fn export_restore_judge(suite: &Path, task: &str, model: &str, dir: &Path) -> Ru
     python_script("examples/external/restore.py", &[export.as_os_str(), "--model".as_ref(), model.as_ref()]);
     let judged = dir.join(format!("judged-{task}-{model}"));
     upbench_run(
-        &["judge".as_ref(), suite.as_os_str(), "--task".as_ref(), task.as_ref(), "--samples".as_ref(), export.as_os_str(), "--label".as_ref(), model.as_ref()],
+        &[
+            "judge".as_ref(),
+            suite.as_os_str(),
+            "--task".as_ref(),
+            task.as_ref(),
+            "--samples".as_ref(),
+            export.as_os_str(),
+            "--label".as_ref(),
+            model.as_ref(),
+        ],
         &judged,
     )
 }
@@ -237,7 +263,10 @@ fn numpy_bicubic_judged_from_an_export_scores_as_the_bicubic_plugin() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("images.toml");
     std::fs::write(&suite, IMAGE_SUITE).unwrap();
-    let run = upbench_run(&["run".as_ref(), suite.as_os_str(), "--data-dir".as_ref(), data_dir().as_os_str()], &dir.path().join("run"));
+    let run = upbench_run(
+        &["run".as_ref(), suite.as_os_str(), "--data-dir".as_ref(), data_dir().as_os_str()],
+        &dir.path().join("run"),
+    );
     let judged = export_restore_judge(&suite, "set5-x4", "bicubic", dir.path());
     assert!(judged.failures.is_empty(), "{:?}", judged.failures);
     same_row(result(&judged, "set5-x4/p4", "bicubic"), result(&run, "set5-x4/p4", "bicubic"));
@@ -247,9 +276,16 @@ fn numpy_bicubic_judged_from_an_export_scores_as_the_bicubic_plugin() {
 fn judge_refuses_samples_that_do_not_answer_the_task_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("external.toml");
-    std::fs::write(&suite, EXACT_SUITE.replace("params = { module = \"shrinkage_half.pt\", dtype = \"float64\" }", "")).unwrap();
+    std::fs::write(&suite, EXACT_SUITE.replace("params = { module = \"shrinkage_half.pt\", dtype = \"float64\" }", ""))
+        .unwrap();
     let export = dir.path().join("export");
-    let output = upbench().arg("export-task").arg(&suite).args(["--task", "ar1-d4", "--device", "cpu", "--out"]).arg(&export).output().unwrap();
+    let output = upbench()
+        .arg("export-task")
+        .arg(&suite)
+        .args(["--task", "ar1-d4", "--device", "cpu", "--out"])
+        .arg(&export)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let judge = |samples: &Path| {
         let out = upbench()
@@ -290,7 +326,13 @@ fn judge_refuses_samples_that_do_not_answer_the_task_naming_the_file() {
     assert!(!judged.exists() || std::fs::read_dir(&judged).unwrap().next().is_none(), "a refused judgement left files");
     // No manifest at all.
     std::fs::remove_file(&manifest).unwrap();
-    let out = upbench().arg("judge").arg(&suite).args(["--task", "ar1-d4", "--samples"]).arg(dir.path().join("ok.npy")).output().unwrap();
+    let out = upbench()
+        .arg("judge")
+        .arg(&suite)
+        .args(["--task", "ar1-d4", "--samples"])
+        .arg(dir.path().join("ok.npy"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --export DIR"));
 }
@@ -332,7 +374,12 @@ params = { module = "shrinkage_half.pt", dtype = "float64" }
     let (mean, shrink) = (result(&run, "ar1-d4", "posterior-mean"), result(&run, "ar1-d4", "shrinkage 0.5·y"));
     for r in [mean, shrink] {
         assert!(!r.stochastic && r.judgement.perception_nats.point == f64::INFINITY);
-        assert!((r.judgement.uncertainty_ratio.point - 1.0).abs() < 0.03, "{}: {:?}", r.label, r.judgement.uncertainty_ratio);
+        assert!(
+            (r.judgement.uncertainty_ratio.point - 1.0).abs() < 0.03,
+            "{}: {:?}",
+            r.label,
+            r.judgement.uncertainty_ratio
+        );
     }
     let (a, b) = (mean.judgement.mse_over_mmse.unwrap(), shrink.judgement.mse_over_mmse.unwrap());
     assert!(a.ci.contains(1.0), "posterior mean: {a:?}");

@@ -277,6 +277,16 @@ fn compare_marks_only_changes_beyond_the_intervals() {
     let same = upbench().args(["compare", "--fail-on-change"]).arg(run_dir()).arg(&after).output().unwrap();
     assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stdout));
     assert!(String::from_utf8_lossy(&same.stdout).contains("0 changed beyond"));
+    assert!(!String::from_utf8_lossy(&same.stdout).contains("warning:"));
+
+    // An older schema measured some columns differently: the comparison says so.
+    let path = after.join("results.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json["schema_version"] = 2.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let older = upbench().args(["compare"]).arg(run_dir()).arg(&after).output().unwrap();
+    let text = String::from_utf8_lossy(&older.stdout);
+    assert!(text.contains("warning: results schema differs: 3 → 2"), "{text}");
 
     // double the U of one configuration, intervals included
     let path = after.join("results.json");

@@ -31,7 +31,8 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<bool> {
     };
     let Some(header) = merged.header().cloned() else { unreachable!("a merged log has its header") };
     let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), header.manifest.suite);
-    let dir = create_unique_dir(&args.out, &run_id).with_context(|| format!("cannot create a run directory under {}", args.out.display()))?;
+    let dir = create_unique_dir(&args.out, &run_id)
+        .with_context(|| format!("cannot create a run directory under {}", args.out.display()))?;
     let _lock = RunLock::take(&dir)?;
     let mut journal = Journal::create(&dir, header.clone())?;
     for record in merged.records() {
@@ -57,13 +58,23 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<bool> {
 /// `upbench slurm`: the suite checked here first (a bad suite fails before anything is
 /// submitted), then `shard.sbatch` and `merge.sbatch` written into a run folder and submitted.
 pub fn slurm(args: SlurmArgs) -> anyhow::Result<bool> {
-    let device = if args.gpus_per_shard.is_some() { crate::device::DeviceChoice::Cuda } else { crate::device::DeviceChoice::Cpu };
+    let device = if args.gpus_per_shard.is_some() {
+        crate::device::DeviceChoice::Cuda
+    } else {
+        crate::device::DeviceChoice::Cpu
+    };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
     let suite = args.suite.as_deref().map(absolute);
     // Checked on this machine's CPU: the shards check again where they run.
-    let config =
-        RunConfig::for_suite(suite.clone(), crate::device::DeviceChoice::Cpu, args.data_dir.clone(), args.models_dir.clone(), args.out.clone(), true)?;
+    let config = RunConfig::for_suite(
+        suite.clone(),
+        crate::device::DeviceChoice::Cpu,
+        args.data_dir.clone(),
+        args.models_dir.clone(),
+        args.out.clone(),
+        true,
+    )?;
     let checked = crate::pipeline::check(&config.plan);
     if !checked.problems.is_empty() {
         anyhow::bail!(
@@ -104,11 +115,19 @@ pub fn slurm(args: SlurmArgs) -> anyhow::Result<bool> {
     let array = sbatch(&[shard_script.as_os_str()])?;
     let dependency = format!("--dependency=afterany:{array}");
     let merge = sbatch(&[dependency.as_ref(), merge_script.as_os_str()])?;
-    std::fs::write(dir.join("jobs.json"), serde_json::to_vec_pretty(&serde_json::json!({ "array": array, "merge": merge }))?)?;
+    std::fs::write(
+        dir.join("jobs.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({ "array": array, "merge": merge }))?,
+    )?;
     outln!("Submitted job array {array} ({} shards) and merge job {merge} (after every shard ends).", args.shards);
     outln!("  watch:   squeue --jobs={array},{merge}");
     outln!("  logs:    {}/logs/", dir.display());
-    outln!("  shards:  {}/shards/shard-I-of-{}/ (a stopped shard: sbatch --array=I {})", dir.display(), args.shards, shard_script.display());
+    outln!(
+        "  shards:  {}/shards/shard-I-of-{}/ (a stopped shard: sbatch --array=I {})",
+        dir.display(),
+        args.shards,
+        shard_script.display()
+    );
     outln!("  results: {}/merged/ once job {merge} ends", dir.display());
     Ok(true)
 }
@@ -164,7 +183,11 @@ impl SlurmJobs {
         let n = self.shards;
         let mut run = vec!["\"$upbench\" run".to_string()];
         run.extend(self.suite.as_deref().map(quoted));
-        run.extend([format!("--shard \"$SLURM_ARRAY_TASK_ID/{n}\""), "--out \"$run/shards\"".into(), format!("--device {}", self.device)]);
+        run.extend([
+            format!("--shard \"$SLURM_ARRAY_TASK_ID/{n}\""),
+            "--out \"$run/shards\"".into(),
+            format!("--device {}", self.device),
+        ]);
         run.push(format!("--data-dir {}", quoted(&self.data_dir)));
         run.extend(self.models_dir.as_deref().map(|d| format!("--models-dir {}", quoted(d))));
         run.extend(self.plugin_dirs.iter().map(|d| format!("--plugin-dir {}", quoted(d))));
@@ -192,7 +215,11 @@ status=$?
 # 1: the shard ran and recorded failed cells (the merged report lists them); more: it did not run.
 [ "$status" -le 1 ] && exit 0 || exit "$status"
 "#,
-            preamble = self.preamble(&format!("upbench-{}", self.name), "shard-%a.out", &directives.iter().collect::<Vec<_>>()),
+            preamble = self.preamble(
+                &format!("upbench-{}", self.name),
+                "shard-%a.out",
+                &directives.iter().collect::<Vec<_>>()
+            ),
             script = self.dir.join("shard.sbatch").display(),
             run_dir = quoted(&self.dir),
             upbench = quoted(&self.upbench),

@@ -18,7 +18,9 @@ pub fn export(args: ExportTaskArgs) -> anyhow::Result<bool> {
     let file = &config.plan.suite.file;
     let names: Vec<String> = match &args.task {
         Some(name) => vec![name.clone()],
-        None => file.tasks.iter().map(|t| t.name.clone()).chain(file.image_tasks.iter().map(|t| t.name.clone())).collect(),
+        None => {
+            file.tasks.iter().map(|t| t.name.clone()).chain(file.image_tasks.iter().map(|t| t.name.clone())).collect()
+        }
     };
     let _rng = crate::seed::torch_rng_lock();
     for name in &names {
@@ -62,7 +64,8 @@ pub fn judge(args: JudgeArgs) -> anyhow::Result<bool> {
         SamplesAt::File(args.samples.clone())
     };
     let label = args.label.clone().unwrap_or_else(|| default_label(&args.samples));
-    let mut config = RunConfig::for_suite(args.suite, args.device, args.data_dir, args.models_dir, args.out, args.quiet)?;
+    let mut config =
+        RunConfig::for_suite(args.suite, args.device, args.data_dir, args.models_dir, args.out, args.quiet)?;
     // Claimed first: the judgement writes its sample grids there; refused samples leave nothing.
     config.claim_run_dir()?;
     let judged = {
@@ -83,7 +86,11 @@ pub fn judge(args: JudgeArgs) -> anyhow::Result<bool> {
     } else {
         out!("{}", TableExporter { width: None }.render(&report));
         if !args.quiet {
-            outln!("Wrote {} files in {}: index.html, report.md, results.json, …", written.len(), config.run_dir.display());
+            outln!(
+                "Wrote {} files in {}: index.html, report.md, results.json, …",
+                written.len(),
+                config.run_dir.display()
+            );
         }
     }
     Ok(report.failures.is_empty())

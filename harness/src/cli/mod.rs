@@ -289,7 +289,8 @@ pub struct ShardArg {
 fn parse_shard(text: &str) -> Result<ShardArg, String> {
     let bad = || format!("'{text}' is not a shard I/N with 1 ≤ I ≤ N (e.g. 2/3)");
     let (index, count) = text.split_once('/').ok_or_else(bad)?;
-    let (index, count): (usize, usize) = (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
+    let (index, count): (usize, usize) =
+        (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
     if index == 0 || index > count {
         return Err(bad());
     }

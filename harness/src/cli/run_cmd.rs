@@ -117,7 +117,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     };
     let header = match config.invocation.shard {
         Some(s) => Header {
-            shard: Some(crate::journal::Shard { index: s.index, count: s.count, cells: header.plan.shard(s.index - 1, s.count) }),
+            shard: Some(crate::journal::Shard {
+                index: s.index,
+                count: s.count,
+                cells: header.plan.shard(s.index - 1, s.count),
+            }),
             ..header
         },
         None => header,
@@ -228,7 +232,13 @@ fn print_profile(report: &crate::report::RunReport) {
     text += "Costliest cells (restore / the harness's own work):\n";
     for cell in cells.iter().take(5) {
         let s = &cell.stages;
-        text += &format!("  {} on {}: {:.2} s / {:.2} s\n", cell.label, cell.task, s.restore_secs, s.total() - s.restore_secs);
+        text += &format!(
+            "  {} on {}: {:.2} s / {:.2} s\n",
+            cell.label,
+            cell.task,
+            s.restore_secs,
+            s.total() - s.restore_secs
+        );
     }
     let _ = std::io::stderr().write_all(text.as_bytes());
 }

@@ -182,7 +182,8 @@ impl Estimator for Gaussian {
     fn image_core(&self, patches: &ImagePatches, count: i64) -> Result<ImageCore, EstimateError> {
         let (k, d, positions) = (patches.samples(), patches.dim(), patches.positions);
         let errors = Gaussian { shrinkage: self.image_shrinkage(k * positions, d), ..*self };
-        let (shrink_truth, shrink_restored) = (self.image_shrinkage(positions, d), self.image_shrinkage(k * positions, d));
+        let (shrink_truth, shrink_restored) =
+            (self.image_shrinkage(positions, d), self.image_shrinkage(k * positions, d));
         let (t, r) = patches.first(count);
         let e = (&r - t.unsqueeze(0)).flatten(0, 1);
         let r = r.flatten(0, 1);

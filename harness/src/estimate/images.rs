@@ -273,7 +273,8 @@ mod tests {
     fn an_image_too_small_for_its_patches_is_an_error_not_a_number() {
         let (restored, truth) = pair(false, false);
         let region = Region { border: 15, hidden: None };
-        let err = image_stats(EstimatorConfig::default().estimator().as_ref(), &restored, &truth, 4, &region, None, 1).unwrap_err();
+        let err = image_stats(EstimatorConfig::default().estimator().as_ref(), &restored, &truth, 4, &region, None, 1)
+            .unwrap_err();
         assert!(err.to_string().contains("has no 4×4 patch inside a 15-pixel border"), "{err}");
     }
 }

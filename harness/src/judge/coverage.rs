@@ -84,7 +84,8 @@ pub fn interval_coverage(config: &CoverageConfig, device: Device) -> Result<Vec<
     let task = ExactTask::build(&task_config, config.seed)?;
     let inherent = task.exact_inherent_uncertainty().ok_or_else(|| TaskError::Invalid("not Gaussian".into()))?;
     let inherent = crate::task::InherentUncertainty::Exact { value: inherent };
-    let truth = TaskTruth { inherent: &inherent, dim: config.dim, mmse: None, raise: super::Raise::SamplesPerObservation };
+    let truth =
+        TaskTruth { inherent: &inherent, dim: config.dim, mmse: None, raise: super::Raise::SamplesPerObservation };
     let chol = Tensor::f_linalg_cholesky(&task.posterior_covariance().to_device(device), false)?;
     let (k, d) = (config.samples_per_observation, config.dim as i64);
     let estimator = EstimatorConfig::default().estimator();

@@ -287,8 +287,12 @@ mod tests {
     }
 
     fn judged(perception: Vec<f64>) -> Judgement {
-        let truth =
-            TaskTruth { inherent: &InherentUncertainty::Exact { value: 1.0 }, dim: 4, mmse: None, raise: Raise::default() };
+        let truth = TaskTruth {
+            inherent: &InherentUncertainty::Exact { value: 1.0 },
+            dim: 4,
+            mmse: None,
+            raise: Raise::default(),
+        };
         let intervals = Intervals { method: IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
         judge(&stats(perception), &truth, &JudgeConfig { intervals, band_tolerance: 0.02 })
     }

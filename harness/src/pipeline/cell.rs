@@ -18,8 +18,8 @@ use crate::estimate::{Estimate, EstimateError, Estimator, ObservationStats};
 use crate::judge::{self, JudgeConfig, Raise, Reason, TaskTruth};
 use crate::plan::{Cell, TaskType};
 use crate::plugin::{self, LoadError, LoadedPlugin, ParamError, PluginConfig};
-use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
 use crate::report::plots::file_stem;
+use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
 use crate::run::{self, CallTimes, GivenSamples, RunError};
 use crate::seed::derive_seed;
 use crate::task::TaskError;
@@ -410,9 +410,11 @@ pub(crate) fn evaluate(
             plugin.metadata.version.to_string(),
             config.params.entries.iter().map(|p| (p.name.to_string(), p.value.to_string())).collect(),
         ),
-        Subject::Given { origin, .. } => {
-            (GIVEN_SAMPLES.to_string(), env!("CARGO_PKG_VERSION").to_string(), vec![("samples".into(), origin.to_string())])
-        }
+        Subject::Given { origin, .. } => (
+            GIVEN_SAMPLES.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+            vec![("samples".into(), origin.to_string())],
+        ),
     };
     let mut results = Vec::with_capacity(summaries.len());
     for ((stats, reason), summary) in measured.stats.into_iter().zip(summaries) {
@@ -473,7 +475,8 @@ fn time_model(
     };
     let seed = derive_seed(file.seed, &["timing", task_name, &config.label]);
     let level = file.statistics.confidence_level;
-    let timed = run::with_criterion(model, &batch, samples, &sample_shape, &file.timing, level, seed, (&dir, directory));
+    let timed =
+        run::with_criterion(model, &batch, samples, &sample_shape, &file.timing, level, seed, (&dir, directory));
     if scratch {
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -104,7 +104,13 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
     let mut problems = Vec::new();
     let mut broken_tasks = Vec::new();
     let specs = task_specs(plan, &mut problems, &mut broken_tasks);
-    let task_names: Vec<&str> = suite.file.tasks.iter().map(|t| t.name.as_str()).chain(suite.file.image_tasks.iter().map(|t| t.name.as_str())).collect();
+    let task_names: Vec<&str> = suite
+        .file
+        .tasks
+        .iter()
+        .map(|t| t.name.as_str())
+        .chain(suite.file.image_tasks.iter().map(|t| t.name.as_str()))
+        .collect();
     let mut libraries: Vec<(PathBuf, LoadedPlugin)> = Vec::new();
     let mut entries = Vec::new();
     for (index, entry) in suite.file.plugins.iter().enumerate() {
@@ -140,7 +146,10 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
         if let Some(unknown) = entry.tasks.iter().flatten().find(|t| !task_names.contains(&t.as_str())) {
             let quoted = format!("\"{unknown}\"");
             let at = suite.text[entry_at..].find(&quoted).map_or(entry_at, |i| entry_at + i);
-            let message = format!("`tasks` names '{unknown}', which this suite does not have (it has: {})", task_names.join(", "));
+            let message = format!(
+                "`tasks` names '{unknown}', which this suite does not have (it has: {})",
+                task_names.join(", ")
+            );
             problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, at) });
             continue;
         }

@@ -143,9 +143,17 @@ fn build(plan: &RunPlan, name: &str) -> Result<Built, ExternalError> {
     } else if file.image_tasks.iter().any(|t| t.name == name) {
         TaskType::Image
     } else {
-        let known: Vec<&str> =
-            file.tasks.iter().map(|t| t.name.as_str()).chain(file.image_tasks.iter().map(|t| t.name.as_str())).collect();
-        return Err(ExternalError::NoTask { suite: plan.suite.origin.clone(), task: name.into(), known: known.join(", ") });
+        let known: Vec<&str> = file
+            .tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(file.image_tasks.iter().map(|t| t.name.as_str()))
+            .collect();
+        return Err(ExternalError::NoTask {
+            suite: plan.suite.origin.clone(),
+            task: name.into(),
+            known: known.join(", "),
+        });
     };
     let failed = |source: CellError| ExternalError::Task { task: name.into(), source: Box::new(source) };
     let task = prepare(plan, name, task_type).map_err(failed)?;
@@ -194,7 +202,9 @@ fn manifest_of(plan: &RunPlan, name: &str, task: &dyn Task, inputs: &[TaskInput]
     let returns = if image {
         format!("per image, samples [K, C, H, W] with K = {k} (a stochastic model) or [C, H, W] (a deterministic one), float32 or float64, in [0, 1]")
     } else {
-        format!("samples [n, K, d] with K = {k} (a stochastic model) or [n, d] (a deterministic one), float32 or float64")
+        format!(
+            "samples [n, K, d] with K = {k} (a stochastic model) or [n, d] (a deterministic one), float32 or float64"
+        )
     };
     let inputs = inputs
         .iter()
@@ -245,7 +255,8 @@ pub fn export_task(plan: &RunPlan, name: &str, dir: &Path) -> Result<ExportManif
         crate::npy::write(&path, &input.measurements, float32)?;
     }
     let path = dir.join(MANIFEST);
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExternalError::Io { path: path.clone(), cause: e.into() })?;
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| ExternalError::Io { path: path.clone(), cause: e.into() })?;
     std::fs::write(&path, json).map_err(io(&path))?;
     Ok(manifest)
 }
@@ -318,7 +329,11 @@ pub fn judge_samples(
     };
     let expected: Vec<Expected> = inputs
         .iter()
-        .map(|i| Expected { name: i.name.clone(), observations: i.observations.clone(), sample_shape: i.sample_shape.clone() })
+        .map(|i| Expected {
+            name: i.name.clone(),
+            observations: i.observations.clone(),
+            sample_shape: i.sample_shape.clone(),
+        })
         .collect();
     let given = GivenSamples::read(&files, &expected, task.samples_per_observation() as i64)?;
     let origin = match samples {
@@ -335,9 +350,19 @@ pub fn judge_samples(
     }
     crate::journal::rank(&mut results);
     let frontiers = crate::report::frontiers(&summaries, &mut results);
-    let checked = CheckedSuite { libraries: Vec::new(), entries: Vec::new(), broken_tasks: Vec::new(), problems: Vec::new() };
+    let checked =
+        CheckedSuite { libraries: Vec::new(), entries: Vec::new(), broken_tasks: Vec::new(), problems: Vec::new() };
     let manifest = super::manifest(plan, &checked, super::now());
-    Ok(RunReport { schema_version: SCHEMA_VERSION, manifest, tasks: summaries, results, failures, incomplete: None, profile: None, frontiers })
+    Ok(RunReport {
+        schema_version: SCHEMA_VERSION,
+        manifest,
+        tasks: summaries,
+        results,
+        failures,
+        incomplete: None,
+        profile: None,
+        frontiers,
+    })
 }
 
 fn given_failure(task: &str, label: &str, e: &CellError) -> Failure {

@@ -155,7 +155,8 @@ impl Gathered {
     /// positions than the estimator trusts.
     fn too_few_patches(&self, estimator: &dyn Estimator, dim: i64) -> Option<Reason> {
         let patches = self.min_positions?;
-        (patches < estimator.min_positions_per_image(dim)?).then_some(Reason::TooFewPatches { patches, dim: dim as usize })
+        (patches < estimator.min_positions_per_image(dim)?)
+            .then_some(Reason::TooFewPatches { patches, dim: dim as usize })
     }
 
     /// As the judge wants them; subsamples are kept only when every image has all of them.
@@ -229,8 +230,15 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
                 let estimate_seed =
                     derive_seed(file.seed, &["estimate", &c.name, run.label, &case.name, &p.to_string()]);
                 let max_points = c.max_points_per_image.map(|m| m as i64);
-                match images::image_stats(run.estimator, &restored, &truth, p as i64, &region, max_points, estimate_seed)
-                {
+                match images::image_stats(
+                    run.estimator,
+                    &restored,
+                    &truth,
+                    p as i64,
+                    &region,
+                    max_points,
+                    estimate_seed,
+                ) {
                     Ok(stats) => g.push(stats),
                     Err(source) => {
                         measured.notes.push(CellError::ImageLeftOut { image: case.name.clone(), patch: p, source })

@@ -23,10 +23,10 @@ mod images;
 mod sample_grid;
 
 pub use cell::{CellError, CellOutcome, CellRequest, StageTimes, TaskBuilt, TaskInput, Workbench, GIVEN_SAMPLES};
+pub use check::{check, CheckedEntry, CheckedSuite};
 pub use external::{
     export_task, judge_samples, ExactDefinition, ExportManifest, ExportedInput, ExternalError, SamplesAt, MANIFEST,
 };
-pub use check::{check, CheckedEntry, CheckedSuite};
 
 /// Everything a run needs, resolved (see `cli::RunConfig`).
 #[derive(Debug, Clone)]
@@ -342,7 +342,8 @@ fn configurations(
     plugin: &LoadedPlugin,
     entry: &PluginEntry,
 ) -> Result<Vec<plugin::PluginConfig>, plugin::ParamError> {
-    let given: Vec<(String, toml::Value)> = entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+    let given: Vec<(String, toml::Value)> =
+        entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
     plugin::resolve_params(&plugin.metadata, &given, &plan.suite.base_dir, entry.label.as_deref())
 }
 

@@ -225,7 +225,8 @@ mod tests {
     fn unknown_and_ill_typed_parameters_are_named() {
         let err = resolve_params(&meta(), &[("gama".into(), 1.into())], Path::new("."), None).unwrap_err();
         assert_eq!(err.to_string(), "plugin 'p' has no parameter 'gama' (it accepts: gamma, steps)");
-        let err = resolve_params(&meta(), &[("steps".into(), toml::Value::Float(1.5))], Path::new("."), None).unwrap_err();
+        let err =
+            resolve_params(&meta(), &[("steps".into(), toml::Value::Float(1.5))], Path::new("."), None).unwrap_err();
         assert_eq!(err.to_string(), "parameter 'steps' of plugin 'p' must be of type integer, got float `1.5`");
     }
 }

@@ -152,6 +152,14 @@ fn caveats(a: &RunReport, b: &RunReport) -> Vec<String> {
     check("libtorch CPU threads", ma.torch_threads.to_string(), mb.torch_threads.to_string());
     check("upbench", ma.upbench_version.clone(), mb.upbench_version.clone());
     check("libtorch", ma.libtorch_version.clone(), mb.libtorch_version.clone());
+    if a.schema_version != b.schema_version {
+        // From schema 3 on, an exact task's MSE is estimated against its K posterior draws rather
+        // than one shared ground truth: the same expectation, a different (less noisy) estimate.
+        out.push(format!(
+            "results schema differs: {} → {} (from schema 3, exact tasks' MSE is estimated against posterior draws: same expectation, a different estimate)",
+            a.schema_version, b.schema_version
+        ));
+    }
     for ta in &a.tasks {
         if let Some(tb) = b.tasks.iter().find(|t| t.name == ta.name) {
             let (x, y) = (ta.inherent.value(), tb.inherent.value());

@@ -273,10 +273,15 @@ pub fn frontiers(tasks: &[TaskSummary], results: &mut [ConfigResult]) -> Vec<Fro
             .filter(|r| r.task == task.name && r.judgement.validity.is_valid())
             .filter(|r| r.judgement.implied_inherent.point.is_finite() && r.judgement.implied_inherent.point > 0.0)
             .min_by(|a, b| a.judgement.implied_inherent.point.total_cmp(&b.judgement.implied_inherent.point))
-            .map(|r| Frontier { task: task.name.clone(), inherent: r.judgement.implied_inherent, label: r.label.clone() });
+            .map(|r| Frontier {
+                task: task.name.clone(),
+                inherent: r.judgement.implied_inherent,
+                label: r.label.clone(),
+            });
         for r in results.iter_mut().filter(|r| r.task == task.name) {
             let implied = r.judgement.implied_inherent.point;
-            r.efficiency = best.as_ref().filter(|_| implied.is_finite() && implied > 0.0).map(|b| b.inherent.point / implied);
+            r.efficiency =
+                best.as_ref().filter(|_| implied.is_finite() && implied > 0.0).map(|b| b.inherent.point / implied);
         }
         out.extend(best);
     }

@@ -74,11 +74,9 @@ pub fn caption(task: &TaskSummary) -> String {
         );
     }
     let inherent = match &task.inherent {
-        InherentUncertainty::MonteCarlo { estimate, gaussian } => format!(
-            "N(X|Y) = {} (Monte Carlo), N(X_G|Y) = {} (exact)",
-            with_ci(estimate),
-            sig(*gaussian)
-        ),
+        InherentUncertainty::MonteCarlo { estimate, gaussian } => {
+            format!("N(X|Y) = {} (Monte Carlo), N(X_G|Y) = {} (exact)", with_ci(estimate), sig(*gaussian))
+        }
         InherentUncertainty::Exact { value } => format!("N(X|Y) = {} (exact)", sig(*value)),
         other => format!("N(X|Y) {}", other.basis()),
     };
@@ -147,9 +145,12 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
                 _ => row.push(format!("{:.2}", r.psnr_db)),
             }
             let timing = r.timing.as_ref();
-            let rate = timing.and_then(|t| if image { t.measurements_per_sec.as_ref() } else { Some(&t.samples_per_sec) });
+            let rate =
+                timing.and_then(|t| if image { t.measurements_per_sec.as_ref() } else { Some(&t.samples_per_sec) });
             let measured_apart = timing.is_some_and(|t| matches!(t.source, crate::run::TimingSource::Criterion { .. }));
-            row.push(rate.map_or("—".into(), |rate| format!("{}{}", with_ci(rate), if measured_apart { "" } else { "*" })));
+            row.push(
+                rate.map_or("—".into(), |rate| format!("{}{}", with_ci(rate), if measured_apart { "" } else { "*" })),
+            );
             row.push(j.validity.to_string());
             row
         })
@@ -252,9 +253,12 @@ pub fn time_note(report: &RunReport) -> Option<String> {
 pub fn footnote(report: &RunReport) -> String {
     let ci = report.manifest.interval_method.caption(report.manifest.confidence_level);
     let time = time_note(report).map_or(String::new(), |t| format!(" {t}"));
-    let (exact, images) = (report.tasks.iter().any(|t| t.image.is_none()), report.tasks.iter().any(|t| t.image.is_some()));
+    let (exact, images) =
+        (report.tasks.iter().any(|t| t.image.is_none()), report.tasks.iter().any(|t| t.image.is_some()));
     let psnr = match (exact, images) {
-        (true, true) => "PSNR (exact tasks): peak² = the prior's mean variance; PSNR-Y (images): 8-bit luma, border cropped. ",
+        (true, true) => {
+            "PSNR (exact tasks): peak² = the prior's mean variance; PSNR-Y (images): 8-bit luma, border cropped. "
+        }
         (true, false) => "PSNR: peak² = the prior's mean variance. ",
         (false, true) => "PSNR-Y: 8-bit luma, border cropped, as the SR literature computes it. ",
         (false, false) => "",

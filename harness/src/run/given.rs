@@ -174,7 +174,8 @@ mod tests {
             .map(|i| Expected { name: format!("img{i}"), observations: i..i + 1, sample_shape: vec![4] })
             .collect();
         let stacked = GivenSamples::read(&[write(dir.path(), "all.npy", &all)], &expected, 2).unwrap();
-        let files: Vec<PathBuf> = (0..3).map(|i| write(dir.path(), &format!("{i}.npy"), &all.narrow(0, i, 1))).collect();
+        let files: Vec<PathBuf> =
+            (0..3).map(|i| write(dir.path(), &format!("{i}.npy"), &all.narrow(0, i, 1))).collect();
         let apart = GivenSamples::read(&files, &expected, 2).unwrap();
         for given in [&stacked, &apart] {
             assert_eq!(given.samples_per_observation(), 2);
@@ -188,7 +189,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let expected = [Expected { name: "a.png".into(), observations: 0..1, sample_shape: vec![3, 2, 2] }];
         let opts = (Kind::Double, tch::Device::Cpu);
-        for (shape, k) in [(vec![4i64, 3, 2, 2], 4), (vec![3, 2, 2], 1), (vec![1, 4, 3, 2, 2], 4), (vec![1, 3, 2, 2], 1)] {
+        for (shape, k) in
+            [(vec![4i64, 3, 2, 2], 4), (vec![3, 2, 2], 1), (vec![1, 4, 3, 2, 2], 4), (vec![1, 3, 2, 2], 1)]
+        {
             let path = write(dir.path(), "one.npy", &Tensor::ones(shape.as_slice(), opts));
             let given = GivenSamples::read(&[path], &expected, 4).unwrap();
             assert_eq!(given.samples_per_observation(), k, "{shape:?}");
@@ -210,7 +213,8 @@ mod tests {
             let path = write(dir.path(), name, &Tensor::zeros(shape.as_slice(), (Kind::Double, tch::Device::Cpu)));
             let err = GivenSamples::read(&[path], &expected, 8).unwrap_err().to_string();
             assert!(
-                err.contains(name) && err.contains("measurements needs [3, 8, 4] (K = 8 samples per observation) or [3, 4]"),
+                err.contains(name)
+                    && err.contains("measurements needs [3, 8, 4] (K = 8 samples per observation) or [3, 4]"),
                 "{err}"
             );
         }

@@ -227,8 +227,7 @@ impl CallTimes {
 pub fn criterion_fits(config: &TimingConfig, calls: &CallTimes, measurements: i64) -> bool {
     let Some(per_measurement) = calls.slowest_per_measurement() else { return false };
     let call = per_measurement * measurements as f64;
-    let predicted =
-        2.0 * config.warm_up_secs.max(call) + config.measurement_secs.max(config.sample_size as f64 * call);
+    let predicted = 2.0 * config.warm_up_secs.max(call) + config.measurement_secs.max(config.sample_size as f64 * call);
     config.budget_secs > 0.0 && predicted <= config.budget_secs
 }
 
@@ -265,7 +264,11 @@ impl CriterionStatistic {
         let ci = self.confidence_interval;
         Estimate {
             point: self.point_estimate * 1e-9,
-            ci: ConfidenceInterval { level: ci.confidence_level, lower: ci.lower_bound * 1e-9, upper: ci.upper_bound * 1e-9 },
+            ci: ConfidenceInterval {
+                level: ci.confidence_level,
+                lower: ci.lower_bound * 1e-9,
+                upper: ci.upper_bound * 1e-9,
+            },
             standard_error: self.standard_error * 1e-9,
             n,
         }
@@ -378,20 +381,28 @@ pub fn with_criterion(
         return Err(e);
     }
     let found = dir.join("restore").join("calls").join("new");
-    let read = |name: &str| std::fs::read(found.join(name)).map_err(|e| RunError::Malformed(format!("criterion wrote no {name} in {}: {e}", found.display())));
-    let estimates: CriterionEstimates =
-        serde_json::from_slice(&read("estimates.json")?).map_err(|e| RunError::Malformed(format!("criterion's estimates.json: {e}")))?;
-    let sample: CriterionSample =
-        serde_json::from_slice(&read("sample.json")?).map_err(|e| RunError::Malformed(format!("criterion's sample.json: {e}")))?;
-    let fences: [f64; 4] =
-        serde_json::from_slice(&read("tukey.json")?).map_err(|e| RunError::Malformed(format!("criterion's tukey.json: {e}")))?;
+    let read = |name: &str| {
+        std::fs::read(found.join(name))
+            .map_err(|e| RunError::Malformed(format!("criterion wrote no {name} in {}: {e}", found.display())))
+    };
+    let estimates: CriterionEstimates = serde_json::from_slice(&read("estimates.json")?)
+        .map_err(|e| RunError::Malformed(format!("criterion's estimates.json: {e}")))?;
+    let sample: CriterionSample = serde_json::from_slice(&read("sample.json")?)
+        .map_err(|e| RunError::Malformed(format!("criterion's sample.json: {e}")))?;
+    let fences: [f64; 4] = serde_json::from_slice(&read("tukey.json")?)
+        .map_err(|e| RunError::Malformed(format!("criterion's tukey.json: {e}")))?;
     let per_call: Vec<f64> = sample.times.iter().zip(&sample.iters).map(|(t, i)| t / i.max(1.0)).collect();
     let outliers = per_call.iter().filter(|&&t| t < fences[1] || t > fences[2]).count();
     let n = sample.times.len();
     let mean = estimates.mean.seconds(n);
     let per_measurement = measurements.size()[0] as f64;
     Ok(Timing {
-        source: TimingSource::Criterion { samples: n, calls: sample.iters.iter().sum::<f64>() as u64, outliers, directory },
+        source: TimingSource::Criterion {
+            samples: n,
+            calls: sample.iters.iter().sum::<f64>() as u64,
+            outliers,
+            directory,
+        },
         mean_call_secs: Some(mean),
         median_call_secs: Some(estimates.median.seconds(n)),
         samples_per_sec: rate(per_measurement * f64::from(n_samples), &mean),
@@ -429,20 +440,25 @@ mod tests {
             group.finish();
         });
         let found = dir.path().join("restore/calls/new");
-        let estimates: CriterionEstimates = serde_json::from_slice(&std::fs::read(found.join("estimates.json")).unwrap()).unwrap();
-        let sample: CriterionSample = serde_json::from_slice(&std::fs::read(found.join("sample.json")).unwrap()).unwrap();
+        let estimates: CriterionEstimates =
+            serde_json::from_slice(&std::fs::read(found.join("estimates.json")).unwrap()).unwrap();
+        let sample: CriterionSample =
+            serde_json::from_slice(&std::fs::read(found.join("sample.json")).unwrap()).unwrap();
         let _: [f64; 4] = serde_json::from_slice(&std::fs::read(found.join("tukey.json")).unwrap()).unwrap();
         assert_eq!(sample.times.len(), 10);
         let m = estimates.mean;
         assert!(m.point_estimate > 0.0 && m.confidence_interval.lower_bound <= m.point_estimate);
-        assert!(m.point_estimate <= m.confidence_interval.upper_bound && m.confidence_interval.confidence_level == 0.95);
+        assert!(
+            m.point_estimate <= m.confidence_interval.upper_bound && m.confidence_interval.confidence_level == 0.95
+        );
     }
 
     /// Five calls of very different sizes (images of different sizes): the rate's interval stays
     /// positive and holds its point; one call has no interval to show.
     #[test]
     fn quality_run_rates_have_positive_intervals() {
-        let intervals = Intervals { method: crate::estimate::IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
+        let intervals =
+            Intervals { method: crate::estimate::IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 0 };
         let mut calls = CallTimes::default();
         for (secs, images) in [(0.9, 1), (0.1, 1), (2.0, 1), (0.3, 1), (0.05, 1)] {
             calls.push(secs, images, 8 * images);

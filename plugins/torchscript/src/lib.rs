@@ -39,7 +39,11 @@ impl Plugin for TorchScript {
         )
         .with_task_kinds(&TaskKind::ALL)
         .stochastic()
-        .with_param(ParamSpec::path("module", "", "the TorchScript file (.pt); a relative path is read from the suite's folder"))
+        .with_param(ParamSpec::path(
+            "module",
+            "",
+            "the TorchScript file (.pt); a relative path is read from the suite's folder",
+        ))
         .with_param(ParamSpec::new(
             "stochastic",
             ParamValue::Bool(false),
@@ -96,15 +100,8 @@ impl Plugin for TorchScript {
         let mut module = CModule::load_on_device(&path, device)
             .map_err(|e| failed(&path, format!("cannot be loaded as TorchScript: {}", torch_message(&e))))?;
         module.f_set_eval().map_err(|e| failed(&path, torch_message(&e)))?;
-        let mut model = ScriptedModel {
-            module,
-            path,
-            layout,
-            device,
-            dtype,
-            batch_size,
-            convention: Convention::Deterministic,
-        };
+        let mut model =
+            ScriptedModel { module, path, layout, device, dtype, batch_size, convention: Convention::Deterministic };
         model.convention = model.probe(params.bool("stochastic")?)?;
         Ok(model)
     }
@@ -142,11 +139,7 @@ impl Layout {
             });
         }
         let image = upbench_tch::ImageTask::from_spec(task, &TaskKind::IMAGE)?;
-        Ok(Layout::Image {
-            channels: image.channels,
-            mask: kind == TaskKind::ImageInpainting,
-            scale: image.scale,
-        })
+        Ok(Layout::Image { channels: image.channels, mask: kind == TaskKind::ImageInpainting, scale: image.scale })
     }
 
     /// A sample's shape for measurements of shape `y`.
@@ -170,7 +163,9 @@ impl Layout {
     fn describe_input(&self) -> String {
         match *self {
             Layout::Exact { measurement_dim, .. } => format!("y [n, {measurement_dim}]"),
-            Layout::Image { channels, mask: true, .. } => format!("y [n, {}, h, w] (the last channel the mask)", channels + 1),
+            Layout::Image { channels, mask: true, .. } => {
+                format!("y [n, {}, h, w] (the last channel the mask)", channels + 1)
+            }
             Layout::Image { channels, .. } => format!("y [n, {channels}, h, w]"),
         }
     }

@@ -101,10 +101,8 @@ fn a_wrong_module_is_refused_naming_its_file_and_what_was_expected() {
 fn a_module_that_is_not_torchscript_is_named() {
     let junk = Path::new(env!("CARGO_TARGET_TMPDIR")).join("not-torchscript.pt");
     std::fs::write(&junk, b"not a zip archive").unwrap();
-    let params = testing::params_with::<TorchScript>(&[(
-        "module",
-        ParamValue::Text(junk.to_string_lossy().as_ref().into()),
-    )]);
+    let params =
+        testing::params_with::<TorchScript>(&[("module", ParamValue::Text(junk.to_string_lossy().as_ref().into()))]);
     let err = TorchScript::new_model(&params, &testing::standard_task(TaskKind::Denoising)).err().expect("junk");
     let err = err.to_string();
     assert!(err.contains("not-torchscript.pt: cannot be loaded as TorchScript"), "{err}");

@@ -259,8 +259,11 @@ impl Plane<'_> {
 
     fn draw_points<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>, x: &XAxis, unit: f64) -> Result<(), String> {
         // The P = ∞ column holds its points side by side, in plugin order, not on top of each other.
-        let at_infinity: Vec<&ConfigResult> =
-            by_plugin(self.results, self.plugins).into_iter().flat_map(|(_, _, g)| g).filter(|r| r.judgement.perception_nats.point == f64::INFINITY).collect();
+        let at_infinity: Vec<&ConfigResult> = by_plugin(self.results, self.plugins)
+            .into_iter()
+            .flat_map(|(_, _, g)| g)
+            .filter(|r| r.judgement.perception_nats.point == f64::INFINITY)
+            .collect();
         let column = (x.end - x.separator) * 0.6;
         let slot = |r: &ConfigResult| {
             let i = at_infinity.iter().position(|o| std::ptr::eq(*o, r)).unwrap_or(0) as f64;
@@ -269,7 +272,8 @@ impl Plane<'_> {
         };
         let place = |p: f64, r: &ConfigResult| if p == f64::INFINITY { slot(r) } else { x.of(p) };
         for (_, c, group) in by_plugin(self.results, self.plugins) {
-            let point = |r: &ConfigResult| (place(r.judgement.perception_nats.point, r), r.judgement.uncertainty.point / unit);
+            let point =
+                |r: &ConfigResult| (place(r.judgement.perception_nats.point, r), r.judgement.uncertainty.point / unit);
             // NaN cannot be placed (e.g. P of a deterministic model read from a version-1 file).
             let group: Vec<&ConfigResult> =
                 group.into_iter().filter(|r| point(r).0.is_finite() && point(r).1.is_finite()).collect();
