@@ -24,9 +24,12 @@ use upbench_tch::{restore_with, ImageTask};
 
 const KINDS: [TaskKind; 3] = [TaskKind::ImageSuperResolution, TaskKind::ImageDenoising, TaskKind::ImageInpainting];
 
+/// Fitted priors keyed by (training set, channels).
+type PriorCache = HashMap<(String, usize), Arc<StationaryPrior>>;
+
 /// Fitted priors by (training set, channels): a γ sweep fits once.
 fn fitted(training: &str, channels: usize) -> Result<Arc<StationaryPrior>, PluginError> {
-    static CACHE: Mutex<Option<HashMap<(String, usize), Arc<StationaryPrior>>>> = Mutex::new(None);
+    static CACHE: Mutex<Option<PriorCache>> = Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let map = cache.get_or_insert_with(HashMap::new);
     if let Some(p) = map.get(&(training.to_string(), channels)) {

@@ -17,6 +17,9 @@
 //! }
 //! ```
 
+// The example is a whole build script, so its `fn main` is the point.
+#![allow(clippy::needless_doctest_main)]
+
 use std::path::PathBuf;
 
 /// libtorch's library directory, as cargo tells the build script of a crate that depends on
