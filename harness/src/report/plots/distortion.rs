@@ -6,8 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    by_plugin, draw_markers, inherent_known, inherent_symbol, text, tick, uncertainty_unit, with_legend, Mark, Marker,
-    Plot, BOUND_LINE,
+    by_plugin, draw_markers, inherent_known, inherent_symbol, log_ticks, text, tick, uncertainty_unit, with_legend,
+    Mark, Marker, Plot, BOUND_LINE,
 };
 use crate::report::{ConfigResult, TaskSummary};
 
@@ -81,7 +81,10 @@ impl Plot for Distortion<'_> {
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(72)
-            .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(
+                (x_lo..x_hi).log_scale().with_key_points(log_ticks(x_lo, x_hi)),
+                (y_lo..y_hi).log_scale().with_key_points(log_ticks(y_lo, y_hi)),
+            )
             .map_err(text)?;
         let (x_desc, y_desc) = if known {
             (format!("uncertainty U / {symbol}"), format!("distortion MSE / {symbol}"))

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{colour, text, tick, Plot};
+use super::{colour, log_ticks, text, tick, Plot};
 use crate::judge::bound::eta;
 
 /// Dimensions always drawn, for scale.
@@ -42,7 +42,7 @@ impl Plot for EtaCurves {
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d((p_lo..p_hi).log_scale(), 0.95f64..2.05)
+            .build_cartesian_2d((p_lo..p_hi).log_scale().with_key_points(log_ticks(p_lo, p_hi)), 0.95f64..2.05)
             .map_err(text)?;
         chart
             .configure_mesh()

@@ -170,6 +170,31 @@ fn tick(v: f64) -> String {
     }
 }
 
+/// Tick positions of a log axis over [lo, hi]: every decade, with 2…9 between decades on short
+/// spans and 2 and 5 on middling ones; increasing, each once. (plotters' own log key points
+/// list a decade twice, once as the last light point of the decade below: "10" drawn twice.)
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let decades = (hi / lo).log10();
+    let mantissas: &[f64] = if decades <= 1.5 {
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    } else if decades <= 4.0 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let step = if decades > 8.0 { 2 } else { 1 };
+    let first = lo.log10().floor() as i32;
+    let last = hi.log10().ceil() as i32;
+    let mut ticks: Vec<f64> = (first..=last)
+        .step_by(step)
+        // dividing by an exact power of ten keeps 0.05 exactly 0.05
+        .flat_map(|e| mantissas.iter().map(move |m| if e >= 0 { m * 10f64.powi(e) } else { m / 10f64.powi(-e) }))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect();
+    ticks.dedup();
+    ticks
+}
+
 /// How a legend entry is marked.
 #[derive(Debug, Clone, Copy)]
 enum Mark {
@@ -317,5 +342,18 @@ mod tests {
         assert_eq!(tick(1.5), "1.5");
         assert_eq!(tick(140.0), "140");
         assert_eq!(tick(0.001), "1.0e-3");
+    }
+
+    #[test]
+    fn log_ticks_name_each_value_once() {
+        assert_eq!(log_ticks(0.8, 12.5), [0.8, 0.9, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]);
+        assert_eq!(log_ticks(1e-3, 1e5).len(), 9);
+        assert_eq!(log_ticks(0.05, 60.0), [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]);
+        for (lo, hi) in [(0.3, 0.9), (1e-6, 1e6), (2.0, 3000.0), (0.01, 0.011)] {
+            let labels: Vec<String> = log_ticks(lo, hi).into_iter().map(tick).collect();
+            let mut unique = labels.clone();
+            unique.dedup();
+            assert_eq!(labels, unique, "{lo}..{hi}");
+        }
     }
 }
