@@ -97,7 +97,7 @@ name = "posterior-mean"
         let report = run(&suite(correction));
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         assert_eq!(report.manifest.estimator.knn.bias_correction, correction);
-        let footnote = upbench::report::scores::footnote(&report);
+        let footnote = upbench::report::scores::footnote(&report, upbench::report::scores::IntervalStyle::Brackets);
         assert_eq!(footnote.contains("knn (k = 5, α = 0.5, entropy bias-corrected"), correction, "{footnote}");
         // U / (η(∞)·N(X|Y)) = U/N(X|Y), resampled with each observation's own N(X|y).
         result(&report, "mixture-d2", "posterior-mean").judgement.bound_ratio

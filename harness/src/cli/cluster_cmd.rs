@@ -47,7 +47,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<bool> {
     if args.json {
         outln!("{}", String::from_utf8_lossy(&JsonExporter.serialize(&report)?).trim_end());
     } else {
-        out!("{}", TableExporter { width: None }.render(&report));
+        out!("{}", TableExporter { layout: args.table.layout() }.render(&report));
         if !args.quiet {
             outln!("Merged {} shards: wrote {} files in {}", parts.len(), written.len(), dir.display());
         }

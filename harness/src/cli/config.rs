@@ -109,6 +109,7 @@ impl RunConfig {
             data_dir,
             models_dir,
             quiet,
+            table: Default::default(),
             json: false,
             threads: None,
             profile: false,

@@ -84,7 +84,7 @@ pub fn judge(args: JudgeArgs) -> anyhow::Result<bool> {
     if args.json {
         outln!("{}", String::from_utf8_lossy(&JsonExporter.serialize(&report)?).trim_end());
     } else {
-        out!("{}", TableExporter { width: None }.render(&report));
+        out!("{}", TableExporter { layout: args.table.layout() }.render(&report));
         if !args.quiet {
             outln!(
                 "Wrote {} files in {}: index.html, report.md, results.json, …",

@@ -158,6 +158,9 @@ pub struct JudgeArgs {
     /// Print only the table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How the table is printed (`--wide`).
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Print the results (results.json's content) instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -171,6 +174,27 @@ pub struct ReportArgs {
     /// Do not print the score table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How the table is printed (`--wide`).
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// How a command prints its score table on standard output.
+#[derive(Debug, Clone, Copy, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+pub struct TableArgs {
+    /// Print the table with every column and whole intervals, however wide (default: the
+    /// narrow table, fitted to the terminal, or to 120 columns when stdout is not one;
+    /// table.txt always has every column).
+    #[arg(long)]
+    #[serde(default)]
+    pub wide: bool,
+}
+
+impl TableArgs {
+    /// The table's layout on standard output.
+    pub fn layout(self) -> crate::report::TableLayout {
+        crate::report::TableLayout::for_stdout(self.wide)
+    }
 }
 
 /// `upbench compare`.
@@ -255,6 +279,10 @@ pub struct RunArgs {
     /// No progress on stderr; print only the table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How the table is printed (`--wide`).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub table: TableArgs,
     /// Print the results (results.json's content) on stdout instead of the table, for scripts.
     #[arg(long)]
     pub json: bool,
@@ -309,6 +337,9 @@ pub struct MergeArgs {
     /// Print only the table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How the table is printed (`--wide`).
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Print the results (results.json's content) instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -31,7 +31,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<bool> {
         .with_context(|| format!("cannot rebuild the report in {}", dir.display()))?;
     let mut stdout = std::io::stdout().lock();
     if !args.quiet {
-        stdout.write_all(TableExporter { width: None }.render(&report).as_bytes())?;
+        stdout.write_all(TableExporter { layout: args.table.layout() }.render(&report).as_bytes())?;
     }
     writeln!(stdout, "Rebuilt {} files in {} (index.html, report.md, plots/, …)", written.len(), dir.display())?;
     Ok(true)

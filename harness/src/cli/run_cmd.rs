@@ -75,7 +75,7 @@ impl Progress for CliProgress {
 /// failed (the others still ran and were written).
 pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     if let Some(dir) = args.resume.clone() {
-        return resume(&dir, args.quiet, args.json);
+        return resume(&dir, &args);
     }
     let (json, check_only) = (args.json, args.check);
     let mut config = RunConfig::from_args(args)?;
@@ -134,7 +134,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
 
 /// `upbench run --resume DIR`: the interrupted run's settings, suite and plugins checked against
 /// what is there now, then the cells it lacks.
-fn resume(dir: &Path, quiet: bool, json: bool) -> anyhow::Result<bool> {
+/// `now` holds the flags that only shape this invocation's output (`--quiet`, `--json`, `--wide`).
+fn resume(dir: &Path, now: &RunArgs) -> anyhow::Result<bool> {
     if !dir.join(crate::journal::FILE_NAME).is_file() {
         anyhow::bail!("{}: not a run directory (it has no {})", dir.display(), crate::journal::FILE_NAME);
     }
@@ -145,8 +146,8 @@ fn resume(dir: &Path, quiet: bool, json: bool) -> anyhow::Result<bool> {
     let mut args: RunArgs = serde_json::from_value(header.invocation.clone()).with_context(|| {
         format!("{}: the run was not started by `upbench run` (no invocation recorded)", log.display())
     })?;
-    args.quiet = quiet;
-    args.json = json;
+    (args.quiet, args.json, args.table) = (now.quiet, now.json, now.table);
+    let json = now.json;
     let mut config = RunConfig::from_args(args)?;
     config.use_run_dir(dir.to_path_buf());
     let origin = config.plan.suite.origin.clone();
@@ -195,7 +196,7 @@ fn finish(
             stdout.write_all(&JsonExporter.serialize(&report)?)?;
             return Ok(());
         }
-        stdout.write_all(TableExporter { width: None }.render(&report).as_bytes())?;
+        stdout.write_all(TableExporter { layout: config.invocation.table.layout() }.render(&report).as_bytes())?;
         if !config.quiet {
             writeln!(
                 stdout,
@@ -221,7 +222,9 @@ fn finish(
 /// `run --profile`: the run's wall time by stage, on stderr.
 fn print_profile(report: &crate::report::RunReport) {
     let Some(profile) = &report.profile else { return };
-    let wall = report.manifest.wall_secs;
+    // a resumed run's wall time is its last session's; its profile holds every session's cells
+    let accounted = profile.build_secs() + profile.cell_totals().total();
+    let wall = report.manifest.wall_secs.max(accounted);
     let mut text = format!("Where the time went ({wall:.2} s of wall time):\n");
     for (stage, secs) in profile.split(wall) {
         let share = if wall > 0.0 { 100.0 * secs / wall } else { 0.0 };

@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine;
 
 use super::plots::{file_stem, Figure};
-use super::scores::{footnote, global_failures, incomplete_notice, scores, with_ci};
+use super::scores::{footnote, global_failures, incomplete_notice, scores, with_ci, IntervalStyle};
 use super::{ConfigResult, RunReport};
 use crate::judge::Region;
 
@@ -154,7 +154,7 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
     if let Some(f) = figures.iter().find(|f| f.name == "eta") {
         page.push_str(&figure(f));
     }
-    let _ = writeln!(page, "<p><i>{}</i></p>", escape(&footnote(report)));
+    let _ = writeln!(page, "<p><i>{}</i></p>", escape(&footnote(report, IntervalStyle::Brackets)));
     let manifest = serde_json::to_string_pretty(&report.manifest).unwrap_or_else(|e| format!("(cannot render: {e})"));
     let _ = write!(page, "<h2 id=\"manifest\">Manifest</h2>\n<pre>{}</pre>\n</body>\n</html>\n", escape(&manifest));
     page

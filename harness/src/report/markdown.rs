@@ -1,6 +1,6 @@
 //! `report.md`: the score tables as GitHub-flavoured Markdown, for pull requests and issues.
 
-use super::scores::{footnote, global_failures, incomplete_notice, scores};
+use super::scores::{footnote, global_failures, incomplete_notice, scores, IntervalStyle};
 use super::{Exporter, ReportError, RunReport};
 
 /// Renders `report.md`.
@@ -64,7 +64,7 @@ impl Exporter for MarkdownExporter {
             }
             out.push('\n');
         }
-        out.push_str(&format!("_{}_\n", footnote(report)));
+        out.push_str(&format!("_{}_\n", footnote(report, IntervalStyle::Brackets)));
         Ok(out.into_bytes())
     }
 }

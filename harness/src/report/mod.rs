@@ -19,7 +19,7 @@ mod table;
 pub use csv::CsvExporter;
 pub use manifest::{git_commit, libtorch_build, Manifest, PluginRecord};
 pub use markdown::MarkdownExporter;
-pub use table::TableExporter;
+pub use table::{TableExporter, TableLayout, PIPED_WIDTH};
 
 use std::path::{Path, PathBuf};
 
@@ -470,8 +470,13 @@ pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec
         Ok::<_, ReportError>(())
     };
     let mut written = Vec::new();
-    let exporters: [&dyn Exporter; 5] =
-        [&JsonExporter, &CsvExporter, &ManifestExporter, &TableExporter { width: Some(200) }, &MarkdownExporter];
+    let exporters: [&dyn Exporter; 5] = [
+        &JsonExporter,
+        &CsvExporter,
+        &ManifestExporter,
+        &TableExporter { layout: TableLayout::Wide },
+        &MarkdownExporter,
+    ];
     for exporter in exporters {
         if outputs == Outputs::Derived && exporter.file_name() == JsonExporter.file_name() {
             continue;

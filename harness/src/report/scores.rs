@@ -3,6 +3,7 @@
 
 use super::{Failure, RunReport, TaskSummary};
 use crate::estimate::Estimate;
+use crate::judge::{Region, Validity};
 use crate::task::InherentUncertainty;
 
 /// One task's table.
@@ -22,25 +23,116 @@ pub struct TaskScores {
     pub failures: Vec<String>,
     /// Notes under the table: what its marks mean, its frontier.
     pub notes: Vec<String>,
+    /// The same rows in the terminal's narrow form.
+    pub compact: CompactTable,
+}
+
+/// A task's table in the terminal's narrow form ([`super::TableLayout::Fit`]): the columns a
+/// reviewer decides with, intervals as `point ±half-width`, and the reasons of INVALID rows as
+/// numbered notes, so that no cell needs more than a line.
+#[derive(Debug, Clone)]
+pub struct CompactTable {
+    /// The columns after `#` and `model`.
+    pub columns: Vec<CompactColumn>,
+    /// One row per configuration, in rank order.
+    pub rows: Vec<CompactRow>,
+    /// Notes only this form needs: the reasons its verdict marks point to (`¹ INVALID: …`), in
+    /// order, and what its shortened region words stand for.
+    pub notes: Vec<String>,
+}
+
+/// A column of a [`CompactTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactColumn {
+    /// Its title.
+    pub title: &'static str,
+    /// Whether it holds a single number (right-aligned).
+    pub numeric: bool,
+    /// When the table is too wide, columns with a `Some` may be left out: the table keeps the
+    /// highest-ranked of them it can, a column before any number of lower-ranked ones; `None`
+    /// is never left out.
+    pub leave_out: Option<u8>,
+}
+
+/// A row of a [`CompactTable`].
+#[derive(Debug, Clone)]
+pub struct CompactRow {
+    /// The configuration's rank.
+    pub rank: usize,
+    /// Its label, whole.
+    pub label: String,
+    /// Its mark ([`DETERMINISTIC`]), or empty.
+    pub mark: &'static str,
+    /// Its cells, one per [`CompactTable::columns`].
+    pub cells: Vec<String>,
 }
 
 /// The mark of a deterministic configuration's row.
 pub const DETERMINISTIC: &str = "†";
 
-/// A number with 4 significant-looking digits, `∞` and `—` (NaN) spelled out.
+/// A number with 4 significant digits (fixed-point from 0.001 to 99999, else `1.234e7`), `∞` and
+/// `—` (NaN) spelled out: one format for every number in every table.
 pub fn sig(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "∞".into() } else { "-∞".into() };
-    }
-    if v.is_nan() {
-        return "—".into();
+    if let Some(text) = non_finite(v) {
+        return text;
     }
     let a = v.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        format!("{v:.3e}")
-    } else {
-        format!("{v:.4}")
+    if a == 0.0 {
+        return "0".into();
     }
+    // 99999.6 would show as a six-digit 100000
+    if !(1e-3..99999.5).contains(&a) {
+        return format!("{v:.3e}");
+    }
+    format!("{v:.*}", fixed_decimals(a, 4))
+}
+
+/// `∞`, `-∞` or `—` (NaN); `None` for a finite value.
+fn non_finite(v: f64) -> Option<String> {
+    match v {
+        v if v.is_nan() => Some("—".into()),
+        v if v.is_infinite() => Some(if v > 0.0 { "∞".into() } else { "-∞".into() }),
+        _ => None,
+    }
+}
+
+/// Decimals that show `digits` significant digits of `a` (> 0) in fixed point.
+fn fixed_decimals(a: f64, digits: i32) -> usize {
+    // the magnitude after rounding: 9.99996 shows as 10.00, not 9.9999x
+    let magnitude = a.log10().floor() as i32;
+    let rounded = (a * 10f64.powi(digits - 1 - magnitude)).round() / 10f64.powi(digits - 1 - magnitude);
+    let magnitude = rounded.log10().floor() as i32;
+    (digits - 1 - magnitude).max(0) as usize
+}
+
+/// `point ±h`: h is the larger side of the interval rounded up to one significant digit (so
+/// the ± never claims more precision than the interval has) and the point shown to h's last
+/// digit; the point alone when the interval is empty or the point not finite.
+pub fn plus_minus(e: &Estimate) -> String {
+    if let Some(text) = non_finite(e.point) {
+        return text;
+    }
+    let half = (e.ci.upper - e.point).max(e.point - e.ci.lower);
+    if !half.is_finite() {
+        return format!("{} ±∞", sig(e.point));
+    }
+    if half <= 0.0 {
+        return sig(e.point);
+    }
+    let exponent = half.log10().floor() as i32;
+    let digit = (half / 10f64.powi(exponent) - 1e-9).ceil();
+    // 0.00096 rounds up to 0.001, a digit of the next place
+    let (digit, exponent) = if digit >= 10.0 { (1.0, exponent + 1) } else { (digit, exponent) };
+    let half = digit * 10f64.powi(exponent);
+    let scale = e.point.abs().max(half);
+    if !(1e-3..1e5).contains(&scale) {
+        // scientific, the point to h's last digit as well (at most 4 significant digits)
+        let point_exponent = if e.point == 0.0 { exponent } else { e.point.abs().log10().floor() as i32 };
+        let decimals = (point_exponent - exponent).clamp(0, 3) as usize;
+        return format!("{:.decimals$e} ±{half:.0e}", e.point);
+    }
+    let decimals = (-exponent).max(0) as usize;
+    format!("{:.decimals$} ±{half:.decimals$}", e.point)
 }
 
 /// `point [lower, upper]`, or the point alone when the interval is empty or the point infinite.
@@ -163,12 +255,106 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
         rows,
         failures: task_failures(report, task).map(|f| format!("{} — {}", f.subject, f.message)).collect(),
         notes: task_notes(report, task),
+        compact: compact_table(report, task),
     }
 }
 
-/// The notes under a task's table: the frontier and what the deterministic mark means there.
+/// The narrow table: U, P and U/bound as `±`, the region and verdict in a word, MSE/MMSE (exact
+/// tasks) or PSNR-Y (images). Where the table is too wide, U is kept before U/bound (the region
+/// word says where the row lies), and both before the distortion column.
+fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
+    let image = task.image.is_some();
+    let column = |title, numeric, leave_out| CompactColumn { title, numeric, leave_out };
+    let columns = vec![
+        column("U ↓", true, Some(2)),
+        column("P ↓ (nats)", true, None),
+        column("U/bound", true, Some(1)),
+        column("region", false, None),
+        if image { column("PSNR-Y ↑", true, Some(0)) } else { column("MSE/MMSE ↓", true, Some(0)) },
+        column("verdict", false, None),
+    ];
+    let mut reasons: Vec<String> = Vec::new();
+    let mut regions_used = Vec::new();
+    let rows = report
+        .results
+        .iter()
+        .filter(|r| r.task == task.name)
+        .map(|r| {
+            let j = &r.judgement;
+            let distortion = if image { r.psnr_y_db.as_ref() } else { j.mse_over_mmse.as_ref() };
+            let verdict = match &j.validity {
+                Validity::Valid { shrinkage_used: false } => "valid".to_string(),
+                Validity::Valid { shrinkage_used: true } => "valid (reg.)".to_string(),
+                invalid => {
+                    let text = invalid.to_string();
+                    let index = reasons.iter().position(|t| *t == text).unwrap_or_else(|| {
+                        reasons.push(text);
+                        reasons.len() - 1
+                    });
+                    format!("INVALID {}", note_mark(index + 1))
+                }
+            };
+            if !regions_used.contains(&j.region) {
+                regions_used.push(j.region);
+            }
+            CompactRow {
+                rank: r.rank,
+                label: r.label.clone(),
+                mark: if r.stochastic { "" } else { DETERMINISTIC },
+                cells: vec![
+                    plus_minus(&j.uncertainty),
+                    plus_minus(&j.perception_nats),
+                    plus_minus(&j.bound_ratio),
+                    region_word(j.region).to_string(),
+                    distortion.map_or("—".into(), plus_minus),
+                    verdict,
+                ],
+            }
+        })
+        .collect();
+    let mut notes: Vec<String> =
+        reasons.iter().enumerate().map(|(i, text)| format!("{} {text}", note_mark(i + 1))).collect();
+    let shortened: Vec<String> = regions_used
+        .iter()
+        .filter(|&&region| region_word(region) != region.to_string())
+        .map(|&region| format!("{} = {region}", region_word(region)))
+        .collect();
+    if !shortened.is_empty() {
+        notes.push(format!("Region: {}.", shortened.join("; ")));
+    }
+    CompactTable { columns, rows, notes }
+}
+
+/// A region in a word for the narrow table.
+fn region_word(region: Region) -> &'static str {
+    match region {
+        Region::Impossible => "impossible",
+        Region::OptimalBand => "optimal",
+        Region::Suboptimal => "suboptimal",
+        Region::Undecided => "undecided",
+        Region::Unplaced => "unplaced",
+        Region::BelowEstimatedBound => "below N̂",
+    }
+}
+
+/// The mark that ties an INVALID cell to its note: ¹ ² ³ …, then (10), (11), ….
+fn note_mark(n: usize) -> String {
+    const SUPERSCRIPTS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    if (1..10).contains(&n) {
+        SUPERSCRIPTS[n].to_string()
+    } else {
+        format!("({n})")
+    }
+}
+
+/// The notes under a task's table: the order of its rows, the frontier and what the
+/// deterministic mark means there.
 fn task_notes(report: &RunReport, task: &TaskSummary) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes = vec![if task.inherent.value().is_some() {
+        "Rows: valid ones by |ln(U / bound)|, closest to the bound first, then the INVALID ones.".to_string()
+    } else {
+        "Rows: valid ones by U, lowest first (no bound without N(X|Y)), then the INVALID ones.".to_string()
+    }];
     if let Some(f) = report.frontiers.iter().find(|f| f.task == task.name) {
         notes.push(format!(
             "Frontier: every model proves N(X|Y) ≤ U/η(P; d); the tightest here is {} ({}); eff. = that bound over each model's.",
@@ -231,27 +417,54 @@ pub fn incomplete_notice(report: &RunReport) -> Option<String> {
 }
 
 /// Where the run's time went, one sentence: the plugins' share of the wall time and the
-/// harness's; `None` without a profile.
+/// harness's; `None` without a profile. A resumed run's wall time is its last session's while
+/// its profile holds every session's cells: then the shares are of the time the profile
+/// accounts for, and the sentence says so.
 pub fn time_note(report: &RunReport) -> Option<String> {
     let profile = report.profile.as_ref()?;
     let wall = report.manifest.wall_secs;
-    if wall <= 0.0 {
+    let cells = profile.cell_totals();
+    let accounted = profile.build_secs() + cells.total();
+    let (total, basis) = if accounted > wall {
+        (
+            accounted,
+            format!(
+                "Time: {wall:.1} s in its last session (resumed); of the {accounted:.1} s its tasks and cells took"
+            ),
+        )
+    } else {
+        (wall, format!("Time: {wall:.1} s in all"))
+    };
+    if total <= 0.0 {
         return None;
     }
-    let cells = profile.cell_totals();
-    let share = |secs: f64| 100.0 * secs / wall;
+    let share = |secs: f64| 100.0 * secs / total;
     Some(format!(
-        "Time: {:.1} s in all; plugins' restore {:.0} %, timing {:.0} %, the harness's own work {:.0} % (`upbench run --profile`: by stage).",
-        wall,
+        "{basis}; plugins' restore {:.0} %, timing {:.0} %, the harness's own work {:.0} % (`upbench run --profile`: by stage).",
         share(cells.restore_secs),
         share(cells.timing_secs),
-        share((wall - cells.restore_secs - cells.timing_secs).max(0.0)),
+        share((total - cells.restore_secs - cells.timing_secs).max(0.0)),
     ))
 }
 
-/// The note under the tables: what the brackets and the bound mean.
-pub fn footnote(report: &RunReport) -> String {
+/// How a table shows its intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalStyle {
+    /// `point [lower, upper]`: the wide tables, Markdown and HTML.
+    Brackets,
+    /// `point ±h` ([`plus_minus`]): the narrow terminal table.
+    PlusMinus,
+}
+
+/// The note under the tables: what the intervals and the bound mean.
+pub fn footnote(report: &RunReport, style: IntervalStyle) -> String {
     let ci = report.manifest.interval_method.caption(report.manifest.confidence_level);
+    let intervals = match style {
+        IntervalStyle::Brackets => format!("Brackets: {ci} over observations."),
+        IntervalStyle::PlusMinus => {
+            format!("±: the larger side of the {ci} over observations, rounded up to one digit (`--wide`: both ends).")
+        }
+    };
     let time = time_note(report).map_or(String::new(), |t| format!(" {t}"));
     let (exact, images) =
         (report.tasks.iter().any(|t| t.image.is_none()), report.tasks.iter().any(|t| t.image.is_some()));
@@ -264,7 +477,7 @@ pub fn footnote(report: &RunReport) -> String {
         (false, false) => "",
     };
     format!(
-        "Brackets: {ci} over observations. Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. {psnr}Throughput: criterion on extra calls of the first batch where they fit the timing budget (interval: its bootstrap); * from the quality run's own calls. Estimator: {}. Device: {}.",
+        "{intervals} Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. {psnr}Throughput: criterion on extra calls of the first batch where they fit the timing budget (interval: its bootstrap); * from the quality run's own calls. Estimator: {}. Device: {}.",
         estimator_label(&report.manifest.estimator),
         report.manifest.device
     ) + &time
@@ -281,5 +494,38 @@ fn estimator_label(estimator: &crate::estimate::EstimatorConfig) -> String {
             if estimator.knn.bias_correction { ", entropy bias-corrected on a Gaussian reference" } else { "" }
         ),
         kind => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::ConfidenceInterval;
+
+    fn estimate(point: f64, lower: f64, upper: f64) -> Estimate {
+        Estimate { point, ci: ConfidenceInterval { level: 0.95, lower, upper }, standard_error: f64::NAN, n: 32 }
+    }
+
+    #[test]
+    fn numbers_show_four_significant_digits_in_one_format() {
+        let shown: Vec<String> = [0.5, 4028.4992, 0.0296, 99999.6, 1.58e7, 2.3e-5, -0.125, 0.0].map(sig).to_vec();
+        assert_eq!(shown, ["0.5000", "4028", "0.02960", "1.000e5", "1.580e7", "2.300e-5", "-0.1250", "0"]);
+        assert_eq!([f64::INFINITY, f64::NEG_INFINITY, f64::NAN].map(sig), ["∞", "-∞", "—"]);
+    }
+
+    #[test]
+    fn plus_minus_rounds_the_half_width_up_and_the_point_to_its_digit() {
+        // the larger side, rounded up to one digit: 0.0081 → 0.009, never down to 0.008
+        assert_eq!(plus_minus(&estimate(0.5913, 0.5852, 0.5994)), "0.591 ±0.009");
+        assert_eq!(plus_minus(&estimate(4028.4992, 3765.1415, 4332.4317)), "4028 ±400");
+        assert_eq!(plus_minus(&estimate(85.3, 83.4, 87.1)), "85 ±2");
+        assert_eq!(plus_minus(&estimate(0.00843, 0.00747, 0.00939)), "0.008 ±0.001");
+        // tiny and huge values in scientific form, the point to the half-width's digit
+        assert_eq!(plus_minus(&estimate(2.3e-5, -6.5e-5, 1.1e-4)), "2e-5 ±9e-5");
+        assert_eq!(plus_minus(&estimate(1.5837e7, 1.53e7, 1.62e7)), "1.58e7 ±6e5");
+        // the point alone without an interval; an unbounded side says so
+        assert_eq!(plus_minus(&estimate(0.25, 0.25, 0.25)), "0.2500");
+        assert_eq!(plus_minus(&estimate(f64::INFINITY, 3.0, f64::INFINITY)), "∞");
+        assert_eq!(plus_minus(&estimate(2.0, 1.0, f64::INFINITY)), "2.000 ±∞");
     }
 }
