@@ -1,5 +1,7 @@
 //! Throughput with criterion inside a run: a model of known cost per call is timed within 10 %
 //! with an interval that holds its cost, and a slow model is never called beyond the budget.
+//! "Known" is what the model measured of each of its calls: a spin of 10 ms lasts longer on a
+//! loaded machine (the tests run in parallel on two cores), the calls' own clock says how much.
 
 use upbench::run::TimingSource;
 
@@ -28,7 +30,13 @@ params = {{ millis = {millis}, calls_file = "{}" }}
 }
 
 fn calls(file: &std::path::Path) -> usize {
-    std::fs::read_to_string(file).map_or(0, |text| text.lines().count())
+    call_secs(file).len()
+}
+
+/// Each call's length as the model measured it, in call order.
+fn call_secs(file: &std::path::Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines().map(|line| line.trim_start_matches("call ").parse().expect("call <seconds>")).collect()
 }
 
 #[test]
@@ -44,13 +52,19 @@ fn a_model_of_known_cost_is_timed_within_ten_percent_by_criterion() {
     let t = timed.timing.as_ref().expect("timed");
     let TimingSource::Criterion { samples, calls: timed_calls, .. } = t.source else { panic!("{:?}", t.source) };
     assert_eq!(samples, 10);
+    // criterion's measured calls are the last ones; their mean by the model's own clock
+    let own = call_secs(&file);
+    let measured = &own[own.len() - timed_calls as usize..];
+    let known = measured.iter().sum::<f64>() / measured.len() as f64;
+    assert!(known >= 0.010, "the spins alone last 10 ms on average, the calls {known} s");
     let mean = t.mean_call_secs.expect("a mean");
-    assert!((mean.point - 0.010).abs() < 0.001, "mean call {} s, known 0.010 s", mean.point);
-    assert!(mean.ci.contains(0.010), "interval {:?} does not hold the known 0.010 s", mean.ci);
+    assert!((mean.point / known - 1.0).abs() < 0.1, "mean call {} s, known {known} s", mean.point);
+    // 1 % for the harness's side of each call (the tensors in and out)
+    assert!(mean.ci.lower <= known * 1.01 && known <= mean.ci.upper * 1.01, "interval {:?} misses {known} s", mean.ci);
     let rate = t.samples_per_sec.point;
-    assert!((rate * 0.010 / 16.0 - 1.0).abs() < 0.1, "{rate} samples/s for 16 restorations of 10 ms");
+    assert!((rate * known / 16.0 - 1.0).abs() < 0.1, "{rate} samples/s for 16 restorations of {known} s");
     // The quality run's call, criterion's warm-up and its measured calls: nothing else.
-    let made = calls(&file) as u64;
+    let made = own.len() as u64;
     assert!(made > timed_calls && made <= 1 + timed_calls + 10, "{made} calls");
 }
 
