@@ -372,3 +372,60 @@ params = { no_such_parameter = 1 }
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert!(report.failures[0].message.contains("has no parameter 'no_such_parameter'"), "{:?}", report.failures);
 }
+
+/// Each image task result carries its images' scores (results.json, images.csv, the page,
+/// compare), and the task's numbers are their means: PSNR-Y and SSIM the means over images, U
+/// the geometric mean of the images' U (the mean of ln U), P the mean of their P.
+#[test]
+fn per_image_scores_add_up_to_the_task_scores() {
+    let report = read_run(&run_dir().join("results.json")).unwrap();
+    let image_results: Vec<_> = report.results.iter().filter(|r| r.task == "leaves/p4").collect();
+    let configurations = image_results.len();
+    assert!(configurations >= 1, "the image task has results");
+    let mut rows = 0;
+    for r in &image_results {
+        let names: Vec<&str> = r.images.iter().map(|i| i.image.as_str()).collect();
+        assert_eq!(names.len(), 2, "{}: {names:?}", r.label);
+        let mean = |f: &dyn Fn(&upbench::report::ImageScore) -> f64| r.images.iter().map(f).sum::<f64>() / 2.0;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+        assert!(close(mean(&|i| i.psnr_y_db), r.psnr_y_db.as_ref().unwrap().point), "{}", r.label);
+        assert!(close(mean(&|i| i.ssim), r.ssim.as_ref().unwrap().point), "{}", r.label);
+        assert!(close(mean(&|i| i.uncertainty.unwrap().ln()).exp(), r.judgement.uncertainty.point), "{}", r.label);
+        assert!(close(mean(&|i| i.perception_nats.unwrap()), r.judgement.perception_nats.point), "{}", r.label);
+        rows += r.images.len();
+    }
+    assert!(report.results.iter().filter(|r| r.task == "ar1-d4").all(|r| r.images.is_empty()));
+
+    let csv = std::fs::read_to_string(run_dir().join("images.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("task,plugin,label,image,psnr_y_db,ssim,uncertainty,perception_nats"));
+    assert_eq!(csv.lines().count(), 1 + rows, "{csv}");
+    let page = std::fs::read_to_string(run_dir().join("index.html")).unwrap();
+    let section = format!("Per image: 2 images × {configurations} configurations");
+    assert!(page.contains(&section), "no per-image section on the page");
+
+    // compare pairs the images: identical runs move nothing; one image's PSNR-Y up by 1 dB
+    // in every configuration shows as that image's change, a mean of +0.5 dB
+    let tmp = tempfile::tempdir().unwrap();
+    let after = copy_run(tmp.path());
+    let same = upbench().arg("compare").arg(run_dir()).arg(&after).output().unwrap();
+    let text = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(text.matches("per image: leaves/p4").count(), configurations, "{text}");
+    assert!(text.contains("ΔPSNR-Y 0 dB, ΔSSIM 0 over 2 images\n"), "{text}");
+    let path = after.join("results.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut first_image = String::new();
+    for result in json["results"].as_array_mut().unwrap().iter_mut().filter(|r| r["task"] == "leaves/p4") {
+        let image = &mut result["images"][0];
+        first_image = image["image"].as_str().unwrap().to_string();
+        image["psnr_y_db"] = (image["psnr_y_db"].as_f64().unwrap() + 1.0).into();
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let moved = upbench().args(["compare", "--json"]).arg(run_dir()).arg(&after).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
+    for m in json["matched"].as_array().unwrap().iter().filter(|m| m["task"] == "leaves/p4") {
+        let images = &m["images"];
+        assert!((images["psnr_y_db"]["point"].as_f64().unwrap() - 0.5).abs() < 1e-9, "{images}");
+        assert_eq!(images["largest"][0][0], first_image.as_str(), "{images}");
+        assert!((images["largest"][0][1].as_f64().unwrap() - 1.0).abs() < 1e-9, "{images}");
+    }
+}

@@ -33,6 +33,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<bool> {
             table.add_row(row);
         }
         writeln!(stdout, "{table}")?;
+        for line in comparison.image_lines() {
+            writeln!(stdout, "per image: {line}")?;
+        }
         for (title, list) in
             [("only in the first run", &comparison.only_before), ("only in the second run", &comparison.only_after)]
         {

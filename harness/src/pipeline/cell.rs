@@ -19,7 +19,7 @@ use crate::judge::{self, JudgeConfig, Raise, Reason, TaskTruth};
 use crate::plan::{Cell, TaskType};
 use crate::plugin::{self, LoadError, LoadedPlugin, ParamError, PluginConfig};
 use crate::report::plots::file_stem;
-use crate::report::{ConfigResult, Failure, Stage, TaskSummary};
+use crate::report::{ConfigResult, Failure, ImageScore, Stage, TaskSummary};
 use crate::run::{self, CallTimes, GivenSamples, RunError};
 use crate::seed::derive_seed;
 use crate::task::TaskError;
@@ -338,6 +338,8 @@ pub(crate) struct Measured {
     pub stats: Vec<(ObservationStats, Option<Reason>)>,
     /// Image tasks: PSNR-Y and SSIM, mean over images.
     pub image_scores: Option<(Estimate, Estimate)>,
+    /// Image tasks: per summary, in order, each image's scores.
+    pub images: Vec<Vec<ImageScore>>,
     /// Image tasks: the sample grids written, relative to the run directory.
     pub sample_grids: Vec<String>,
     /// Failures that spared the results (an image left out, a grid not written).
@@ -417,6 +419,7 @@ pub(crate) fn evaluate(
         ),
     };
     let mut results = Vec::with_capacity(summaries.len());
+    let mut images = measured.images.into_iter();
     for ((stats, reason), summary) in measured.stats.into_iter().zip(summaries) {
         let raise = if summary.image.is_some() { Raise::PatchesPerImage } else { Raise::SamplesPerObservation };
         let truth = TaskTruth { inherent: &summary.inherent, dim: summary.signal_dim, mmse: summary.mmse, raise };
@@ -445,6 +448,7 @@ pub(crate) fn evaluate(
             efficiency: None,
             timing: timing.clone(),
             sample_grids: measured.sample_grids.clone(),
+            images: images.next().unwrap_or_default(),
         });
     }
     stages.judge_secs = secs_since(judging);

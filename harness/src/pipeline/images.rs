@@ -14,7 +14,7 @@ use super::RunPlan;
 use crate::estimate::{fidelity, images, mean_of, Estimator, ObservationStats, SubsampleStats};
 use crate::judge::Reason;
 use crate::report::plots::file_stem;
-use crate::report::{grid, ImageTaskInfo, TaskSummary};
+use crate::report::{grid, ImageScore, ImageTaskInfo, TaskSummary};
 use crate::seed::derive_seed;
 use crate::task::images::{
     Colour, ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate,
@@ -129,6 +129,8 @@ fn border(config: &ImageTaskConfig) -> usize {
 /// Per-image statistics of one patch side, gathered over the images.
 #[derive(Default)]
 struct Gathered {
+    /// The images estimated, in order (an image left out of this side is not here).
+    images: Vec<String>,
     log_uncertainty: Vec<f64>,
     perception: Vec<f64>,
     mse: Vec<f64>,
@@ -140,7 +142,8 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn push(&mut self, s: images::ImageStats) {
+    fn push(&mut self, image: &str, s: images::ImageStats) {
+        self.images.push(image.to_string());
         self.log_uncertainty.push(s.log_uncertainty);
         self.perception.push(s.perception);
         self.mse.push(s.mse);
@@ -157,6 +160,24 @@ impl Gathered {
         let patches = self.min_positions?;
         (patches < estimator.min_positions_per_image(dim)?)
             .then_some(Reason::TooFewPatches { patches, dim: dim as usize })
+    }
+
+    /// Each scored image's scores on this side: `scored` holds every image's name, PSNR-Y and
+    /// SSIM; U and P where this side estimated it.
+    fn image_scores(&self, scored: &[(String, f64, f64)]) -> Vec<ImageScore> {
+        scored
+            .iter()
+            .map(|(image, psnr_y_db, ssim)| {
+                let at = self.images.iter().position(|i| i == image);
+                ImageScore {
+                    image: image.clone(),
+                    psnr_y_db: *psnr_y_db,
+                    ssim: *ssim,
+                    uncertainty: at.map(|i| self.log_uncertainty[i].exp()),
+                    perception_nats: at.map(|i| self.perception[i]),
+                }
+            })
+            .collect()
     }
 
     /// As the judge wants them; subsamples are kept only when every image has all of them.
@@ -209,7 +230,8 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
     let c = &task.config;
     let border = border(c) as i64;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
-    let (mut psnr_y, mut ssim) = (Vec::new(), Vec::new());
+    // every image's name, PSNR-Y and SSIM, in order
+    let mut scored: Vec<(String, f64, f64)> = Vec::new();
     let mut measured = Measured::default();
     let mut case_index = 0;
     for observations in batches(&task.cases, c.batch_images) {
@@ -239,15 +261,18 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
                     max_points,
                     estimate_seed,
                 ) {
-                    Ok(stats) => g.push(stats),
+                    Ok(stats) => g.push(&case.name, stats),
                     Err(source) => {
                         measured.notes.push(CellError::ImageLeftOut { image: case.name.clone(), patch: p, source })
                     }
                 }
             }
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            psnr_y.push(mean(fidelity::psnr_y(&restored, &truth, border, case.scored_on)));
-            ssim.push(mean(fidelity::ssim_y(&restored, &truth, border, case.scored_on)));
+            scored.push((
+                case.name.clone(),
+                mean(fidelity::psnr_y(&restored, &truth, border, case.scored_on)),
+                mean(fidelity::ssim_y(&restored, &truth, border, case.scored_on)),
+            ));
             run.stages.estimate_secs += secs_since(estimating);
             let drawing = Instant::now();
             if let Some(dir) = plan.figure_dir.as_deref().filter(|_| case_index < c.grid_images) {
@@ -277,9 +302,12 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
         return Err(CellError::NothingEstimated { task: summary.name.clone(), causes: causes.join("; ") });
     }
     let intervals = |what: &str| file.statistics.intervals(derive_seed(file.seed, &[what, &c.name, run.label]));
+    let psnr_y: Vec<f64> = scored.iter().map(|s| s.1).collect();
+    let ssim: Vec<f64> = scored.iter().map(|s| s.2).collect();
     let [psnr_y] = intervals("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
     let [ssim] = intervals("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
     measured.image_scores = Some((psnr_y, ssim));
+    measured.images = gathered.iter().map(|g| g.image_scores(&scored)).collect();
     measured.stats = gathered
         .into_iter()
         .zip(summaries)

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::scores::{sig, with_ci};
-use super::{ConfigResult, RunReport};
-use crate::estimate::Estimate;
+use super::{ConfigResult, ImageScore, RunReport};
+use crate::estimate::{t_quantile, ConfidenceInterval, Estimate};
 
 /// One quantity of one configuration in both runs.
 #[derive(Debug, Clone, Serialize)]
@@ -58,12 +58,98 @@ pub struct Matched {
     pub region: Option<(String, String)>,
     /// Validity before and after, when it changed between valid and invalid.
     pub validity: Option<(String, String)>,
+    /// Image tasks: how each image's PSNR-Y and SSIM moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImageChanges>,
 }
 
 impl Matched {
-    /// Whether anything moved beyond the intervals or changed region or validity.
+    /// Whether anything moved beyond the intervals or changed region or validity, or the
+    /// images' paired PSNR-Y or SSIM change is beyond its interval.
     pub fn notable(&self) -> bool {
-        self.changes.iter().any(|c| c.beyond_ci) || self.region.is_some() || self.validity.is_some()
+        self.changes.iter().any(|c| c.beyond_ci)
+            || self.region.is_some()
+            || self.validity.is_some()
+            || self.images.as_ref().is_some_and(ImageChanges::beyond_ci)
+    }
+}
+
+/// How one configuration's per-image scores moved, image by image (paired: each image is its
+/// own control, so a change far smaller than the spread between images shows).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageChanges {
+    /// Images scored in both runs.
+    pub images: usize,
+    /// Mean over those images of PSNR-Y after − before, dB, with a Student-t interval.
+    pub psnr_y_db: Estimate,
+    /// The same for SSIM.
+    pub ssim: Estimate,
+    /// The images whose PSNR-Y moved most, largest |change| first (at most three): name and
+    /// change in dB.
+    pub largest: Vec<(String, f64)>,
+}
+
+impl ImageChanges {
+    /// Pairs the images of `before` and `after` by name; `None` without images in both.
+    fn new(before: &ConfigResult, after: &ConfigResult, level: f64) -> Option<ImageChanges> {
+        let pairs: Vec<(&ImageScore, &ImageScore)> = before
+            .images
+            .iter()
+            .filter_map(|b| after.images.iter().find(|a| a.image == b.image).map(|a| (b, a)))
+            .collect();
+        if pairs.is_empty() {
+            return None;
+        }
+        let psnr: Vec<f64> = pairs.iter().map(|(b, a)| a.psnr_y_db - b.psnr_y_db).collect();
+        let ssim: Vec<f64> = pairs.iter().map(|(b, a)| a.ssim - b.ssim).collect();
+        let mut largest: Vec<(String, f64)> =
+            pairs.iter().zip(&psnr).map(|((b, _), &d)| (b.image.clone(), d)).collect();
+        largest.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+        largest.retain(|(_, d)| *d != 0.0);
+        largest.truncate(3);
+        Some(ImageChanges {
+            images: pairs.len(),
+            psnr_y_db: paired_mean(&psnr, level),
+            ssim: paired_mean(&ssim, level),
+            largest,
+        })
+    }
+
+    /// Whether the mean PSNR-Y or SSIM change's interval excludes 0.
+    pub fn beyond_ci(&self) -> bool {
+        [&self.psnr_y_db, &self.ssim].iter().any(|e| e.ci.lower > 0.0 || e.ci.upper < 0.0)
+    }
+
+    /// `ΔPSNR-Y mean [interval] dB, ΔSSIM mean [interval] over n images; most: name ±x dB, …`.
+    pub fn describe(&self) -> String {
+        let mark = if self.beyond_ci() { " ◆" } else { "" };
+        let mut text = format!(
+            "ΔPSNR-Y {} dB, ΔSSIM {} over {} images{mark}",
+            with_ci(&self.psnr_y_db),
+            with_ci(&self.ssim),
+            self.images
+        );
+        if !self.largest.is_empty() {
+            let most: Vec<String> = self.largest.iter().map(|(image, d)| format!("{image} {d:+.2} dB")).collect();
+            text.push_str(&format!("; most: {}", most.join(", ")));
+        }
+        text
+    }
+}
+
+/// The mean of paired differences with its Student-t interval at `level` (unbounded for one
+/// image; [0, 0] when nothing moved).
+fn paired_mean(differences: &[f64], level: f64) -> Estimate {
+    let n = differences.len();
+    let mean = differences.iter().sum::<f64>() / n as f64;
+    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
+    let standard_error = if n > 1 { (variance / n as f64).sqrt() } else { f64::NAN };
+    let half = if n > 1 { t_quantile(level, (n - 1) as f64) * standard_error } else { f64::INFINITY };
+    Estimate {
+        point: mean,
+        ci: ConfidenceInterval { level, lower: mean - half, upper: mean + half },
+        standard_error,
+        n,
     }
 }
 
@@ -113,6 +199,7 @@ pub fn compare(a: &RunReport, b: &RunReport) -> Comparison {
             changes,
             region: differ(jb.region.to_string(), ja.region.to_string()),
             validity: differ(validity_word(before), validity_word(after)),
+            images: ImageChanges::new(before, after, b.manifest.confidence_level),
         });
     }
     let only_after =
@@ -190,6 +277,14 @@ impl Comparison {
         (header, rows)
     }
 
+    /// One line per configuration with per-image scores: `task: label — ΔPSNR-Y …`.
+    pub fn image_lines(&self) -> Vec<String> {
+        self.matched
+            .iter()
+            .filter_map(|m| m.images.as_ref().map(|i| format!("{}: {} — {}", m.task, m.label, i.describe())))
+            .collect()
+    }
+
     /// How many configurations changed notably.
     pub fn notable(&self) -> usize {
         self.matched.iter().filter(|m| m.notable()).count()
@@ -208,6 +303,11 @@ impl Comparison {
             out.push('\n');
         }
         out.push_str(&super::markdown::table(&header, &[false; 8], &rows));
+        let images = self.image_lines();
+        if !images.is_empty() {
+            out.push_str("\n**Per image** (paired over the images both runs scored):\n\n");
+            images.iter().for_each(|line| out.push_str(&format!("- {}\n", super::markdown::cell(line))));
+        }
         for (title, list) in
             [("Only in the first run", &self.only_before), ("Only in the second run", &self.only_after)]
         {
@@ -233,7 +333,7 @@ impl Comparison {
 
 /// What the marks mean.
 pub const LEGEND: &str =
-    "Each cell: first run → second run, [interval] and relative change; ◆ = the two confidence intervals are disjoint (a change the runs' own uncertainty does not explain).";
+    "Each cell: first run → second run, [interval] and relative change; ◆ = the two confidence intervals are disjoint (a change the runs' own uncertainty does not explain). Per image: the mean over the images of second − first, with its Student-t interval; ◆ = that interval excludes 0.";
 
 fn label_with_versions(m: &Matched) -> String {
     match &m.versions {
@@ -262,5 +362,19 @@ mod tests {
         let inf = f64::INFINITY;
         let c = Change::new("P", est(inf, inf, inf), est(inf, inf, inf));
         assert!(!c.beyond_ci && c.relative == 0.0);
+    }
+
+    #[test]
+    fn paired_image_changes_have_a_student_t_interval() {
+        // differences 0.1, 0.2, 0.3: mean 0.2, s = 0.1, t(0.975; 2) = 4.302653
+        let m = paired_mean(&[0.1, 0.2, 0.3], 0.95);
+        let half = 4.302652729749464 * 0.1 / 3f64.sqrt();
+        assert!((m.point - 0.2).abs() < 1e-12);
+        assert!((m.ci.lower - (0.2 - half)).abs() < 1e-9 && (m.ci.upper - (0.2 + half)).abs() < 1e-9, "{m:?}");
+        // one image has no interval; nothing moved is [0, 0]
+        let one = paired_mean(&[0.4], 0.95);
+        assert!(one.ci.lower == f64::NEG_INFINITY && one.ci.upper == f64::INFINITY);
+        let none = paired_mean(&[0.0, 0.0], 0.95);
+        assert_eq!((none.point, none.ci.lower, none.ci.upper), (0.0, 0.0, 0.0));
     }
 }

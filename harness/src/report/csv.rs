@@ -1,11 +1,12 @@
-//! One CSV row per plugin configuration and task, for spreadsheets and scripts.
+//! CSV for spreadsheets and scripts: `results.csv`, one row per plugin configuration and task;
+//! `images.csv`, one row per image, configuration and patch side of the image tasks.
 
 use super::{Exporter, ReportError, RunReport};
 
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
 pub struct CsvExporter;
 
-const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity,measurements_per_sec,mean_call_secs,timing,implied_inherent,implied_inherent_lo,implied_inherent_hi,efficiency,mse_over_mmse";
+const HEADER: &str = "task,plugin,label,rank,stochastic,uncertainty,uncertainty_lo,uncertainty_hi,uncertainty_ratio,perception_nats,perception_lo,perception_hi,bound,bound_ratio,bound_ratio_lo,bound_ratio_hi,region,mse,mse_lo,mse_hi,psnr_db,samples_per_sec,samples_per_sec_lo,samples_per_sec_hi,headroom_uncertainty,headroom_perception_nats,validity,measurements_per_sec,mean_call_secs,timing,implied_inherent,implied_inherent_lo,implied_inherent_hi,efficiency,mse_over_mmse,psnr_y_db,psnr_y_db_lo,psnr_y_db_hi,ssim,ssim_lo,ssim_hi";
 
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -57,8 +58,47 @@ impl Exporter for CsvExporter {
             cells.extend([implied.point, implied.ci.lower, implied.ci.upper].iter().map(|v| format!("{v:e}")));
             cells.push(format!("{:e}", r.efficiency.unwrap_or(f64::NAN)));
             cells.push(format!("{:e}", point(j.mse_over_mmse.as_ref())));
+            for e in [&r.psnr_y_db, &r.ssim] {
+                let ends = e.as_ref().map_or([f64::NAN; 3], |e| [e.point, e.ci.lower, e.ci.upper]);
+                cells.extend(ends.iter().map(|v| format!("{v:e}")));
+            }
             out.push_str(&cells.join(","));
             out.push('\n');
+        }
+        Ok(out.into_bytes())
+    }
+}
+
+/// `images.csv`: each image's PSNR-Y, SSIM, U and P per configuration and patch side (empty
+/// cells where an image was left out of a patch side); only the header without image tasks.
+pub struct ImagesCsvExporter;
+
+const IMAGES_HEADER: &str = "task,plugin,label,image,psnr_y_db,ssim,uncertainty,perception_nats";
+
+impl Exporter for ImagesCsvExporter {
+    fn file_name(&self) -> &'static str {
+        "images.csv"
+    }
+
+    fn serialize(&self, report: &RunReport) -> Result<Vec<u8>, ReportError> {
+        let mut out = String::from(IMAGES_HEADER);
+        out.push('\n');
+        for r in &report.results {
+            for i in &r.images {
+                let optional = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
+                let cells = [
+                    field(&r.task),
+                    field(&r.plugin),
+                    field(&r.label),
+                    field(&i.image),
+                    format!("{:e}", i.psnr_y_db),
+                    format!("{:e}", i.ssim),
+                    optional(i.uncertainty),
+                    optional(i.perception_nats),
+                ];
+                out.push_str(&cells.join(","));
+                out.push('\n');
+            }
         }
         Ok(out.into_bytes())
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine;
 
 use super::plots::{file_stem, Figure};
-use super::scores::{footnote, global_failures, incomplete_notice, scores, with_ci, IntervalStyle};
+use super::scores::{footnote, global_failures, incomplete_notice, scores, sig, with_ci, IntervalStyle};
 use super::{ConfigResult, RunReport};
 use crate::judge::Region;
 
@@ -101,6 +101,7 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
         }
         page.push_str("</div>\n");
         let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.task).collect();
+        page.push_str(&per_image(&results));
         if is_first_patch_side(report, &task.task) {
             page.push_str(&grids(&results, run_dir));
         }
@@ -214,6 +215,34 @@ fn figure(f: &Figure) -> String {
     let svg =
         svg.replacen("<svg ", &format!("<svg class=\"plot\" role=\"img\" aria-label=\"{}\" ", escape(&f.title)), 1);
     format!("<figure>\n{svg}\n<figcaption><b>{}</b> {}</figcaption>\n</figure>\n", escape(&f.title), escape(&f.caption))
+}
+
+/// Image tasks: each image's scores per configuration, folded (a set has up to hundreds of
+/// images), rows by image in the set's order and then by the table's rank.
+fn per_image(results: &[&ConfigResult]) -> String {
+    let Some(first) = results.iter().find(|r| !r.images.is_empty()) else { return String::new() };
+    let optional = |v: Option<f64>| v.map_or_else(|| "left out".to_string(), sig);
+    let mut rows = Vec::new();
+    for (index, image) in first.images.iter().enumerate() {
+        for r in results {
+            let Some(score) = r.images.get(index).filter(|s| s.image == image.image) else { continue };
+            rows.push(vec![
+                score.image.clone(),
+                r.label.clone(),
+                format!("{:.2}", score.psnr_y_db),
+                format!("{:.4}", score.ssim),
+                optional(score.uncertainty),
+                optional(score.perception_nats),
+            ]);
+        }
+    }
+    let header = ["image", "configuration", "PSNR-Y (dB)", "SSIM", "U", "P (nats)"];
+    format!(
+        "<details class=\"per-image\">\n<summary>Per image: {} images × {} configurations (also in images.csv)</summary>\n{}</details>\n",
+        first.images.len(),
+        results.len(),
+        html_table(&header, &[false, false, true, true, true, true], &rows, None)
+    )
 }
 
 /// One image grid per configuration that has one, as data: URLs.

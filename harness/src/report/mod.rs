@@ -16,7 +16,7 @@ pub mod plots;
 pub mod scores;
 mod table;
 
-pub use csv::CsvExporter;
+pub use csv::{CsvExporter, ImagesCsvExporter};
 pub use manifest::{git_commit, libtorch_build, Manifest, PluginRecord};
 pub use markdown::MarkdownExporter;
 pub use table::{TableExporter, TableLayout, PIPED_WIDTH};
@@ -192,6 +192,32 @@ pub struct ConfigResult {
     /// standard deviation and the error, one per image with a grid, relative to the run directory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample_grids: Vec<String>,
+    /// Image tasks: each image's scores, in the set's order (`images.csv`, the page's "Per
+    /// image" section, `upbench compare`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageScore>,
+}
+
+/// One image's scores for one configuration on one patch side of an image task. The task's
+/// PSNR-Y and SSIM are the means of these; its ln U and P the means of theirs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageScore {
+    /// The image's file name in the set.
+    pub image: String,
+    /// PSNR of the luma, dB (8-bit, border cropped; a grey image on its grey values), mean over
+    /// the samples.
+    #[serde(with = "crate::report::float")]
+    pub psnr_y_db: f64,
+    /// SSIM of the luma, same conventions, mean over the samples.
+    #[serde(with = "crate::report::float")]
+    pub ssim: f64,
+    /// U from this image's error patches; `None` when the image was left out of this patch
+    /// side (the failure says why).
+    #[serde(default, with = "crate::report::float::option")]
+    pub uncertainty: Option<f64>,
+    /// P from this image's patches, nats; `None` as for `uncertainty`.
+    #[serde(default, with = "crate::report::float::option")]
+    pub perception_nats: Option<f64>,
 }
 
 /// Where in the pipeline something failed.
@@ -461,7 +487,7 @@ pub enum Outputs {
 }
 
 /// Writes the run's files into `dir`: `results.json` (with [`Outputs::All`]), `results.csv`,
-/// `manifest.json`, `table.txt`, `report.md`, the plots as `plots/<name>.svg` and `.png`, and
+/// `images.csv`, `manifest.json`, `table.txt`, `report.md`, the plots as `plots/<name>.svg` and `.png`, and
 /// `index.html`. Image grids already in `dir` (named by results) are embedded in the page.
 pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec<PathBuf>, ReportError> {
     let write = |path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>| {
@@ -470,9 +496,10 @@ pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec
         Ok::<_, ReportError>(())
     };
     let mut written = Vec::new();
-    let exporters: [&dyn Exporter; 5] = [
+    let exporters: [&dyn Exporter; 6] = [
         &JsonExporter,
         &CsvExporter,
+        &ImagesCsvExporter,
         &ManifestExporter,
         &TableExporter { layout: TableLayout::Wide },
         &MarkdownExporter,
