@@ -291,3 +291,17 @@ name = "bicubic"
     let psnr = bicubic.psnr_y_db.unwrap().point;
     assert!((psnr - 26.00).abs() <= 0.02, "PSNR-Y {psnr}");
 }
+
+/// The embedded default suite shows what a user should see: every row of every task valid, its
+/// image task's reference rows (bicubic, the γ family from the posterior mean to the sampler)
+/// included — its size is chosen so that they converge.
+#[test]
+fn every_row_of_the_default_suite_is_valid() {
+    let report = run(upbench::suite::DEFAULT_SUITE);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let image_rows = report.results.iter().filter(|r| r.task.starts_with("dead-leaves")).count();
+    assert_eq!(image_rows, 4, "bicubic and three γ");
+    for r in &report.results {
+        assert!(r.judgement.validity.is_valid(), "{} on {}: {}", r.label, r.task, r.judgement.validity);
+    }
+}
