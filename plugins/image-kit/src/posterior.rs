@@ -147,13 +147,15 @@ impl FourierPosterior {
             // Newton on t = ln α from the noise-free maximum-likelihood value, mean(I/a).
             let mut t = (sum((&i - noise).clamp_min(0.0) / &a) / &count).clamp_min(1e-12).log();
             for _ in 0..12 {
+                // with g = a·α, m = g + noise, q = g/m and u = (I − m)/m, the log-likelihood's
+                // first and second derivatives in t are Σ q·u and Σ q·u − q²·(1 + 2u)
                 let g = &a * t.exp().view([c, 1, 1]);
-                let m = &g + noise;
-                let residual = &i - &m;
-                let first = sum(&g * &residual / m.square());
-                let second = sum(&g * &residual / m.square()
-                    - g.square() / m.square()
-                    - &g * &g * &residual * 2.0 / m.pow_tensor_scalar(3));
+                let inv_m = (&g + noise).reciprocal();
+                let q = &g * &inv_m;
+                let u = &i * &inv_m - 1.0;
+                let qu = &q * &u;
+                let first = sum(qu.shallow_clone());
+                let second = sum(&qu - q.square() * (u * 2.0 + 1.0));
                 t = (&t - (&first / second.clamp_max(-1e-12)).clamp(-2.0, 2.0)).clamp(-30.0, 30.0);
             }
             let m = &a * t.exp().view([c, 1, 1]) + noise;
@@ -220,12 +222,13 @@ impl FourierPosterior {
             }
         }
         let columns = self.apply_covariance(&impulses.expand([s * s, c, h, w], false).contiguous()); // [s², C, H, W]
+                                                                                                     // read once (not once per phase: s² copies of s²·C·H·W values)
+        let cols = Vec::<f64>::try_from(columns.flatten(0, -1).to_device(tch::Device::Cpu)).unwrap_or_default();
+        let pixels: Vec<(i64, i64)> = (0..p).flat_map(|a| (0..p).map(move |b| (a, b))).collect();
+        let d = pixels.len();
         let mut total = 0.0;
         for &(py, px) in phases {
-            let pixels: Vec<(i64, i64)> = (0..p).flat_map(|a| (0..p).map(move |b| (a, b))).collect();
-            let d = pixels.len();
             let mut cov = vec![0.0; c as usize * d * d];
-            let cols = Vec::<f64>::try_from(columns.flatten(0, -1).to_device(tch::Device::Cpu)).unwrap_or_default();
             for ch in 0..c as usize {
                 for (j, &(aj, bj)) in pixels.iter().enumerate() {
                     let (phy, phx) = ((py + aj).rem_euclid(s), (px + bj).rem_euclid(s));
