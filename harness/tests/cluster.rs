@@ -93,12 +93,10 @@ fn write_suite(dir: &Path) -> PathBuf {
     suite
 }
 
-#[test]
-fn three_shards_merged_equal_one_run_bit_for_bit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let suite = write_suite(tmp.path());
+/// Runs `suite` whole, unsharded, into `dir/whole`: the reference the shards must equal.
+fn run_whole(suite: &Path, dir: &Path) -> PathBuf {
+    let whole = dir.join("whole");
     let os = |s: &str| std::ffi::OsString::from(s);
-    let whole = tmp.path().join("whole");
     expect(
         &[
             os("run").as_os_str(),
@@ -111,6 +109,15 @@ fn three_shards_merged_equal_one_run_bit_for_bit() {
         ],
         0,
     );
+    whole
+}
+
+#[test]
+fn three_shards_merged_equal_one_run_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = write_suite(tmp.path());
+    let whole = run_whole(&suite, tmp.path());
+    let os = |s: &str| std::ffi::OsString::from(s);
     let shards = tmp.path().join("shards");
     for i in 1..=3 {
         let shard = format!("{i}/3");
@@ -243,20 +250,7 @@ fn wait_for(jobs: &[String], limit: Duration) {
 fn a_suite_sharded_over_a_real_slurm_cluster_merges_into_the_local_run() {
     let tmp = tempfile::tempdir().unwrap();
     let suite = write_suite(tmp.path());
-    let os = |s: &str| std::ffi::OsString::from(s);
-    let whole = tmp.path().join("whole");
-    expect(
-        &[
-            os("run").as_os_str(),
-            suite.as_os_str(),
-            os("--device").as_os_str(),
-            os("cpu").as_os_str(),
-            os("--quiet").as_os_str(),
-            os("--out").as_os_str(),
-            whole.as_os_str(),
-        ],
-        0,
-    );
+    let whole = run_whole(&suite, tmp.path());
 
     let _cluster = Cluster::up();
     let submitted = tmp.path().join("slurm");
