@@ -9,6 +9,11 @@ use crate::util::run;
 
 /// Example 1 (16 observations) and the timed fixture: calls of 0.5 × and 1.5 × `millis` in turn.
 fn suite(millis: f64, timing: &str, calls_file: &std::path::Path) -> String {
+    suite_with_setup(millis, 0.0, timing, calls_file)
+}
+
+/// The same, its constructor spinning for `setup_millis`.
+fn suite_with_setup(millis: f64, setup_millis: f64, timing: &str, calls_file: &std::path::Path) -> String {
     format!(
         r#"
 name = "timing"
@@ -23,7 +28,7 @@ name = "example-1"
 preset = "example-1"
 [[plugin]]
 name = "timed"
-params = {{ millis = {millis}, calls_file = "{}" }}
+params = {{ millis = {millis}, setup_millis = {setup_millis}, calls_file = "{}" }}
 "#,
         calls_file.display()
     )
@@ -80,4 +85,34 @@ fn a_slow_model_is_called_no_more_than_the_budget_allows() {
     assert_eq!(t.source, TimingSource::QualityRun { calls: 1 });
     assert!((t.mean_call_secs.unwrap().point - 0.15).abs() < 0.05, "{:?}", t.mean_call_secs);
     assert_eq!(calls(&file), 1, "only the call that made the measured samples");
+}
+
+/// The profile's split: the plugin's constructor and its `restore` calls in their own stages,
+/// each at least the fixture's own spins and little more, and neither counted as the harness's.
+#[test]
+fn the_profile_counts_the_plugins_constructor_and_restore_apart_from_the_harness() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calls");
+    let report = run(&suite_with_setup(200.0, 300.0, "budget_secs = 0", &file));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let profile = report.profile.as_ref().expect("a profile");
+    assert_eq!(profile.cells.len(), 1);
+    let stages = &profile.cells[0].stages;
+    let restore_calls: f64 = call_secs(&file).iter().sum();
+    assert!(restore_calls >= 0.1, "{restore_calls} s of calls");
+    // the harness's side of a call (tensors in and out of the plugin) is small next to 0.1 s
+    assert!(
+        stages.restore_secs >= restore_calls && stages.restore_secs < restore_calls + 0.1,
+        "restore {} s, the calls' own {restore_calls} s",
+        stages.restore_secs
+    );
+    assert!((0.3..0.5).contains(&stages.construct_secs), "constructor {} s for a 0.3 s spin", stages.construct_secs);
+    let harness = stages.harness_secs();
+    assert!(
+        (harness - (stages.total() - stages.restore_secs - stages.construct_secs - stages.timing_secs)).abs() < 1e-12
+            && harness < stages.total() - 0.4,
+        "{stages:?}"
+    );
+    let note = upbench::report::scores::time_note(&report).expect("a time note");
+    assert!(note.contains("their constructors"), "{note}");
 }

@@ -232,15 +232,15 @@ fn print_profile(report: &crate::report::RunReport) {
     }
     let mut cells: Vec<&crate::report::CellTime> = profile.cells.iter().collect();
     cells.sort_by(|a, b| b.stages.total().total_cmp(&a.stages.total()));
-    text += "Costliest cells (restore / the harness's own work):\n";
+    text += "Costliest cells (the plugin's restore and constructor / the harness's own work):\n";
     for cell in cells.iter().take(5) {
         let s = &cell.stages;
         text += &format!(
             "  {} on {}: {:.2} s / {:.2} s\n",
             cell.label,
             cell.task,
-            s.restore_secs,
-            s.total() - s.restore_secs
+            s.restore_secs + s.construct_secs,
+            s.harness_secs()
         );
     }
     let _ = std::io::stderr().write_all(text.as_bytes());

@@ -47,12 +47,15 @@ pub struct CellOutcome {
     pub stages: StageTimes,
 }
 
-/// Where a cell's wall time went, by stage, in seconds: inside the plugin's `restore` for the
-/// quality run, and the harness's own work around it.
+/// Where a cell's wall time went, by stage, in seconds: inside the plugin (its constructor and
+/// its `restore` for the quality run), and the harness's own work around it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageTimes {
     /// Inside the plugin's `restore`: the calls that made the measured samples.
     pub restore_secs: f64,
+    /// Inside the plugin's constructor: its model built (weights read, its own set-up).
+    #[serde(default)]
+    pub construct_secs: f64,
     /// Estimating U, P and distortion (per image: PSNR-Y and SSIM too).
     pub estimate_secs: f64,
     /// Judging: intervals, the bound, region and verdict.
@@ -65,7 +68,7 @@ pub struct StageTimes {
     /// loading it).
     #[serde(default)]
     pub load_secs: f64,
-    /// The rest of the cell: loading, constructing the model, preparing batches, assembling.
+    /// The rest of the cell: preparing the task in this process, batches, checks, assembling.
     pub other_secs: f64,
 }
 
@@ -73,6 +76,7 @@ impl StageTimes {
     /// Everything, in seconds.
     pub fn total(&self) -> f64 {
         self.restore_secs
+            + self.construct_secs
             + self.estimate_secs
             + self.judge_secs
             + self.timing_secs
@@ -81,9 +85,16 @@ impl StageTimes {
             + self.other_secs
     }
 
+    /// The harness's own work: everything but the plugin's code (its constructor and `restore`)
+    /// and criterion's timing calls.
+    pub fn harness_secs(&self) -> f64 {
+        (self.total() - self.restore_secs - self.construct_secs - self.timing_secs).max(0.0)
+    }
+
     /// Adds `other`'s stages to these.
     pub fn add(&mut self, other: &StageTimes) {
         self.restore_secs += other.restore_secs;
+        self.construct_secs += other.construct_secs;
         self.estimate_secs += other.estimate_secs;
         self.judge_secs += other.judge_secs;
         self.timing_secs += other.timing_secs;
@@ -362,7 +373,9 @@ pub(crate) fn evaluate(
     let (label, mut measured, stochastic, timing, mut stages) = match subject {
         Subject::Plugin { plugin, config } => {
             let spec = task.spec(crate::device::sdk_device(plan.device));
+            let constructing = Instant::now();
             let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
+            let construct_secs = secs_since(constructing);
             let stochastic = plugin.samples(&model);
             let samples = if stochastic { task.samples_per_observation() as u32 } else { 1 };
             let sampler = Sampler::Model(&mut model);
@@ -378,6 +391,7 @@ pub(crate) fn evaluate(
             };
             let mut measured = task.measure(&mut run, summaries)?;
             let (calls, mut stages) = (run.calls, run.stages);
+            stages.construct_secs = construct_secs;
             let timing_started = Instant::now();
             let timing = time_model(plan, &mut model, (task_name, task), config, samples, &calls)
                 .unwrap_or_else(|e| {

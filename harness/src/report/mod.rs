@@ -355,12 +355,13 @@ impl Profile {
         vec![
             ("building tasks (data, degradations, N(X|Y))", builds),
             ("plugins' restore (the measured samples)", cells.restore_secs),
+            ("plugins' constructors (models built)", cells.construct_secs),
             ("estimating U, P, distortion", cells.estimate_secs),
             ("judging (intervals, bound, verdicts)", cells.judge_secs),
             ("timing (criterion's extra calls)", cells.timing_secs),
             ("sample grids", cells.grids_secs),
             ("loading plugin libraries", cells.load_secs),
-            ("other in cells (models built, checks, copies)", cells.other_secs),
+            ("other in cells (task prepared, checks, copies)", cells.other_secs),
             ("outside cells (workers, log, reports)", outside),
         ]
     }

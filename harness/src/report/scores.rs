@@ -440,10 +440,11 @@ pub fn time_note(report: &RunReport) -> Option<String> {
     }
     let share = |secs: f64| 100.0 * secs / total;
     Some(format!(
-        "{basis}; plugins' restore {:.0} %, timing {:.0} %, the harness's own work {:.0} % (`upbench run --profile`: by stage).",
+        "{basis}; plugins' restore {:.0} %, their constructors {:.0} %, timing {:.0} %, the harness's own work {:.0} % (`upbench run --profile`: by stage).",
         share(cells.restore_secs),
+        share(cells.construct_secs),
         share(cells.timing_secs),
-        share((total - cells.restore_secs - cells.timing_secs).max(0.0)),
+        share((total - cells.restore_secs - cells.construct_secs - cells.timing_secs).max(0.0)),
     ))
 }
 
@@ -527,5 +528,39 @@ mod tests {
         assert_eq!(plus_minus(&estimate(0.25, 0.25, 0.25)), "0.2500");
         assert_eq!(plus_minus(&estimate(f64::INFINITY, 3.0, f64::INFINITY)), "∞");
         assert_eq!(plus_minus(&estimate(2.0, 1.0, f64::INFINITY)), "2.000 ±∞");
+    }
+
+    /// Shares of the wall time; a resumed run's wall time is its last session's, so its shares
+    /// are of the time its profile accounts for, and the note says so.
+    #[test]
+    fn the_time_note_splits_the_wall_time_and_says_what_a_resumed_run_divides() {
+        use crate::pipeline::StageTimes;
+        use crate::report::{CellTime, Profile, TaskTime};
+        let json = include_str!("../../tests/fixtures/tables/results.json");
+        let mut report: RunReport = serde_json::from_str(json).expect("a results file");
+        assert_eq!(time_note(&report), None, "no profile, no note");
+        let stages = StageTimes {
+            restore_secs: 6.0,
+            construct_secs: 1.0,
+            timing_secs: 1.0,
+            estimate_secs: 1.0,
+            ..StageTimes::default()
+        };
+        report.profile = Some(Profile {
+            tasks: vec![TaskTime { task: "t".into(), build_secs: 0.5 }],
+            cells: vec![CellTime { task: "t".into(), label: "m".into(), stages }],
+        });
+        report.manifest.wall_secs = 10.0;
+        let tail = "(`upbench run --profile`: by stage).";
+        assert_eq!(
+            time_note(&report).unwrap(),
+            format!("Time: 10.0 s in all; plugins' restore 60 %, their constructors 10 %, timing 10 %, the harness's own work 20 % {tail}")
+        );
+        // resumed: 2 s in the last session, 9.5 s of tasks and cells over every session
+        report.manifest.wall_secs = 2.0;
+        assert_eq!(
+            time_note(&report).unwrap(),
+            format!("Time: 2.0 s in its last session (resumed); of the 9.5 s its tasks and cells took; plugins' restore 63 %, their constructors 11 %, timing 11 %, the harness's own work 16 % {tail}")
+        );
     }
 }
