@@ -9,8 +9,10 @@
 //! Neighbours are exact: distances are computed block by block (never an n × m matrix: at most
 //! [`KnnConfig::block_values_on`] entries at once) from ‖a‖² + ‖b‖² − 2·a·b in float32 on centred
 //! data, the 2k best candidates of each block merged with the running best, and the candidates'
-//! distances recomputed directly as ‖a − b‖ in float64 and re-ranked, so that neither the
-//! expansion's cancellation nor float32 rounding can bias the k-th distance. Sums of logarithms are float64 and the Rényi sum is taken in log space
+//! distances recomputed directly as ‖a − b‖ in float64 and re-ranked; each row's result is
+//! certified against the float32 error bound and searched again in float64 where it is not, so
+//! that neither the expansion's cancellation nor float32 rounding can change the k-th distance.
+//! Sums of logarithms are float64 and the Rényi sum is taken in log space
 //! (d·ln ρ reaches hundreds at d = 243).
 //!
 //! Ties: a zero k-th neighbour distance (duplicate points, e.g. 8-bit pixels) makes ln ε = −∞.
@@ -98,6 +100,13 @@ pub fn kth_neighbour_distances(
 
 /// The distances from each query point to its k nearest reference points, ascending, float64
 /// `[n, k]`: column j − 1 is the j-th neighbour distance, so one search serves every k′ ≤ k.
+///
+/// Candidates are selected in float32 and re-ranked by exact float64 distances; each row's answer
+/// is then certified: every point left out had a float32 value of at least the candidates'
+/// largest, so its true squared distance is at least that less the float32 error bound, and
+/// when that is not beyond the k-th exact distance the row is searched again in float64 (whose
+/// bound is ~10⁻¹⁶ of the squared norms). No data can make the float32 shortcut change a
+/// distance (points far from their centre, ties at the margin).
 pub fn nearest_distances(
     queries: &Tensor,
     reference: &Tensor,
@@ -121,51 +130,130 @@ pub fn nearest_distances(
     let center = reference.to_kind(Kind::Double).mean_dim(0, true, Kind::Double);
     let queries = queries.to_kind(Kind::Double) - &center;
     let reference = reference.to_kind(Kind::Double) - &center;
-    let (q32, r32) = (queries.to_kind(Kind::Float), reference.to_kind(Kind::Float));
-    let ref_norms = r32.square().sum_dim_intlist(-1, false, Kind::Float);
-    // Twice k candidates per point, re-ranked by exact float64 distances: a float32 rounding
-    // error can reorder neighbours only within that margin.
+    let search = Search { queries: &queries, reference: &reference, k, exclude_self, block_values };
+    // Twice k candidates per point: a float32 rounding error rarely reorders neighbours beyond
+    // that margin, and the certificate catches the rows where it does.
     let candidates = (2 * k).min(available);
-    let col_block = m.min(block_values.max(candidates + 1));
-    let row_block = (block_values / col_block).max(1);
-    let mut out = Vec::new();
-    for r0 in (0..n).step_by(row_block as usize) {
-        let rows = row_block.min(n - r0);
-        let q = q32.narrow(0, r0, rows);
-        let q_norms = q.square().sum_dim_intlist(-1, false, Kind::Float).unsqueeze(1);
+    let row_block = (block_values / search.column_block(candidates)).max(1);
+    let blocks: Vec<(i64, i64)> = (0..n).step_by(row_block as usize).map(|r0| (r0, row_block.min(n - r0))).collect();
+    let fast = Selection::new(&queries, &reference, Kind::Float);
+    let (mut nearest, mut largest_kept) = (Vec::new(), Vec::new());
+    for &(r0, rows) in &blocks {
+        let (exact, largest) = search.rows(&fast, r0, rows, candidates);
+        nearest.push(exact);
+        largest_kept.push(largest);
+    }
+    let nearest = Tensor::f_cat(&nearest, 0).map_err(err)?;
+    if candidates == available {
+        return Ok(nearest); // every point was a candidate
+    }
+    // A point left out had an approximate value ≥ the largest kept, so its true squared distance
+    // is at least that less the error bound: beyond the k-th exact distance, the row is certain.
+    let floor = Tensor::f_cat(&largest_kept, 0).map_err(err)?.to_kind(Kind::Double) - fast.error_bound();
+    let unsure = floor.lt_tensor(&nearest.select(1, k - 1).square());
+    let unsure = Vec::<i64>::try_from(unsure.to_kind(Kind::Int64).to_device(tch::Device::Cpu)).map_err(err)?;
+    let unsure_blocks: Vec<bool> =
+        blocks.iter().map(|&(r0, rows)| unsure[r0 as usize..(r0 + rows) as usize].iter().any(|&u| u != 0)).collect();
+    if unsure_blocks.iter().any(|&u| u) {
+        // the blocks float32 cannot vouch for, again in float64
+        let precise = Selection::new(&queries, &reference, Kind::Double);
+        for (&(r0, rows), _) in blocks.iter().zip(&unsure_blocks).filter(|(_, &u)| u) {
+            let (again, _) = search.rows(&precise, r0, rows, candidates);
+            nearest.narrow(0, r0, rows).copy_(&again);
+        }
+    }
+    Ok(nearest)
+}
+
+/// One k-NN search's points and settings (float64, centred).
+struct Search<'a> {
+    queries: &'a Tensor,
+    reference: &'a Tensor,
+    k: i64,
+    exclude_self: bool,
+    block_values: i64,
+}
+
+/// The points rounded to the precision candidates are selected in, with what bounds its error.
+struct Selection {
+    queries: Tensor,
+    reference: Tensor,
+    reference_norms: Tensor,
+    /// |approximate − exact| ≤ `relative_error` · (‖a‖² + max ‖b‖²), from the float64 norms.
+    relative_error: f64,
+    query_norms: Tensor,
+    max_reference_norm: f64,
+}
+
+impl Selection {
+    fn new(queries: &Tensor, reference: &Tensor, kind: Kind) -> Selection {
+        let (q, r) = (queries.to_kind(kind), reference.to_kind(kind));
+        let reference_norms = r.square().sum_dim_intlist(-1, false, kind);
+        // Rounding the inputs, the norms' and the dot product's sums of d terms (γ_d in any order)
+        // and the final additions: (2d + 16)·u·(‖a‖² + ‖b‖²) bounds the expansion's error.
+        let unit = if kind == Kind::Double { f64::EPSILON / 2.0 } else { f64::from(f32::EPSILON) / 2.0 };
+        let d = queries.size()[1] as f64;
+        Selection {
+            queries: q,
+            reference: r,
+            reference_norms,
+            relative_error: (2.0 * d + 16.0) * unit,
+            query_norms: queries.square().sum_dim_intlist(-1, false, Kind::Double),
+            max_reference_norm: reference.square().sum_dim_intlist(-1, false, Kind::Double).max().double_value(&[]),
+        }
+    }
+
+    /// Per query, the largest error of its approximate squared distances `[n]`.
+    fn error_bound(&self) -> Tensor {
+        (&self.query_norms + self.max_reference_norm) * self.relative_error
+    }
+}
+
+impl Search<'_> {
+    /// Reference points per block of distances.
+    fn column_block(&self, width: i64) -> i64 {
+        self.reference.size()[0].min(self.block_values.max(width + 1))
+    }
+
+    /// For queries `r0 .. r0 + rows`: their k exact nearest distances `[rows, k]`, from the
+    /// `width` best candidates of `selection`, and the largest approximate value kept `[rows]`.
+    fn rows(&self, selection: &Selection, r0: i64, rows: i64, width: i64) -> (Tensor, Tensor) {
+        let m = self.reference.size()[0];
+        let col_block = self.column_block(width);
+        let q = selection.queries.narrow(0, r0, rows);
+        let q_norms = q.square().sum_dim_intlist(-1, false, q.kind()).unsqueeze(1);
         let mut best: Option<(Tensor, Tensor)> = None;
         for c0 in (0..m).step_by(col_block as usize) {
             let cols = col_block.min(m - c0);
-            let r = r32.narrow(0, c0, cols);
-            let d2 = (&q_norms + ref_norms.narrow(0, c0, cols).unsqueeze(0) - q.matmul(&r.tr()) * 2.0).clamp_min(0.0);
-            if exclude_self {
+            let r = selection.reference.narrow(0, c0, cols);
+            let d2 = (&q_norms + selection.reference_norms.narrow(0, c0, cols).unsqueeze(0) - q.matmul(&r.tr()) * 2.0)
+                .clamp_min(0.0);
+            if self.exclude_self {
                 // Global point i sits at local (i − r0, i − c0): the diagonal at offset r0 − c0.
                 let _ = d2.diagonal(r0 - c0, 0, 1).fill_(f64::INFINITY);
             }
-            let take = candidates.min(cols);
+            let take = width.min(cols);
             let (vals, idx) = d2.topk(take, -1, false, false);
             let idx = idx + c0;
             best = Some(match best {
                 None => (vals, idx),
                 Some((bv, bi)) => {
-                    let (v, pos) =
-                        Tensor::cat(&[bv, vals], 1).topk(candidates.min(bi.size()[1] + take), -1, false, false);
+                    let (v, pos) = Tensor::cat(&[bv, vals], 1).topk(width.min(bi.size()[1] + take), -1, false, false);
                     (v, Tensor::cat(&[bi, idx], 1).gather(1, &pos, false))
                 }
             });
         }
-        let (_, idx) = best.expect("at least one column block");
-        let width = idx.size()[1];
-        let exact_q = queries.narrow(0, r0, rows);
-        let neighbours = reference.index_select(0, &idx.flatten(0, -1)).view([rows, width, d]);
+        let (approx, idx) = best.expect("at least one column block");
+        let (width, d) = (idx.size()[1], self.queries.size()[1]);
+        let exact_q = self.queries.narrow(0, r0, rows);
+        let neighbours = self.reference.index_select(0, &idx.flatten(0, -1)).view([rows, width, d]);
         let mut exact = (exact_q.unsqueeze(1) - neighbours).square().sum_dim_intlist(-1, false, Kind::Double).sqrt();
-        if exclude_self {
+        if self.exclude_self {
             let own = Tensor::arange_start(r0, r0 + rows, (Kind::Int64, idx.device())).unsqueeze(1);
             exact = exact.masked_fill(&idx.eq_tensor(&own), f64::INFINITY);
         }
-        out.push(exact.sort(-1, false).0.narrow(1, 0, k));
+        (exact.sort(-1, false).0.narrow(1, 0, self.k), approx.amax(1, false))
     }
-    Tensor::f_cat(&out, 0).map_err(err)
 }
 
 fn sum_log(t: &Tensor) -> Result<(f64, usize), EstimateError> {
@@ -378,6 +466,29 @@ mod tests {
                 for (g, w) in got.iter().zip(&want) {
                     assert!((g - w).abs() < 1e-12, "block {block}, k {k}: {g} vs {w}");
                 }
+            }
+        }
+    }
+
+    /// Two clusters 2·10⁴ apart, each 10⁻² wide: centred on their common mean every point has a
+    /// squared norm of 10⁸, so float32's expansion errs by more than the squared distances within
+    /// a cluster and picks its candidates at random. The certificate sends those rows to float64.
+    #[test]
+    fn rows_float32_cannot_rank_are_searched_again_in_float64() {
+        let spread = normal(120, 4, 5) * 1e-2;
+        let sides = Tensor::cat(
+            &[
+                Tensor::full([60, 1], 1e4, (Kind::Double, Device::Cpu)),
+                Tensor::full([60, 1], -1e4, (Kind::Double, Device::Cpu)),
+            ],
+            0,
+        );
+        let points = spread + sides;
+        for (k, block) in [(1, 1 << 20), (3, 1 << 20), (4, 50)] {
+            let got = Vec::<f64>::try_from(kth_neighbour_distances(&points, &points, k, true, block).unwrap()).unwrap();
+            let want = brute_force_kth(&points, &points, k, true);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g / w - 1.0).abs() < 1e-9, "k {k}, block {block}: {g} vs {w}");
             }
         }
     }
