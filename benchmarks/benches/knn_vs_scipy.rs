@@ -70,14 +70,14 @@ fn main() {
     let config = KnnConfig { k, block_values, ..KnnConfig::default() };
     let dir = tempfile_dir();
     println!(
-        "Kozachenko–Leonenko entropy (k = {k}) of standard normal samples: upbench on {device:?} ({} values per \
-         distance block) against SciPy's cKDTree \
+        "Kozachenko–Leonenko entropy (k = {k}) of standard normal samples: upbench on {device:?} ({} threads; \
+         values per distance block in the block column) against SciPy's cKDTree \
          (CPU, all cores), same points. Best of 3 runs after a warm-up (upbench), one run of tree + query (SciPy); — where SciPy was not run. GPU MiB: what nvidia-smi says this process holds on the card \
          after the case (the caching allocator keeps its peak).\n",
-        config.block_values_on(device)
+        tch::get_num_threads()
     );
-    println!("| n | d | upbench s | SciPy s | speed-up | upbench h (nats) | SciPy h (nats) | peak RSS MiB | GPU MiB |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| n | d | block | upbench s | SciPy s | speed-up | upbench h (nats) | SciPy h (nats) | peak RSS MiB | GPU MiB |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (n, d, with_reference) in cases {
         tch::manual_seed(n + d);
         let x = Tensor::randn([n, d], (Kind::Double, Device::Cpu));
@@ -106,7 +106,8 @@ fn main() {
         let (rss, gpu) = (mib(peak_rss_mib()), mib(if device.is_cuda() { gpu_mib() } else { None }));
         let shown = |v: f64, digits: usize| if v.is_nan() { "—".to_string() } else { format!("{v:.digits$}") };
         println!(
-            "| {n} | {d} | {best:.3} | {} | {} | {ours:.9} | {} | {rss} | {gpu} |",
+            "| {n} | {d} | {} | {best:.3} | {} | {} | {ours:.9} | {} | {rss} | {gpu} |",
+            config.block_values_for(device, d),
             shown(their_secs, 3),
             shown(their_secs / best, 2),
             shown(theirs, 9)

@@ -172,7 +172,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
     } else {
         Grid { dims: vec![1, 4, 16, 64], sizes: vec![1000, 4000, 16000], ks: vec![1, 5, 10], repetitions: 3 }
     };
-    let block = KnnConfig::default().block_values_on(device);
+    let block = |d: i64| KnnConfig::default().block_values_for(device, d);
     let kmax = *grid.ks.iter().max().expect("ks");
     let started = Instant::now();
     let mut md = String::new();
@@ -218,7 +218,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
                         &[law.name(), &d.to_string(), &n.to_string(), &rep.to_string()],
                     ));
                     let x = law.sample(n, d, device);
-                    let dist = nearest_distances(&x, &x, kmax, true, block)?;
+                    let dist = nearest_distances(&x, &x, kmax, true, block(d))?;
                     let exact = law.entropy_per_dim() * d as f64;
                     let power_error = |h: f64| 100.0 * (2.0 * (h - exact) / d as f64).exp_m1();
                     for (i, &k) in grid.ks.iter().enumerate() {
@@ -226,8 +226,8 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
                         errors[i].push(power_error(h));
                     }
                     // The reference bias has its own generator: the columns above are unchanged.
-                    let corrected = whitened_kl_entropy(&x, CORRECTED_K, block)?.nats
-                        - gaussian_reference_bias(n, d, CORRECTED_K, device, block)?;
+                    let corrected = whitened_kl_entropy(&x, CORRECTED_K, block(d))?.nats
+                        - gaussian_reference_bias(n, d, CORRECTED_K, device, block(d))?;
                     errors[grid.ks.len()].push(power_error(corrected));
                 }
                 let cells: Vec<String> = errors.iter().map(|e| cell(e)).collect();
@@ -272,8 +272,8 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
                         ));
                         let p = Tensor::randn([n, d], (Kind::Double, device));
                         let q = Tensor::randn([n, d], (Kind::Double, device)) * scale + mu.to_device(device);
-                        let rho = nearest_distances(&p, &p, kmax, true, block)?;
-                        let nu = nearest_distances(&p, &q, kmax, false, block)?;
+                        let rho = nearest_distances(&p, &p, kmax, true, block(d))?;
+                        let nu = nearest_distances(&p, &q, kmax, false, block(d))?;
                         for (i, &k) in grid.ks.iter().enumerate() {
                             let (r, v) = (rho.select(1, k as i64 - 1), nu.select(1, k as i64 - 1));
                             let est = if what.starts_with("Rényi") {

@@ -7,7 +7,7 @@
 //!   cross-checks.
 //!
 //! Neighbours are exact: distances are computed block by block (never an n × m matrix: at most
-//! [`KnnConfig::block_values_on`] entries at once) from ‖a‖² + ‖b‖² − 2·a·b in float32 on centred
+//! [`KnnConfig::block_values_for`] entries at once) from ‖a‖² + ‖b‖² − 2·a·b in float32 on centred
 //! data, the 2k best candidates of each block merged with the running best, and the candidates'
 //! distances recomputed directly as ‖a − b‖ in float64 and re-ranked; each row's result is
 //! certified against the float32 error bound and searched again in float64 where it is not, so
@@ -34,8 +34,8 @@ pub struct KnnConfig {
     /// α of the Rényi divergence, in (0, 1); the theory's perception index uses ½.
     #[serde(default = "default_alpha")]
     pub alpha: f64,
-    /// Largest number of pairwise distances held at once (the memory bound); by default 2¹⁸
-    /// on the CPU (cache-sized blocks were fastest here) and 2²⁶ on CUDA.
+    /// Largest number of pairwise distances held at once (the memory bound); by default
+    /// [`KnnConfig::block_values_for`].
     #[serde(default)]
     pub block_values: Option<i64>,
     /// Correct the entropy's finite-sample bias (off by default): whiten the points, then subtract
@@ -49,10 +49,29 @@ pub struct KnnConfig {
 }
 
 impl KnnConfig {
-    /// The block size to use on `device`.
-    pub fn block_values_on(&self, device: tch::Device) -> i64 {
-        self.block_values.unwrap_or(if device.is_cuda() { 1 << 26 } else { 1 << 18 })
+    /// The block size for points of dimension `d` on `device`: the setting, else 2²⁶ on CUDA and
+    /// on the CPU 2²² for d ≥ 128 and otherwise 2¹⁸·(T/2)^(4/3) within [2¹⁸, 2²²] for T
+    /// libtorch threads. Measured (docs/gpu-check.md): with 2 threads 2¹⁸ was fastest at d = 16
+    /// and 64 and 2²² at d = 243 (21–23× SciPy against 13–14×); with 16 threads at d = 16 the
+    /// block's fixed costs dominated at 2¹⁸ (0.34× SciPy at n = 4,096) and 2²² reached parity.
+    pub fn block_values_for(&self, device: tch::Device, d: i64) -> i64 {
+        if let Some(values) = self.block_values {
+            return values;
+        }
+        if device.is_cuda() {
+            return 1 << 26;
+        }
+        cpu_block_values(d, tch::get_num_threads())
     }
+}
+
+/// [`KnnConfig::block_values_for`] on the CPU with `threads` libtorch threads.
+fn cpu_block_values(d: i64, threads: i32) -> i64 {
+    if d >= 128 {
+        return 1 << 22;
+    }
+    let threads = f64::from(threads.max(1));
+    ((f64::from(1 << 18) * (threads / 2.0).powf(4.0 / 3.0)).round() as i64).clamp(1 << 18, 1 << 22)
 }
 
 fn default_k() -> usize {
@@ -266,7 +285,7 @@ fn sum_log(t: &Tensor) -> Result<(f64, usize), EstimateError> {
 /// [`whitened_kl_entropy`] less [`gaussian_reference_bias`].
 pub fn kl_entropy(samples: &Tensor, config: &KnnConfig) -> Result<KnnEstimate, EstimateError> {
     let (n, d) = rows_cols(samples)?;
-    let block = config.block_values_on(samples.device());
+    let block = config.block_values_for(samples.device(), d);
     if !config.bias_correction {
         let eps = kth_neighbour_distances(samples, samples, config.k, true, block)?;
         return kl_entropy_from_distances(&eps, d as usize, config.k);
@@ -360,8 +379,9 @@ pub fn kl_entropy_from_distances(eps: &Tensor, d: usize, k: usize) -> Result<Knn
 
 /// ρ_k(i) within p's sample and ν_k(i) from p's points to q's sample.
 fn within_and_across(p: &Tensor, q: &Tensor, config: &KnnConfig) -> Result<(Tensor, Tensor), EstimateError> {
-    let rho = kth_neighbour_distances(p, p, config.k, true, config.block_values_on(p.device()))?;
-    let nu = kth_neighbour_distances(p, q, config.k, false, config.block_values_on(p.device()))?;
+    let block = config.block_values_for(p.device(), p.size().last().copied().unwrap_or(1));
+    let rho = kth_neighbour_distances(p, p, config.k, true, block)?;
+    let nu = kth_neighbour_distances(p, q, config.k, false, block)?;
     Ok((rho, nu))
 }
 
@@ -451,6 +471,20 @@ mod tests {
         let _rng = crate::seed::torch_rng_lock();
         tch::manual_seed(seed);
         Tensor::randn([n, d], (Kind::Double, Device::Cpu))
+    }
+
+    #[test]
+    fn cpu_blocks_grow_with_threads_and_dimension_from_the_two_core_default() {
+        assert_eq!(cpu_block_values(16, 2), 1 << 18);
+        assert_eq!(cpu_block_values(64, 1), 1 << 18);
+        assert_eq!(cpu_block_values(16, 16), 1 << 22);
+        assert_eq!(cpu_block_values(16, 64), 1 << 22);
+        let four = cpu_block_values(16, 4);
+        assert!(four > 1 << 18 && four < 1 << 20, "{four}");
+        assert_eq!(cpu_block_values(243, 2), 1 << 22);
+        let set = KnnConfig { block_values: Some(1000), ..KnnConfig::default() };
+        assert_eq!(set.block_values_for(Device::Cpu, 243), 1000);
+        assert_eq!(KnnConfig::default().block_values_for(Device::Cuda(0), 16), 1 << 26);
     }
 
     #[test]
