@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::scores::{sig, with_ci};
 use super::{ConfigResult, ImageScore, RunReport};
-use crate::estimate::{t_quantile, ConfidenceInterval, Estimate};
+use crate::estimate::{mean_of, Estimate, IntervalMethod, Intervals};
 
 /// One quantity of one configuration in both runs.
 #[derive(Debug, Clone, Serialize)]
@@ -137,20 +137,13 @@ impl ImageChanges {
     }
 }
 
-/// The mean of paired differences with its Student-t interval at `level` (unbounded for one
-/// image; [0, 0] when nothing moved).
+/// The mean of paired differences with its Student-t interval at `level`: the project's
+/// jackknife-t, which for a mean is the textbook t-interval (unbounded for one image; [0, 0]
+/// when nothing moved).
 fn paired_mean(differences: &[f64], level: f64) -> Estimate {
-    let n = differences.len();
-    let mean = differences.iter().sum::<f64>() / n as f64;
-    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
-    let standard_error = if n > 1 { (variance / n as f64).sqrt() } else { f64::NAN };
-    let half = if n > 1 { t_quantile(level, (n - 1) as f64) * standard_error } else { f64::INFINITY };
-    Estimate {
-        point: mean,
-        ci: ConfidenceInterval { level, lower: mean - half, upper: mean + half },
-        standard_error,
-        n,
-    }
+    let intervals = Intervals { method: IntervalMethod::JackknifeT, resamples: 0, level, seed: 0 };
+    let [mean] = intervals.estimate(differences.len(), |units| [mean_of(differences, units)]);
+    mean
 }
 
 /// The comparison of run A (before) and run B (after).
