@@ -124,17 +124,22 @@ impl FourierPosterior {
     /// adapts the model's contrast and its spectral slope, which sets the power it extrapolates
     /// above the measurement's Nyquist frequency, to each image (`docs/protocol.md`).
     ///
-    /// A few scalar passes over the frequencies per slope, in plain loops: as tensor operations
-    /// (61 slopes × 12 Newton steps, each a dozen temporaries the size of the spectrum) this fit
-    /// was most of the time an image task took to build (`docs/performance.md`).
+    /// On the CPU a few scalar passes over the frequencies per slope, in plain loops: as tensor
+    /// operations (61 slopes × 12 Newton steps, each a dozen temporaries the size of the
+    /// spectrum) this fit was most of the time an image task took to build
+    /// (`docs/performance.md`). On CUDA those tensor operations are the quick way and stay.
     pub fn fit_contrast(&self, y: &Tensor) -> Vec<(f64, f64)> {
         let _no_grad = tch::no_grad_guard();
+        if y.device().is_cuda() {
+            return self.fit_contrast_by_tensors(y);
+        }
         let cpu = tch::Device::Cpu;
-        let values = |t: Tensor| Vec::<f64>::try_from(t.to_device(cpu).contiguous().flatten(0, -1)).unwrap_or_default();
+        let values = |t: Tensor| {
+            Vec::<f64>::try_from(t.to_device(cpu).contiguous().flatten(0, -1))
+                .expect("a float64 tensor on the CPU converts to Vec<f64>")
+        };
         let (s, (ly, lx)) = (self.scale, self.lr);
         let (h, w) = self.hr();
-        let c = y.size()[0] as usize;
-        let (n, aliases) = ((ly * lx) as usize, (s * s) as usize);
         // |Ŷ(u)|², [C, u]; ln(|f|/f_ref) and |v|²·Pf per LR frequency u and alias j: [u, j], [C, u, j].
         let periodogram = values(y.to_kind(Kind::Double).fft_fft2(None::<&[i64]>, [-2, -1], "backward").abs().square());
         let (r_lo, r_hi) = (self.prior.radii[0], *self.prior.radii.last().unwrap_or(&0.5));
@@ -145,25 +150,89 @@ impl FourierPosterior {
                 .permute([1, 3, 0, 2]),
         );
         let weighted = values((&self.prior_power * self.response.abs().square()).permute([0, 2, 4, 1, 3]));
-        let noise = n as f64 * self.noise_var;
-        let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); c];
-        let mut log_gain: Vec<Option<f64>> = vec![None; c];
-        let (mut tilt, mut signal) = (vec![0.0; n * aliases], vec![0.0; n]);
-        for step in -30..=30 {
-            let beta = f64::from(step) * 0.05;
-            tilt.iter_mut().zip(&log_r).for_each(|(t, l)| *t = (beta * l).exp());
-            for ch in 0..c {
-                let weights = &weighted[ch * n * aliases..(ch + 1) * n * aliases];
-                // the signal's expected |Ŷ(u)|² for gain 1 and tilt β
-                for ((a, w), t) in signal.iter_mut().zip(weights.chunks_exact(aliases)).zip(tilt.chunks_exact(aliases))
-                {
-                    *a = w.iter().zip(t).map(|(w, t)| w * t).sum();
+        let spectra = Spectra {
+            channels: y.size()[0] as usize,
+            frequencies: (ly * lx) as usize,
+            aliases: (s * s) as usize,
+            periodogram,
+            log_r,
+            weighted,
+            noise: (ly * lx) as f64 * self.noise_var,
+        };
+        // Fixed runs of slopes, each warm-starting Newton from its previous slope, on as many
+        // threads as libtorch may use: the same answer whatever the thread count.
+        let runs: Vec<&[i32]> = SLOPES.chunks(SLOPES_PER_RUN).collect();
+        let fits: Vec<std::sync::OnceLock<Vec<Vec<WhittleGain>>>> = runs.iter().map(|_| Default::default()).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1).clamp(1, runs.len());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(run) = runs.get(i) else { break };
+                    let _ = fits[i].set(spectra.fit_run(run));
+                });
+            }
+        });
+        // the first slope of highest likelihood, per channel
+        let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); spectra.channels];
+        for (run, fits) in runs.iter().zip(&fits) {
+            for (&step, per_channel) in run.iter().zip(fits.get().expect("every run fitted")) {
+                for (slot, fit) in best.iter_mut().zip(per_channel) {
+                    if fit.log_likelihood > slot.0 {
+                        *slot = (fit.log_likelihood, fit.log_gain.exp(), slope(step));
+                    }
                 }
-                // u = 0 (the mean, removed) left out
-                let fit = WhittleGain::fit(&signal[1..], &periodogram[ch * n + 1..(ch + 1) * n], noise, log_gain[ch]);
-                log_gain[ch] = Some(fit.log_gain);
-                if fit.log_likelihood > best[ch].0 {
-                    best[ch] = (fit.log_likelihood, fit.log_gain.exp(), beta);
+            }
+        }
+        best.into_iter().map(|(_, alpha, beta)| (alpha, beta)).collect()
+    }
+
+    /// [`FourierPosterior::fit_contrast`] as tensor operations, for CUDA: 12 Newton steps per
+    /// slope from the noise-free start, each a dozen passes over the spectrum — slow on a CPU
+    /// (scalar loops there are 10× faster), quick as GPU kernels. A test holds the two to the
+    /// same slope and a gain within 1e-9.
+    fn fit_contrast_by_tensors(&self, y: &Tensor) -> Vec<(f64, f64)> {
+        let _no_grad = tch::no_grad_guard();
+        let i = y.to_kind(Kind::Double).fft_fft2(None::<&[i64]>, [-2, -1], "backward").abs().square();
+        let c = i.size()[0];
+        let device = y.device();
+        let (h, w) = self.hr();
+        let (r_lo, r_hi) = (self.prior.radii[0], *self.prior.radii.last().unwrap_or(&0.5));
+        let log_r = (crate::prior::radial_frequency(h, w, device).clamp(r_lo, r_hi) / TILT_REFERENCE)
+            .log()
+            .reshape([1, self.scale, self.lr.0, self.scale, self.lr.1]);
+        let weighted = &self.prior_power * self.response.abs().square();
+        let noise = (self.lr.0 * self.lr.1) as f64 * self.noise_var;
+        let keep = Tensor::ones([self.lr.0, self.lr.1], (Kind::Double, device));
+        let _ = keep.get(0).get(0).fill_(0.0);
+        let count = keep.sum(Kind::Double);
+        let sum = |t: Tensor| (t * &keep).sum_dim_intlist([-2, -1].as_slice(), false, Kind::Double);
+        let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); c as usize];
+        for step in -30..=30 {
+            let beta = step as f64 * 0.05;
+            // a[c, u]: the signal's expected |Ŷ(u)|² for gain 1 and tilt β.
+            let a = (&weighted * (&log_r * beta).exp()).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
+            // Newton on t = ln α from the noise-free maximum-likelihood value, mean(I/a).
+            let mut t = (sum((&i - noise).clamp_min(0.0) / &a) / &count).clamp_min(1e-12).log();
+            for _ in 0..12 {
+                // with g = a·α, m = g + noise, q = g/m and u = (I − m)/m, the log-likelihood's
+                // first and second derivatives in t are Σ q·u and Σ q·u − q²·(1 + 2u)
+                let g = &a * t.exp().view([c, 1, 1]);
+                let inv_m = (&g + noise).reciprocal();
+                let q = &g * &inv_m;
+                let u = &i * &inv_m - 1.0;
+                let qu = &q * &u;
+                let first = sum(qu.shallow_clone());
+                let second = sum(&qu - q.square() * (u * 2.0 + 1.0));
+                t = (&t - (&first / second.clamp_max(-1e-12)).clamp(-2.0, 2.0)).clamp(-30.0, 30.0);
+            }
+            let m = &a * t.exp().view([c, 1, 1]) + noise;
+            let log_likelihood = Vec::<f64>::try_from(-sum(m.log() + &i / &m)).unwrap_or_default();
+            let alphas = Vec::<f64>::try_from(t.exp()).unwrap_or_default();
+            for ((slot, ll), alpha) in best.iter_mut().zip(log_likelihood).zip(alphas) {
+                if ll > slot.0 {
+                    *slot = (ll, alpha, beta);
                 }
             }
         }
@@ -250,6 +319,74 @@ impl FourierPosterior {
     }
 }
 
+/// The slopes β = step·0.05 that [`FourierPosterior::fit_contrast`] tries: [−1.5, 1.5].
+const SLOPES: [i32; 61] = {
+    let mut steps = [0; 61];
+    let mut i = 0;
+    while i < 61 {
+        steps[i] = i as i32 - 30;
+        i += 1;
+    }
+    steps
+};
+
+/// Slopes fitted in one run (one thread, Newton warm-started along it).
+const SLOPES_PER_RUN: usize = 16;
+
+fn slope(step: i32) -> f64 {
+    f64::from(step) * 0.05
+}
+
+/// One measurement's spectra as [`FourierPosterior::fit_contrast`] reads them.
+struct Spectra {
+    channels: usize,
+    /// LR frequencies u, (0, 0) first.
+    frequencies: usize,
+    /// HR frequencies aliased onto each u, s².
+    aliases: usize,
+    /// |Ŷ(u)|², `[C, u]`.
+    periodogram: Vec<f64>,
+    /// ln(|f|/f_ref), `[u, j]`.
+    log_r: Vec<f64>,
+    /// |v|²·Pf, `[C, u, j]`.
+    weighted: Vec<f64>,
+    /// N_L·σ².
+    noise: f64,
+}
+
+impl Spectra {
+    /// Each slope's gain fit per channel, `[slope][channel]`, Newton warm-started from the
+    /// previous slope of the run.
+    fn fit_run(&self, steps: &[i32]) -> Vec<Vec<WhittleGain>> {
+        let (n, aliases) = (self.frequencies, self.aliases);
+        let (mut tilt, mut signal) = (vec![0.0; n * aliases], vec![0.0; n]);
+        let mut start: Vec<Option<f64>> = vec![None; self.channels];
+        steps
+            .iter()
+            .map(|&step| {
+                let beta = slope(step);
+                tilt.iter_mut().zip(&self.log_r).for_each(|(t, l)| *t = (beta * l).exp());
+                (0..self.channels)
+                    .map(|ch| {
+                        let weights = &self.weighted[ch * n * aliases..(ch + 1) * n * aliases];
+                        // the signal's expected |Ŷ(u)|² for gain 1 and tilt β
+                        for ((a, w), t) in
+                            signal.iter_mut().zip(weights.chunks_exact(aliases)).zip(tilt.chunks_exact(aliases))
+                        {
+                            *a = w.iter().zip(t).map(|(w, t)| w * t).sum();
+                        }
+                        // u = 0 (the mean, removed) left out
+                        let intensity = &self.periodogram[ch * n + 1..(ch + 1) * n];
+                        let fit = WhittleGain::fit(&signal[1..], intensity, self.noise, start[ch]);
+                        start[ch] = Some(fit.log_gain);
+                        fit
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// The gain of one slope in [`FourierPosterior::fit_contrast`]: the maximum over t = ln α of
 /// the Whittle log-likelihood −Σ ln m + I/m, m = α·a + noise, of periodogram values I with
 /// expected signal powers a.
@@ -259,7 +396,7 @@ struct WhittleGain {
 }
 
 impl WhittleGain {
-    /// Newton's method on t from `start` (the neighbouring slope's answer) or, without one, from
+    /// Newton's method on t from `start` (the previous slope's answer) or, without one, from
     /// the noise-free estimate ln mean(I/a); steps bounded by 2, t by ±30.
     fn fit(signal: &[f64], intensity: &[f64], noise: f64, start: Option<f64>) -> WhittleGain {
         let count = signal.len().max(1) as f64;
@@ -373,57 +510,8 @@ mod tests {
         }
     }
 
-    /// The fit as it was written with tensor operations (12 Newton steps from the noise-free
-    /// start, sums by libtorch): an independent reference for the scalar loops.
-    fn reference_fit(post: &FourierPosterior, y: &Tensor) -> Vec<(f64, f64)> {
-        let _no_grad = tch::no_grad_guard();
-        let i = y.to_kind(Kind::Double).fft_fft2(None::<&[i64]>, [-2, -1], "backward").abs().square();
-        let c = i.size()[0];
-        let device = y.device();
-        let (h, w) = post.hr();
-        let (r_lo, r_hi) = (post.prior.radii[0], *post.prior.radii.last().unwrap_or(&0.5));
-        let log_r = (crate::prior::radial_frequency(h, w, device).clamp(r_lo, r_hi) / TILT_REFERENCE)
-            .log()
-            .reshape([1, post.scale, post.lr.0, post.scale, post.lr.1]);
-        let weighted = &post.prior_power * post.response.abs().square();
-        let noise = (post.lr.0 * post.lr.1) as f64 * post.noise_var;
-        let keep = Tensor::ones([post.lr.0, post.lr.1], (Kind::Double, device));
-        let _ = keep.get(0).get(0).fill_(0.0);
-        let count = keep.sum(Kind::Double);
-        let sum = |t: Tensor| (t * &keep).sum_dim_intlist([-2, -1].as_slice(), false, Kind::Double);
-        let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); c as usize];
-        for step in -30..=30 {
-            let beta = step as f64 * 0.05;
-            // a[c, u]: the signal's expected |Ŷ(u)|² for gain 1 and tilt β.
-            let a = (&weighted * (&log_r * beta).exp()).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
-            // Newton on t = ln α from the noise-free maximum-likelihood value, mean(I/a).
-            let mut t = (sum((&i - noise).clamp_min(0.0) / &a) / &count).clamp_min(1e-12).log();
-            for _ in 0..12 {
-                // with g = a·α, m = g + noise, q = g/m and u = (I − m)/m, the log-likelihood's
-                // first and second derivatives in t are Σ q·u and Σ q·u − q²·(1 + 2u)
-                let g = &a * t.exp().view([c, 1, 1]);
-                let inv_m = (&g + noise).reciprocal();
-                let q = &g * &inv_m;
-                let u = &i * &inv_m - 1.0;
-                let qu = &q * &u;
-                let first = sum(qu.shallow_clone());
-                let second = sum(&qu - q.square() * (u * 2.0 + 1.0));
-                t = (&t - (&first / second.clamp_max(-1e-12)).clamp(-2.0, 2.0)).clamp(-30.0, 30.0);
-            }
-            let m = &a * t.exp().view([c, 1, 1]) + noise;
-            let log_likelihood = Vec::<f64>::try_from(-sum(m.log() + &i / &m)).unwrap_or_default();
-            let alphas = Vec::<f64>::try_from(t.exp()).unwrap_or_default();
-            for ((slot, ll), alpha) in best.iter_mut().zip(log_likelihood).zip(alphas) {
-                if ll > slot.0 {
-                    *slot = (ll, alpha, beta);
-                }
-            }
-        }
-        best.into_iter().map(|(_, alpha, beta)| (alpha, beta)).collect()
-    }
-
     fn assert_fits_agree(post: &FourierPosterior, y: &Tensor, case: &str) {
-        let (fast, reference) = (post.fit_contrast(y), reference_fit(post, y));
+        let (fast, reference) = (post.fit_contrast(y), post.fit_contrast_by_tensors(y));
         assert_eq!(fast.len() as i64, y.size()[0], "{case}: one fit per channel");
         assert_eq!(fast.len(), reference.len(), "{case}");
         for ((alpha, beta), (a, b)) in fast.iter().zip(&reference) {
@@ -432,7 +520,7 @@ mod tests {
     }
 
     #[test]
-    fn the_fit_maximises_the_same_likelihood_as_the_tensor_reference() {
+    fn the_fit_by_loops_and_by_tensors_maximise_the_same_likelihood() {
         tch::manual_seed(3);
         // draws of the model, tilted away from it
         for (scale, channels, noise) in [(4, 3, 1e-6), (1, 1, 0.01), (2, 3, 1e-4)] {
@@ -459,6 +547,25 @@ mod tests {
             let y = &y - y.mean_dim([1, 2].as_slice(), true, Kind::Double);
             assert_fits_agree(&post, &y, &format!("dead leaves, s = {scale}"));
         }
+    }
+
+    #[test]
+    fn the_fit_is_the_same_on_any_number_of_threads() {
+        tch::manual_seed(9);
+        let prior = toy_prior(3);
+        let post = FourierPosterior::new(&prior, 2, 1e-4, (24, 20), tch::Device::Cpu);
+        let (_, y) = simulate(&prior.tilted(&[(2.0, 0.3); 3]), &post, 2, 1);
+        let before = tch::get_num_threads();
+        let fits: Vec<Vec<(f64, f64)>> = [1, 3, 8]
+            .iter()
+            .map(|&threads| {
+                tch::set_num_threads(threads);
+                post.fit_contrast(&y.get(0))
+            })
+            .collect();
+        tch::set_num_threads(before);
+        assert_eq!(fits[0], fits[1]);
+        assert_eq!(fits[0], fits[2]);
     }
 
     #[test]
