@@ -171,12 +171,12 @@ pub fn nearest_distances(
     let floor = Tensor::f_cat(&largest_kept, 0).map_err(err)?.to_kind(Kind::Double) - fast.error_bound();
     let unsure = floor.lt_tensor(&nearest.select(1, k - 1).square());
     let unsure = Vec::<i64>::try_from(unsure.to_kind(Kind::Int64).to_device(tch::Device::Cpu)).map_err(err)?;
-    let unsure_blocks: Vec<bool> =
-        blocks.iter().map(|&(r0, rows)| unsure[r0 as usize..(r0 + rows) as usize].iter().any(|&u| u != 0)).collect();
-    if unsure_blocks.iter().any(|&u| u) {
-        // the blocks float32 cannot vouch for, again in float64
+    // the blocks float32 cannot vouch for, again in float64
+    let unsure_blocks: Vec<(i64, i64)> =
+        blocks.into_iter().filter(|&(r0, rows)| unsure[r0 as usize..(r0 + rows) as usize].contains(&1)).collect();
+    if !unsure_blocks.is_empty() {
         let precise = Selection::new(&queries, &reference, Kind::Double);
-        for (&(r0, rows), _) in blocks.iter().zip(&unsure_blocks).filter(|(_, &u)| u) {
+        for (r0, rows) in unsure_blocks {
             let (again, _) = search.rows(&precise, r0, rows, candidates);
             nearest.narrow(0, r0, rows).copy_(&again);
         }

@@ -85,10 +85,14 @@ impl StageTimes {
             + self.other_secs
     }
 
-    /// The harness's own work: everything but the plugin's code (its constructor and `restore`)
-    /// and criterion's timing calls.
+    /// Inside the plugin's code: its constructor and its `restore` calls.
+    pub fn plugin_secs(&self) -> f64 {
+        self.restore_secs + self.construct_secs
+    }
+
+    /// The harness's own work: everything but the plugin's code and criterion's timing calls.
     pub fn harness_secs(&self) -> f64 {
-        (self.total() - self.restore_secs - self.construct_secs - self.timing_secs).max(0.0)
+        (self.total() - self.plugin_secs() - self.timing_secs).max(0.0)
     }
 
     /// Adds `other`'s stages to these.

@@ -444,7 +444,7 @@ pub fn time_note(report: &RunReport) -> Option<String> {
         share(cells.restore_secs),
         share(cells.construct_secs),
         share(cells.timing_secs),
-        share((total - cells.restore_secs - cells.construct_secs - cells.timing_secs).max(0.0)),
+        share((total - cells.plugin_secs() - cells.timing_secs).max(0.0)),
     ))
 }
 

@@ -161,7 +161,8 @@ impl FourierPosterior {
         };
         // Fixed runs of slopes, each warm-starting Newton from its previous slope, on as many
         // threads as libtorch may use: the same answer whatever the thread count.
-        let runs: Vec<&[i32]> = SLOPES.chunks(SLOPES_PER_RUN).collect();
+        let steps: Vec<i32> = SLOPE_STEPS.collect();
+        let runs: Vec<&[i32]> = steps.chunks(SLOPES_PER_RUN).collect();
         let fits: Vec<std::sync::OnceLock<Vec<Vec<WhittleGain>>>> = runs.iter().map(|_| Default::default()).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1).clamp(1, runs.len());
@@ -209,8 +210,8 @@ impl FourierPosterior {
         let count = keep.sum(Kind::Double);
         let sum = |t: Tensor| (t * &keep).sum_dim_intlist([-2, -1].as_slice(), false, Kind::Double);
         let mut best = vec![(f64::NEG_INFINITY, 1.0, 0.0); c as usize];
-        for step in -30..=30 {
-            let beta = step as f64 * 0.05;
+        for step in SLOPE_STEPS {
+            let beta = slope(step);
             // a[c, u]: the signal's expected |Ŷ(u)|² for gain 1 and tilt β.
             let a = (&weighted * (&log_r * beta).exp()).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
             // Newton on t = ln α from the noise-free maximum-likelihood value, mean(I/a).
@@ -319,20 +320,13 @@ impl FourierPosterior {
     }
 }
 
-/// The slopes β = step·0.05 that [`FourierPosterior::fit_contrast`] tries: [−1.5, 1.5].
-const SLOPES: [i32; 61] = {
-    let mut steps = [0; 61];
-    let mut i = 0;
-    while i < 61 {
-        steps[i] = i as i32 - 30;
-        i += 1;
-    }
-    steps
-};
+/// The slopes [`FourierPosterior::fit_contrast`] tries, as steps of [`slope`]: β in [−1.5, 1.5].
+const SLOPE_STEPS: std::ops::RangeInclusive<i32> = -30..=30;
 
 /// Slopes fitted in one run (one thread, Newton warm-started along it).
 const SLOPES_PER_RUN: usize = 16;
 
+/// β = step·0.05.
 fn slope(step: i32) -> f64 {
     f64::from(step) * 0.05
 }
