@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use upbench::pipeline::{run_suite, RunPlan, Silent};
+use upbench::pipeline::{run_suite, Silent};
+use upbench::setup::RunPlan;
 use upbench::suite::Suite;
 
 fn default_suite(c: &mut Criterion) {

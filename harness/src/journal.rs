@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::CellOutcome;
+use crate::assemble::{self, RunRecords};
 use crate::plan::Plan;
-use crate::report::{
-    CellTime, ConfigResult, Failure, Incomplete, Manifest, Profile, RunReport, TaskSummary, TaskTime, SCHEMA_VERSION,
+use crate::record::{
+    CellOutcome, CellTime, ConfigResult, Failure, Incomplete, Manifest, Profile, RunReport, Stage, TaskSummary,
+    TaskTime,
 };
 
 /// The log's file name in a run directory.
@@ -282,7 +283,7 @@ impl Journal {
         }
         self.problems
             .iter()
-            .any(|f| f.task.as_deref() == Some(name) && f.stage == crate::report::Stage::Task)
+            .any(|f| f.task.as_deref() == Some(name) && f.stage == Stage::Task)
             .then_some(TaskState::Failed)
     }
 
@@ -290,20 +291,9 @@ impl Journal {
     /// task in plan order and ranked, failures (problems first, then cells in plan order), and
     /// the cells still missing when the run is incomplete.
     pub fn assemble(&self, manifest: Manifest) -> RunReport {
-        let mut tasks = Vec::new();
-        let mut results = Vec::new();
-        for (_, summaries) in &self.tasks {
-            for summary in summaries {
-                let mut task_results: Vec<ConfigResult> = self
-                    .cells
-                    .values()
-                    .flat_map(|(_, outcome)| outcome.results.iter().filter(|r| r.task == summary.name).cloned())
-                    .collect();
-                rank(&mut task_results);
-                results.extend(task_results);
-                tasks.push(summary.clone());
-            }
-        }
+        let tasks: Vec<TaskSummary> = self.tasks.iter().flat_map(|(_, summaries)| summaries.iter().cloned()).collect();
+        let results: Vec<ConfigResult> =
+            self.cells.values().flat_map(|(_, outcome)| outcome.results.iter().cloned()).collect();
         let mut failures = self.problems.clone();
         failures.extend(self.cells.values().flat_map(|(_, outcome)| outcome.failures.iter().cloned()));
         let incomplete = self.header.as_ref().and_then(|header| {
@@ -337,17 +327,7 @@ impl Journal {
                 })
                 .collect(),
         };
-        let frontiers = crate::report::frontiers(&tasks, &mut results);
-        RunReport {
-            schema_version: SCHEMA_VERSION,
-            manifest,
-            tasks,
-            results,
-            failures,
-            incomplete,
-            profile: Some(profile),
-            frontiers,
-        }
+        assemble::run_report(RunRecords { manifest, tasks, results, failures, incomplete, profile: Some(profile) })
     }
 }
 
@@ -518,23 +498,6 @@ pub enum TaskState<'a> {
     Built(&'a [TaskSummary]),
     /// It could not be built (its problem is logged).
     Failed,
-}
-
-/// Ranks valid results by |log(U / bound)|, closest to the bound first (by U, lowest first, when
-/// the task has no bound); invalid ones last.
-pub(crate) fn rank(results: &mut [ConfigResult]) {
-    results.sort_by(|a, b| {
-        let key = |r: &ConfigResult| {
-            let ratio = r.judgement.bound_ratio.point;
-            let distance = if ratio.is_nan() { r.judgement.uncertainty.point.ln() } else { ratio.ln().abs() };
-            (!r.judgement.validity.is_valid(), distance)
-        };
-        let (ka, kb) = (key(a), key(b));
-        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
-    });
-    for (i, r) in results.iter_mut().enumerate() {
-        r.rank = i + 1;
-    }
 }
 
 /// An exclusive lock on a run directory, held while a process writes into it and released when

@@ -36,18 +36,27 @@ assert!((eta(2.0, 64) - 1.6050).abs() < 1e-4);
 */
 #![warn(missing_docs)]
 
+pub mod assemble;
+pub mod check;
 pub mod cli;
 pub mod device;
+pub mod draw;
+pub mod engine;
 pub mod estimate;
+pub mod float;
 pub mod journal;
 pub mod judge;
 pub mod npy;
 pub mod pipeline;
 pub mod plan;
 pub mod plugin;
+pub mod provenance;
+pub mod raster;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod seed;
+pub mod setup;
 pub mod suite;
 pub mod sync;
 pub mod task;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use upbench_sdk::TaskKind;
 
-use crate::pipeline::CheckedSuite;
+use crate::check::CheckedSuite;
 use crate::suite::Suite;
 
 /// One task × one plugin configuration.

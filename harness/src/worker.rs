@@ -17,9 +17,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{CellError, CellOutcome, CellRequest, RunPlan, TaskBuilt, Workbench};
+use crate::engine::{failed, CellError, CellRequest, TaskBuilt, Workbench};
 use crate::plan::TaskType;
-use crate::report::{Failure, Stage};
+use crate::record::{CellOutcome, Failure, Stage};
+use crate::setup::RunPlan;
 use crate::suite::Suite;
 
 /// Messages larger than this are refused (a corrupt length, not a real outcome).
@@ -233,8 +234,8 @@ impl WorkerPool {
         let cell = &request.cell;
         match self.exchange(ToWorker::Cell(Box::new(request.clone()))) {
             Ok(FromWorker::Done(outcome)) => *outcome,
-            Ok(other) => CellOutcome::failed(cell, &CellError::Worker(self.broken(&other))),
-            Err(message) => CellOutcome::failed(cell, &CellError::Worker(message)),
+            Ok(other) => failed(cell, &CellError::Worker(self.broken(&other))),
+            Err(message) => failed(cell, &CellError::Worker(message)),
         }
     }
 

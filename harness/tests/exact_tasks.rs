@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use tch::Kind;
 use upbench::judge::{bound::eta, Region};
-use upbench::report::RunReport;
+use upbench::record::RunReport;
 use upbench::task::{ExactTask, TaskConfig};
 
 use crate::util::{result, run};

@@ -97,7 +97,7 @@ fn the_gamma_family_follows_one_plus_gamma_times_the_estimated_inherent_uncertai
 fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
     let text = SET5_X4.replace("dataset = \"set5\"", "dataset = \"kodak24\"\nimages = 2");
     let suite = upbench::suite::Suite::parse(&text, "t.toml", crate::util::workspace(), "t").unwrap();
-    let plan = upbench::pipeline::RunPlan {
+    let plan = upbench::setup::RunPlan {
         suite,
         device: tch::Device::Cpu,
         plugin_dirs: vec![crate::util::plugins().to_path_buf()],
@@ -126,10 +126,10 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
     std::fs::remove_file(data.path().join("set5/hr/img_001.png")).unwrap();
     std::fs::write(data.path().join("set5/hr/img_002.png"), b"not a png").unwrap();
     let suite = upbench::suite::Suite::parse(SET5_X4, "t.toml", crate::util::workspace(), "t").unwrap();
-    let plan = upbench::pipeline::RunPlan { suite, data_dir: data.path().to_path_buf(), ..plan };
-    let problems = upbench::pipeline::check(&plan).problems;
+    let plan = upbench::setup::RunPlan { suite, data_dir: data.path().to_path_buf(), ..plan };
+    let problems = upbench::check::check(&plan).problems;
     let messages: Vec<&String> =
-        problems.iter().filter(|f| f.stage == upbench::report::Stage::Task).map(|f| &f.message).collect();
+        problems.iter().filter(|f| f.stage == upbench::record::Stage::Task).map(|f| &f.message).collect();
     assert_eq!(messages.len(), 2, "{messages:#?}");
     assert!(messages[0].contains("set5/hr/img_001.png: missing (dataset set5)"), "{messages:#?}");
     assert!(messages[1].contains("set5/hr/img_002.png: checksum mismatch (dataset set5)"), "{messages:#?}");

@@ -1,7 +1,7 @@
 //! Loader failures: each gives a clear error naming the file, and the run goes on.
 
 use upbench::plugin::{load, LoadError};
-use upbench::report::Stage;
+use upbench::record::Stage;
 
 use crate::util::{incompatible_plugin, plugins, result, run};
 

@@ -7,7 +7,8 @@ use std::process::Command as Process;
 use std::sync::OnceLock;
 
 use assert_cmd::Command;
-use upbench::report::{read_run, ConfigResult, RunReport};
+use upbench::record::{ConfigResult, RunReport};
+use upbench::report::read_run;
 use upbench::run::restore;
 use upbench::suite::Suite;
 use upbench::task::images::ImageTask;
@@ -221,7 +222,7 @@ fn numpy_samples_judged_from_an_export_score_as_the_plugins_do() {
     let mean = export_restore_judge(&suite, "example-1", "posterior-mean", dir.path());
     assert!(mean.failures.is_empty(), "{:?}", mean.failures);
     let judged = result(&mean, "example-1", "posterior-mean");
-    assert_eq!(judged.plugin, upbench::pipeline::GIVEN_SAMPLES);
+    assert_eq!(judged.plugin, upbench::engine::GIVEN_SAMPLES);
     assert!(judged.timing.is_none() && !judged.stochastic);
     let json = |r: &ConfigResult| serde_json::to_value(&r.judgement).unwrap();
     assert_eq!(json(judged), json(result(&run, "example-1", "shrinkage-f64")));

@@ -386,7 +386,7 @@ fn per_image_scores_add_up_to_the_task_scores() {
     for r in &image_results {
         let names: Vec<&str> = r.images.iter().map(|i| i.image.as_str()).collect();
         assert_eq!(names.len(), 2, "{}: {names:?}", r.label);
-        let mean = |f: &dyn Fn(&upbench::report::ImageScore) -> f64| r.images.iter().map(f).sum::<f64>() / 2.0;
+        let mean = |f: &dyn Fn(&upbench::record::ImageScore) -> f64| r.images.iter().map(f).sum::<f64>() / 2.0;
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
         assert!(close(mean(&|i| i.psnr_y_db), r.psnr_y_db.as_ref().unwrap().point), "{}", r.label);
         assert!(close(mean(&|i| i.ssim), r.ssim.as_ref().unwrap().point), "{}", r.label);

@@ -3,6 +3,7 @@
 mod util;
 
 mod abi;
+mod architecture;
 mod cli;
 mod cluster;
 mod exact_tasks;

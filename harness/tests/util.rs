@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use upbench::pipeline::{run_suite, Progress, RunPlan, Silent};
-use upbench::report::RunReport;
+use upbench::pipeline::{run_suite, Progress, Silent};
+use upbench::record::RunReport;
+use upbench::setup::RunPlan;
 use upbench::suite::Suite;
 
 /// The workspace root.
@@ -50,6 +51,10 @@ pub fn plugins() -> &'static Path {
             "espcn-x4",
             "srvgg-x4",
             "dncnn-s25",
+            "srresnet-x4",
+            "carn-m-x4",
+            "rfdn-x4",
+            "rrdb-x4",
             "torchscript",
             "fixture-panicking-plugin",
             "fixture-lying-plugin",
@@ -149,7 +154,7 @@ pub fn point_plugins_at_models() {
 }
 
 /// The result labelled `label` on task `task`.
-pub fn result<'a>(report: &'a RunReport, task: &str, label: &str) -> &'a upbench::report::ConfigResult {
+pub fn result<'a>(report: &'a RunReport, task: &str, label: &str) -> &'a upbench::record::ConfigResult {
     report
         .results
         .iter()
@@ -163,7 +168,7 @@ pub fn assert_valid_results(json: &serde_json::Value) {
     static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
     let (schemas, index) = SCHEMA.get_or_init(|| {
         let url = "https://upbench.dev/schema/results-v3.schema.json";
-        let schema: serde_json::Value = serde_json::from_str(upbench::report::SCHEMA).expect("the schema is JSON");
+        let schema: serde_json::Value = serde_json::from_str(upbench::record::SCHEMA).expect("the schema is JSON");
         let mut schemas = boon::Schemas::new();
         let mut compiler = boon::Compiler::new();
         compiler.add_resource(url, schema).expect("schema resource");

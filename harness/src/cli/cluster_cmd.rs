@@ -75,7 +75,7 @@ pub fn slurm(args: SlurmArgs) -> anyhow::Result<bool> {
         args.out.clone(),
         true,
     )?;
-    let checked = crate::pipeline::check(&config.plan);
+    let checked = crate::check::check(&config.plan);
     if !checked.problems.is_empty() {
         anyhow::bail!(
             "{}: problems found before anything was submitted; nothing was submitted:\n{}",

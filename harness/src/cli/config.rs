@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{IsolationChoice, RunArgs};
-use crate::pipeline::{executable_dir, Isolation, RunPlan};
+use crate::pipeline::Isolation;
+use crate::setup::{executable_dir, RunPlan};
 use crate::suite::Suite;
 use crate::worker::WorkerLimits;
 

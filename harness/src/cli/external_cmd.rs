@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::config::RunConfig;
 use super::{ExportTaskArgs, JudgeArgs};
-use crate::pipeline::{export_task, judge_samples, SamplesAt, MANIFEST};
+use crate::engine::{export_task, judge_samples, SamplesAt, MANIFEST};
 use crate::report::{write_run, Exporter, JsonExporter, Outputs, TableExporter};
 
 /// `upbench export-task`: every task of the suite (or the one named) into `--out`, one folder

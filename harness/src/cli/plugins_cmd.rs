@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use super::PluginsArgs;
-use crate::pipeline::executable_dir;
 use crate::plugin::{load, scan, LoadError, LoadedPlugin};
+use crate::setup::executable_dir;
 
 /// Lists plugins; `Ok(false)` if some library failed to load.
 pub fn run(args: PluginsArgs) -> anyhow::Result<bool> {

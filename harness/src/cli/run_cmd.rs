@@ -8,10 +8,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::config::RunConfig;
 use super::RunArgs;
+use crate::check::{check, CheckedSuite};
 use crate::journal::{Header, Journal, RunLock};
-use crate::pipeline::{check, execute, manifest, now, CheckedSuite, Progress};
+use crate::pipeline::{execute, Progress};
 use crate::plan::Plan;
-use crate::report::{write_run, ConfigResult, Exporter, Failure, JsonExporter, Outputs, TableExporter, TaskSummary};
+use crate::provenance::{manifest, now};
+use crate::record::{ConfigResult, Failure, TaskSummary};
+use crate::report::{write_run, Exporter, JsonExporter, Outputs, TableExporter};
 
 /// Progress for the command line: on a terminal a bar over the run's cells with each result
 /// printed above it, elsewhere plain lines on stderr; nothing when quiet. (What the run
@@ -220,7 +223,7 @@ fn finish(
 }
 
 /// `run --profile`: the run's wall time by stage, on stderr.
-fn print_profile(report: &crate::report::RunReport) {
+fn print_profile(report: &crate::record::RunReport) {
     let Some(profile) = &report.profile else { return };
     // a resumed run's wall time is its last session's; its profile holds every session's cells
     let accounted = profile.build_secs() + profile.cell_totals().total();
@@ -230,7 +233,7 @@ fn print_profile(report: &crate::report::RunReport) {
         let share = if wall > 0.0 { 100.0 * secs / wall } else { 0.0 };
         text += &format!("  {stage:<46} {secs:>9.2} s {share:>6.1} %\n");
     }
-    let mut cells: Vec<&crate::report::CellTime> = profile.cells.iter().collect();
+    let mut cells: Vec<&crate::record::CellTime> = profile.cells.iter().collect();
     cells.sort_by(|a, b| b.stages.total().total_cmp(&a.stages.total()));
     text += "Costliest cells (the plugin's restore and constructor / the harness's own work):\n";
     for cell in cells.iter().take(5) {

@@ -187,7 +187,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
         grid.repetitions,
         crate::device::device_name(device),
         env!("CARGO_PKG_VERSION"),
-        crate::report::git_commit()
+        crate::record::git_commit()
     )?;
     writeln!(md, "## Kozachenko–Leonenko entropy\n")?;
     writeln!(

@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceInterval {
     /// Coverage, e.g. 0.95.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub level: f64,
     /// Lower end.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub lower: f64,
     /// Upper end.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub upper: f64,
 }
 
@@ -28,12 +28,12 @@ impl ConfidenceInterval {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// The estimate on the full data.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub point: f64,
     /// The confidence interval (`estimate::intervals`).
     pub ci: ConfidenceInterval,
     /// Standard error: the jackknife's, or the bootstrap standard deviation; NaN when n < 2.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub standard_error: f64,
     /// Independent units behind it.
     pub n: usize,

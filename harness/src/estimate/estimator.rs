@@ -9,7 +9,7 @@
 
 use tch::Tensor;
 
-use super::images::{ImagePatches, MIN_POINTS_PER_DIMENSION};
+use super::patches::{ImagePatches, GREY_LEVEL_VARIANCE, MIN_POINTS_PER_DIMENSION};
 use super::{gaussian, knn, special, to_vec, EstimateError, EstimatorConfig, EstimatorKind, Shrinkage, Truth};
 
 /// Log entropy powers ln N(Z | Y = y) of samples `[n, K, d]`, one per observation.
@@ -116,13 +116,13 @@ impl Gaussian {
     }
 
     /// ln N of error patches `[points, d]` as [`Estimator::log_entropy_powers`] computes it, but
-    /// with the covariance's eigenvalues floored at [`super::images::GREY_LEVEL_VARIANCE`] where it
+    /// with the covariance's eigenvalues floored at [`GREY_LEVEL_VARIANCE`] where it
     /// is rank-deficient; the flag says whether the floor was used.
     fn image_log_entropy_power(&self, e: &Tensor) -> Result<(LogEntropyPowers, bool), EstimateError> {
         let (k, d) = (e.size()[0], e.size()[1]);
         let shrink = self.shrinkage.applies(k, d);
         let (_, cov) = gaussian::fit(&e.unsqueeze(0), shrink)?;
-        let (cov, floored) = gaussian::floor_eigenvalues(&cov, super::images::GREY_LEVEL_VARIANCE)?;
+        let (cov, floored) = gaussian::floor_eigenvalues(&cov, GREY_LEVEL_VARIANCE)?;
         let mut log_det = gaussian::log_det(&cov)?.double_value(&[0]);
         if self.bias_correction && !shrink && !floored {
             log_det -= gaussian::wishart_log_det_bias(d, k);
@@ -191,8 +191,8 @@ impl Estimator for Gaussian {
         let (shrunk_t, shrunk_r) = (shrink_truth.applies(count, d), shrink_restored.applies(r.size()[0], d));
         let (mt, ct) = gaussian::fit(&t.unsqueeze(0), shrunk_t)?;
         let (mr, cr) = gaussian::fit(&r.unsqueeze(0), shrunk_r)?;
-        let (ct, floored_t) = gaussian::floor_eigenvalues(&ct, super::images::GREY_LEVEL_VARIANCE)?;
-        let (cr, floored_r) = gaussian::floor_eigenvalues(&cr, super::images::GREY_LEVEL_VARIANCE)?;
+        let (ct, floored_t) = gaussian::floor_eigenvalues(&ct, GREY_LEVEL_VARIANCE)?;
+        let (cr, floored_r) = gaussian::floor_eigenvalues(&cr, GREY_LEVEL_VARIANCE)?;
         let perception = gaussian::d_half(&mt, &ct, &mr, &cr)?.double_value(&[0]);
         let regularised = u.shrinkage_used || floored_errors || shrunk_t || shrunk_r || floored_t || floored_r;
         Ok(ImageCore { log_uncertainty: u.per_observation[0], perception, regularised, ties: u.ties })

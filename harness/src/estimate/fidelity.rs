@@ -7,7 +7,15 @@
 
 use tch::{Kind, Tensor};
 
-pub use crate::task::images::ScoredOn;
+/// Which channel the literature's PSNR and SSIM of an image are computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoredOn {
+    /// The luma Y of ITU-R BT.601 (16–235), as SR papers score colour files.
+    Luma,
+    /// The grey values themselves (0–255), as SR papers score one-channel files (Set14's
+    /// bridge): MATLAB evaluation code converts to Y only when the file has three channels.
+    Grey,
+}
 
 /// The channel an image is scored on, `[N, 1, H, W]` in grey levels, from `[N, C, H, W]` images
 /// in [0, 1] after rounding to 8 bits: the BT.601 luma Y, or for [`ScoredOn::Grey`] the grey

@@ -22,6 +22,7 @@ pub mod gaussian;
 pub mod images;
 mod intervals;
 pub mod knn;
+mod patches;
 pub mod special;
 
 pub use estimate::{ConfidenceInterval, Estimate};

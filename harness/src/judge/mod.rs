@@ -7,6 +7,7 @@
 
 pub mod bound;
 pub mod coverage;
+pub mod ranking;
 mod verdict;
 
 pub use verdict::{ConfidenceBox, Raise, Reason, Region, Validity};
@@ -38,11 +39,11 @@ fn unknown_estimate() -> Estimate {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Headroom {
     /// U − η(P; d)·N(X|Y): how much lower the uncertainty could be at this perception.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub uncertainty: f64,
     /// P − P*(U), with η(P*; d)·N(X|Y) = U: how much lower the perception index could be at
     /// this uncertainty; `None` when U ≤ N(X|Y) (no model reaches it).
-    #[serde(with = "crate::report::float::option")]
+    #[serde(with = "crate::float::option")]
     pub perception_nats: Option<f64>,
 }
 
@@ -53,10 +54,10 @@ pub struct ConvergencePoint {
     /// Samples per observation used (K/4, K/2, K).
     pub samples_per_observation: i64,
     /// U from them.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub uncertainty: f64,
     /// P from them, nats.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub perception_nats: f64,
 }
 
@@ -70,7 +71,7 @@ pub struct Judgement {
     /// P = E_y D_½(p(x|y) ‖ q(x̂|y)), nats.
     pub perception_nats: Estimate,
     /// η(P; d)·N(X|Y) at the point estimate of P.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub bound: f64,
     /// U / (η(P; d)·N(X|Y)), with P and U resampled jointly.
     pub bound_ratio: Estimate,

@@ -128,7 +128,7 @@ pub enum Reason {
         /// K.
         to_samples: i64,
         /// Relative change from K/2 to K.
-        #[serde(with = "crate::report::float")]
+        #[serde(with = "crate::float")]
         change: f64,
         /// The setting that raises the count (it differs between exact and image tasks).
         #[serde(default)]
@@ -138,13 +138,13 @@ pub enum Reason {
     /// failed (e.g. k-NN distances skewed by discrete data), so P is no perception index.
     NegativeDivergence {
         /// The upper end of P's interval, nats.
-        #[serde(with = "crate::report::float")]
+        #[serde(with = "crate::float")]
         upper: f64,
     },
     /// The whole confidence box is below the bound: impossible, so the estimate is biased.
     BelowBound {
         /// The upper end of U / (η(P; d)·N(X|Y))'s interval.
-        #[serde(with = "crate::report::float")]
+        #[serde(with = "crate::float")]
         upper: f64,
     },
 }

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::scores::{sig, with_ci};
-use super::{ConfigResult, ImageScore, RunReport};
 use crate::estimate::{mean_of, Estimate, IntervalMethod, Intervals};
+use crate::record::{ConfigResult, ImageScore, RunReport};
 
 /// One quantity of one configuration in both runs.
 #[derive(Debug, Clone, Serialize)]
@@ -18,7 +18,7 @@ pub struct Change {
     /// In run B.
     pub after: Estimate,
     /// after − before, relative to before (NaN when undefined, e.g. ∞ → ∞).
-    #[serde(with = "super::float")]
+    #[serde(with = "crate::float")]
     pub relative: f64,
     /// Whether the two intervals are disjoint: a change the runs' own uncertainty does not explain.
     pub beyond_ci: bool,

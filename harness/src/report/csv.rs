@@ -1,7 +1,8 @@
 //! CSV for spreadsheets and scripts: `results.csv`, one row per plugin configuration and task;
 //! `images.csv`, one row per image, configuration and patch side of the image tasks.
 
-use super::{Exporter, ReportError, RunReport};
+use super::{Exporter, ReportError};
+use crate::record::RunReport;
 
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
 pub struct CsvExporter;

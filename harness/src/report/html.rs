@@ -6,10 +6,11 @@ use std::path::Path;
 
 use base64::Engine;
 
-use super::plots::{file_stem, Figure};
+use super::plots::Figure;
 use super::scores::{footnote, global_failures, incomplete_notice, scores, sig, with_ci, IntervalStyle};
-use super::{ConfigResult, RunReport};
+use crate::draw::file_stem;
 use crate::judge::Region;
+use crate::record::{ConfigResult, RunReport};
 
 /// Text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {

@@ -1,7 +1,8 @@
 //! `report.md`: the score tables as GitHub-flavoured Markdown, for pull requests and issues.
 
 use super::scores::{footnote, global_failures, incomplete_notice, scores, IntervalStyle};
-use super::{Exporter, ReportError, RunReport};
+use super::{Exporter, ReportError};
+use crate::record::RunReport;
 
 /// Renders `report.md`.
 pub struct MarkdownExporter;

@@ -1,9 +1,9 @@
 //! The score table's content, once: captions, headers, cells and failures per task, as text.
 //! The terminal table, the HTML report and the Markdown export only lay it out.
 
-use super::{Failure, RunReport, TaskSummary};
 use crate::estimate::Estimate;
 use crate::judge::{Region, Validity};
+use crate::record::{Failure, RunReport, TaskSummary};
 use crate::task::InherentUncertainty;
 
 /// One task's table.
@@ -534,8 +534,8 @@ mod tests {
     /// are of the time its profile accounts for, and the note says so.
     #[test]
     fn the_time_note_splits_the_wall_time_and_says_what_a_resumed_run_divides() {
-        use crate::pipeline::StageTimes;
-        use crate::report::{CellTime, Profile, TaskTime};
+        use crate::record::StageTimes;
+        use crate::record::{CellTime, Profile, TaskTime};
         let json = include_str!("../../tests/fixtures/tables/results.json");
         let mut report: RunReport = serde_json::from_str(json).expect("a results file");
         assert_eq!(time_note(&report), None, "no profile, no note");

@@ -8,7 +8,8 @@ use unicode_width::UnicodeWidthStr;
 use super::scores::{
     footnote, global_failures, incomplete_notice, scores, CompactColumn, CompactTable, IntervalStyle, TaskScores,
 };
-use super::{Exporter, ReportError, RunReport};
+use super::{Exporter, ReportError};
+use crate::record::RunReport;
 
 /// The width of the table on standard output when it is not a terminal (a pipe, a file, CI
 /// logs): wide enough for the narrow table's columns with labels of about 30 characters.

@@ -15,7 +15,7 @@ pub enum InherentUncertainty {
     /// In closed form (Gaussian prior); N(X_G|Y) is the same.
     Exact {
         /// N(X|Y).
-        #[serde(with = "crate::report::float")]
+        #[serde(with = "crate::float")]
         value: f64,
     },
     /// Monte Carlo over exact posterior draws (mixture prior), with its interval over
@@ -24,14 +24,14 @@ pub enum InherentUncertainty {
         /// N(X|Y) with its interval.
         estimate: Estimate,
         /// N(X_G|Y) ≥ N(X|Y), exact.
-        #[serde(with = "crate::report::float")]
+        #[serde(with = "crate::float")]
         gaussian: f64,
     },
     /// Estimated by a model of the data (real images); the model is Gaussian, so it is its own
     /// N(X_G|Y).
     Estimated {
         /// N̂(X|Y).
-        #[serde(with = "crate::report::float")]
+        #[serde(with = "crate::float")]
         value: f64,
         /// How it was estimated, in the words every output carries.
         method: String,

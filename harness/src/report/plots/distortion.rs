@@ -9,7 +9,7 @@ use super::{
     by_plugin, draw_markers, inherent_known, inherent_symbol, log_ticks, text, tick, uncertainty_unit, with_legend,
     Mark, Marker, Plot, BOUND_LINE,
 };
-use crate::report::{ConfigResult, TaskSummary};
+use crate::record::{ConfigResult, TaskSummary};
 
 /// Fill of the region MSE < U, where no model can be.
 const BELOW_DIAGONAL: RGBColor = RGBColor(0xF9, 0xE0, 0xE0);

@@ -6,15 +6,13 @@ mod distortion;
 mod eta;
 mod plane;
 
-use std::sync::OnceLock;
-
 use plotters::coord::ranged1d::Ranged;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::FontStyle;
 
-use super::{ConfigResult, RunReport, TaskSummary};
+use crate::draw::{encode_png, file_stem, register_fonts};
+use crate::record::{ConfigResult, RunReport, TaskSummary};
 
 /// Fill of the impossible region (below η(P; d)·N(X|Y)); `scripts/check-report` looks for it.
 pub const IMPOSSIBLE_FILL: RGBColor = RGBColor(0xF4, 0xB6, 0xB6);
@@ -109,11 +107,6 @@ pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
     Ok(out)
 }
 
-/// A task name as a file name: letters, digits, `-` and `.` kept, the rest `_`.
-pub fn file_stem(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
-}
-
 fn render(name: String, title: String, caption: String, plot: &impl Plot) -> Result<Figure, PlotError> {
     register_fonts();
     let fail = |message: String| PlotError { figure: name.clone(), message };
@@ -133,25 +126,6 @@ fn render(name: String, title: String, caption: String, plot: &impl Plot) -> Res
     }
     let png = encode_png(pixels, SIZE).map_err(fail)?;
     Ok(Figure { name, title, caption, svg, png })
-}
-
-/// RGB pixels as a PNG file.
-pub fn encode_png(pixels: Vec<u8>, (width, height): (u32, u32)) -> Result<Vec<u8>, String> {
-    let image = image::RgbImage::from_raw(width, height, pixels).ok_or("pixel buffer of the wrong size")?;
-    let mut png = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(text)?;
-    Ok(png)
-}
-
-/// Makes DejaVu Sans the `sans-serif` family, once per process.
-pub(crate) fn register_fonts() {
-    static REGISTERED: OnceLock<()> = OnceLock::new();
-    REGISTERED.get_or_init(|| {
-        // The fonts are valid TrueType files shipped by the `dejavu` crate; a failure here would
-        // only make text invisible, never a wrong number.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
-    });
 }
 
 /// An axis tick: as few digits as the value needs.

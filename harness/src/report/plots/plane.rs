@@ -14,7 +14,7 @@ use super::{
     Marker, Plot, BAND_FILL, BOUND_LINE, IMPOSSIBLE_FILL, SUBOPTIMAL_FILL,
 };
 use crate::judge::bound::eta;
-use crate::report::{ConfigResult, TaskSummary};
+use crate::record::{ConfigResult, TaskSummary};
 
 /// The sweeps of one plugin's configurations: the configurations that differ only in the first
 /// parameter that varies among them, each sweep ordered as listed (one sweep per value of the
@@ -48,7 +48,7 @@ pub(super) struct Plane<'a> {
     /// How the whiskers' intervals were formed.
     pub(super) interval: crate::estimate::IntervalMethod,
     /// The task's empirical frontier, drawn as η(P; d)·N̂.
-    pub(super) frontier: Option<&'a crate::report::Frontier>,
+    pub(super) frontier: Option<&'a crate::record::Frontier>,
 }
 
 /// The frontier curve's colour.

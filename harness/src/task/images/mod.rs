@@ -9,15 +9,13 @@
 
 pub mod degrade;
 mod fetch;
-mod imresize;
 mod inherent;
-mod png;
 pub mod registry;
 mod task;
 
+pub use crate::estimate::fidelity::ScoredOn;
+pub use crate::raster::{imresize_bicubic, read_image, Image8, ImageError};
 pub use fetch::{FetchError, FetchReport};
-pub use imresize::{imresize_bicubic, Image8};
 pub use inherent::{InherentEstimate, StationaryGaussianEstimate};
-pub use png::{read_image, ImageError};
 pub use registry::{data_dir, dataset, datasets, DataError, Dataset};
-pub use task::{Colour, Degradation, ImageCase, ImageTask, ImageTaskConfig, InherentConfig, ScoredOn, DEAD_LEAVES};
+pub use task::{Colour, Degradation, ImageCase, ImageTask, ImageTaskConfig, InherentConfig, DEAD_LEAVES};

@@ -8,6 +8,7 @@ use upbench_sdk::{Extensions, ImageTaskSpec, TaskKind, TaskSpec};
 
 use super::degrade::{self, MaskConfig};
 use super::{dataset, imresize_bicubic, read_image, Image8};
+use crate::estimate::fidelity::ScoredOn;
 use crate::seed::{derive_seed, seed_torch};
 use crate::task::TaskError;
 
@@ -305,16 +306,6 @@ pub struct ImageCase {
     /// How PSNR and SSIM score it: on its grey values when its file is a one-channel image,
     /// else on the BT.601 luma (`docs/protocol.md`, "Distortion").
     pub scored_on: ScoredOn,
-}
-
-/// Which channel the literature's PSNR and SSIM of an image are computed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScoredOn {
-    /// The luma Y of ITU-R BT.601 (16–235), as SR papers score colour files.
-    Luma,
-    /// The grey values themselves (0–255), as SR papers score one-channel files (Set14's
-    /// bridge): MATLAB evaluation code converts to Y only when the file has three channels.
-    Grey,
 }
 
 /// A built image task: every case decoded and degraded once, kept on the CPU.

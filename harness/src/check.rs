@@ -9,11 +9,11 @@ use std::path::PathBuf;
 
 use upbench_sdk::{TaskKind, TaskSpec};
 
-use super::{locate, LoadedPlugin, RunPlan};
 use crate::device::sdk_device;
-use crate::plugin::PluginConfig;
-use crate::report::{Failure, Stage};
+use crate::plugin::{self, LoadedPlugin, PluginConfig};
+use crate::record::{Failure, Stage};
 use crate::seed::derive_seed;
+use crate::setup::RunPlan;
 use crate::suite::PluginEntry;
 use crate::task::ExactTask;
 
@@ -130,7 +130,7 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
         };
         let loaded = &libraries[library].1;
         let subject = format!("{} ({})", loaded.name(), loaded.path.display());
-        let configs = match super::configurations(plan, loaded, entry) {
+        let configs = match configurations(plan, loaded, entry) {
             Ok(c) => c,
             Err(e) => {
                 let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
@@ -193,4 +193,65 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
         }
     }
     CheckedSuite { libraries, entries, broken_tasks, problems }
+}
+
+/// Finds the library for a `[[plugin]]` entry.
+fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedPlugin)>) -> Result<usize, String> {
+    if let Some(path) = &entry.path {
+        let path = if path.is_absolute() { path.clone() } else { plan.suite.base_dir.join(path) };
+        if let Some(i) = found.iter().position(|(p, _)| *p == path) {
+            return Ok(i);
+        }
+        let loaded = plugin::load(&path, &plan.log_dir).map_err(|e| e.to_string())?;
+        found.push((path, loaded));
+        return Ok(found.len() - 1);
+    }
+    let name = entry.name.as_deref().unwrap_or_default();
+    if let Some(i) = found.iter().position(|(_, p)| p.name() == name) {
+        return Ok(i);
+    }
+    let wanted = name.replace('-', "_");
+    let mut tried = Vec::new();
+    for dir in &plan.plugin_dirs {
+        let Ok(listing) = std::fs::read_dir(dir) else { continue };
+        let mut paths: Vec<PathBuf> =
+            listing.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| plugin::is_library(p)).collect();
+        // Libraries whose file name mentions the plugin first: loading is permanent, so the
+        // others are opened only when no such file holds it.
+        let mentions =
+            |p: &PathBuf| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.replace('-', "_").contains(&wanted));
+        paths.sort_by_key(|p| (!mentions(p), p.clone()));
+        for path in paths {
+            if found.iter().any(|(p, _)| *p == path) {
+                continue;
+            }
+            match plugin::load(&path, &plan.log_dir) {
+                Ok(p) if p.name() == name => {
+                    found.push((path, p));
+                    return Ok(found.len() - 1);
+                }
+                Ok(p) => found.push((path, p)),
+                Err(e) if mentions(&path) => tried.push(e.to_string()),
+                Err(_) => {}
+            }
+        }
+    }
+    let dirs: Vec<String> = plan.plugin_dirs.iter().map(|d| d.display().to_string()).collect();
+    let mut msg = format!("no plugin named '{name}' in {}", dirs.join(", "));
+    if !tried.is_empty() {
+        msg.push_str(&format!("; matching files failed to load: {}", tried.join("; ")));
+    }
+    Err(msg)
+}
+
+/// The configurations of a `[[plugin]]` entry: its parameters resolved against the plugin's
+/// declarations (relative paths read from the suite's folder), labelled.
+pub(crate) fn configurations(
+    plan: &RunPlan,
+    plugin: &LoadedPlugin,
+    entry: &PluginEntry,
+) -> Result<Vec<plugin::PluginConfig>, plugin::ParamError> {
+    let given: Vec<(String, toml::Value)> =
+        entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+    plugin::resolve_params(&plugin.metadata, &given, &plan.suite.base_dir, entry.label.as_deref())
 }

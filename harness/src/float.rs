@@ -4,7 +4,7 @@
 //! `Number()` and Python's `float()` both read back. Files of schema version 1 wrote `null`
 //! instead; it reads as NaN.
 //!
-//! Use with `#[serde(with = "crate::report::float")]` (`f64`) or `…::float::option`
+//! Use with `#[serde(with = "crate::float")]` (`f64`) or `…::float::option`
 //! (`Option<f64>`, `null` for `None`).
 
 use std::fmt;

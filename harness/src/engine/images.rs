@@ -8,14 +8,15 @@ use std::time::Instant;
 
 use tch::Tensor;
 
-use super::cell::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use super::sample_grid::{self, GridInput};
-use super::RunPlan;
+use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
+use crate::draw::file_stem;
+use crate::draw::grid;
 use crate::estimate::{fidelity, images, mean_of, Estimator, ObservationStats, SubsampleStats};
 use crate::judge::Reason;
-use crate::report::plots::file_stem;
-use crate::report::{grid, ImageScore, ImageTaskInfo, TaskSummary};
+use crate::record::{ImageScore, ImageTaskInfo, TaskSummary};
 use crate::seed::derive_seed;
+use crate::setup::RunPlan;
 use crate::task::images::{
     Colour, ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate,
 };

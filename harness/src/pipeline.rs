@@ -1,51 +1,21 @@
 //! The whole run, orchestrated: check the suite ([`check`]) → plan its cells ([`Plan`]) → build
 //! each task and state its N(X|Y) once → evaluate each cell ([`Workbench`], in this process or
-//! in a worker process) → log it ([`Journal`]) → assemble the [`RunReport`] from the log.
+//! in a worker process, [`WorkerPool`]) → log it ([`Journal`]) → assemble the [`RunReport`]
+//! from the log ([`Journal::assemble`]).
 //! Failures are recorded with the plugin, task or cell they concern and the run goes on;
 //! nothing computed is dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::device::device_name;
+use crate::check::{check, CheckedSuite};
+use crate::engine::{CellRequest, TaskBuilt, Workbench};
 use crate::journal::{Header, Journal, Record, TaskState};
 use crate::plan::{Cell, Plan, TaskType};
-use crate::plugin::{self, LoadedPlugin};
-use crate::report::{ConfigResult, Failure, Manifest, PluginRecord, RunReport, Stage, TaskSummary};
-use crate::suite::{PluginEntry, Suite};
+use crate::provenance::{manifest, now};
+use crate::record::{CellOutcome, ConfigResult, Failure, RunReport, Stage, TaskSummary};
+use crate::setup::RunPlan;
 use crate::worker::{WorkerLimits, WorkerPool};
-
-mod cell;
-mod check;
-mod exact;
-mod external;
-mod images;
-mod sample_grid;
-
-pub use cell::{CellError, CellOutcome, CellRequest, StageTimes, TaskBuilt, TaskInput, Workbench, GIVEN_SAMPLES};
-pub use check::{check, CheckedEntry, CheckedSuite};
-pub use external::{
-    export_task, judge_samples, ExactDefinition, ExportManifest, ExportedInput, ExternalError, SamplesAt, MANIFEST,
-};
-
-/// Everything a run needs, resolved (see `cli::RunConfig`).
-#[derive(Debug, Clone)]
-pub struct RunPlan {
-    /// The suite.
-    pub suite: Suite,
-    /// The device to run on.
-    pub device: tch::Device,
-    /// Directories to look for plugins named in the suite, in order.
-    pub plugin_dirs: Vec<PathBuf>,
-    /// Where layout reports and other logs go.
-    pub log_dir: PathBuf,
-    /// The run's id.
-    pub run_id: String,
-    /// Where image tasks find their sets.
-    pub data_dir: PathBuf,
-    /// The run directory, where image tasks write their sample grids (`None`: no grids).
-    pub figure_dir: Option<PathBuf>,
-}
 
 /// Progress events; every method defaults to doing nothing.
 pub trait Progress {
@@ -64,55 +34,6 @@ pub trait Progress {
 /// A [`Progress`] that reports nothing.
 pub struct Silent;
 impl Progress for Silent {}
-
-/// Finds the library for a `[[plugin]]` entry.
-fn locate(entry: &PluginEntry, plan: &RunPlan, found: &mut Vec<(PathBuf, LoadedPlugin)>) -> Result<usize, String> {
-    if let Some(path) = &entry.path {
-        let path = if path.is_absolute() { path.clone() } else { plan.suite.base_dir.join(path) };
-        if let Some(i) = found.iter().position(|(p, _)| *p == path) {
-            return Ok(i);
-        }
-        let loaded = plugin::load(&path, &plan.log_dir).map_err(|e| e.to_string())?;
-        found.push((path, loaded));
-        return Ok(found.len() - 1);
-    }
-    let name = entry.name.as_deref().unwrap_or_default();
-    if let Some(i) = found.iter().position(|(_, p)| p.name() == name) {
-        return Ok(i);
-    }
-    let wanted = name.replace('-', "_");
-    let mut tried = Vec::new();
-    for dir in &plan.plugin_dirs {
-        let Ok(listing) = std::fs::read_dir(dir) else { continue };
-        let mut paths: Vec<PathBuf> =
-            listing.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| plugin::is_library(p)).collect();
-        // Libraries whose file name mentions the plugin first: loading is permanent, so the
-        // others are opened only when no such file holds it.
-        let mentions =
-            |p: &PathBuf| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.replace('-', "_").contains(&wanted));
-        paths.sort_by_key(|p| (!mentions(p), p.clone()));
-        for path in paths {
-            if found.iter().any(|(p, _)| *p == path) {
-                continue;
-            }
-            match plugin::load(&path, &plan.log_dir) {
-                Ok(p) if p.name() == name => {
-                    found.push((path, p));
-                    return Ok(found.len() - 1);
-                }
-                Ok(p) => found.push((path, p)),
-                Err(e) if mentions(&path) => tried.push(e.to_string()),
-                Err(_) => {}
-            }
-        }
-    }
-    let dirs: Vec<String> = plan.plugin_dirs.iter().map(|d| d.display().to_string()).collect();
-    let mut msg = format!("no plugin named '{name}' in {}", dirs.join(", "));
-    if !tried.is_empty() {
-        msg.push_str(&format!("; matching files failed to load: {}", tried.join("; ")));
-    }
-    Err(msg)
-}
 
 /// Checks the suite ([`check`]) and runs what passed in this process; never fails as a whole:
 /// the checks' problems are recorded as failures like any other. `upbench run` refuses a suite
@@ -290,65 +211,4 @@ impl Log<'_, '_> {
         self.progress.failure(&failure);
         self.append(Record::Problem(failure));
     }
-}
-
-/// The run's provenance at its start (wall time 0).
-pub fn manifest(plan: &RunPlan, checked: &CheckedSuite<'_>, started_at: String) -> Manifest {
-    let file = &plan.suite.file;
-    Manifest {
-        run_id: plan.run_id.clone(),
-        suite: plan.suite.name.clone(),
-        suite_origin: plan.suite.origin.clone(),
-        seed: file.seed,
-        started_at,
-        wall_secs: 0.0,
-        upbench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: crate::report::git_commit().into(),
-        libtorch_version: crate::report::libtorch_build().0.into(),
-        libtorch_cuda: crate::report::libtorch_build().1.into(),
-        device: device_name(plan.device),
-        cuda_available: tch::Cuda::is_available(),
-        torch_threads: file.threads.unwrap_or(crate::suite::DEFAULT_THREADS) as i32,
-        estimator: file.estimator,
-        sampling: file.sampling,
-        interval_method: file.statistics.interval,
-        bootstrap_resamples: file.statistics.bootstrap_resamples,
-        confidence_level: file.statistics.confidence_level,
-        band_tolerance: file.statistics.band_tolerance,
-        plugins: checked
-            .libraries
-            .iter()
-            .map(|(_, p)| PluginRecord {
-                name: p.name().into(),
-                version: p.metadata.version.to_string(),
-                path: p.path.display().to_string(),
-                sha256: p.sha256.clone(),
-                sdk_version: p.sdk_version.clone(),
-            })
-            .collect(),
-        data_dir: (!file.image_tasks.is_empty()).then(|| plan.data_dir.display().to_string()),
-    }
-}
-
-/// Now, RFC 3339, UTC, seconds.
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The configurations of a `[[plugin]]` entry: its parameters resolved against the plugin's
-/// declarations (relative paths read from the suite's folder), labelled.
-fn configurations(
-    plan: &RunPlan,
-    plugin: &LoadedPlugin,
-    entry: &PluginEntry,
-) -> Result<Vec<plugin::PluginConfig>, plugin::ParamError> {
-    let given: Vec<(String, toml::Value)> =
-        entry.params.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
-    plugin::resolve_params(&plugin.metadata, &given, &plan.suite.base_dir, entry.label.as_deref())
-}
-
-/// The default plugin directory: where the running executable lives (cargo puts plugin
-/// libraries beside the `upbench` binary).
-pub fn executable_dir() -> Option<PathBuf> {
-    std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf))
 }

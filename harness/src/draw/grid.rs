@@ -3,7 +3,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::plots::{encode_png, register_fonts};
+use super::{encode_png, register_fonts};
 
 /// Space between panels and around them, pixels.
 const GAP: u32 = 6;

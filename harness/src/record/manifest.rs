@@ -34,7 +34,7 @@ pub struct Manifest {
     /// Start time, RFC 3339, UTC.
     pub started_at: String,
     /// Wall time of the whole run, seconds.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub wall_secs: f64,
     /// upbench version (also the SDK version the harness was built with).
     pub upbench_version: String,
@@ -61,10 +61,10 @@ pub struct Manifest {
     /// Resamples of the percentile bootstrap (unused by the jackknife).
     pub bootstrap_resamples: usize,
     /// Interval coverage.
-    #[serde(with = "crate::report::float")]
+    #[serde(with = "crate::float")]
     pub confidence_level: f64,
     /// Relative tolerance of the region calls around the optimal band.
-    #[serde(with = "crate::report::float", default = "default_band_tolerance")]
+    #[serde(with = "crate::float", default = "default_band_tolerance")]
     pub band_tolerance: f64,
     /// Plugin libraries that loaded.
     pub plugins: Vec<PluginRecord>,

@@ -8,11 +8,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::cell::{evaluate, prepare, CellError, Subject, Task, TaskInput};
-use super::{CheckedSuite, RunPlan};
+use super::cell::{evaluate, prepare};
+use super::task::{CellError, Subject, Task, TaskInput};
+use crate::assemble::{self, RunRecords};
+use crate::check::CheckedSuite;
 use crate::plan::TaskType;
-use crate::report::{Failure, RunReport, Stage, TaskSummary, SCHEMA_VERSION};
+use crate::provenance;
+use crate::record::{Failure, RunReport, Stage, TaskSummary};
 use crate::run::{Expected, GivenError, GivenSamples};
+use crate::setup::RunPlan;
 
 /// The manifest's file name in an export directory.
 pub const MANIFEST: &str = "task.json";
@@ -348,21 +352,17 @@ pub fn judge_samples(
         }
         Err(e) => failures.push(given_failure(name, label, &e)),
     }
-    crate::journal::rank(&mut results);
-    let frontiers = crate::report::frontiers(&summaries, &mut results);
     let checked =
         CheckedSuite { libraries: Vec::new(), entries: Vec::new(), broken_tasks: Vec::new(), problems: Vec::new() };
-    let manifest = super::manifest(plan, &checked, super::now());
-    Ok(RunReport {
-        schema_version: SCHEMA_VERSION,
+    let manifest = provenance::manifest(plan, &checked, provenance::now());
+    Ok(assemble::run_report(RunRecords {
         manifest,
         tasks: summaries,
         results,
         failures,
         incomplete: None,
         profile: None,
-        frontiers,
-    })
+    }))
 }
 
 fn given_failure(task: &str, label: &str, e: &CellError) -> Failure {

@@ -6,11 +6,11 @@ use tch::Tensor;
 
 use std::time::Instant;
 
-use super::cell::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
-use super::RunPlan;
+use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use crate::estimate::{self, ObservationStats};
-use crate::report::TaskSummary;
+use crate::record::TaskSummary;
 use crate::seed::derive_seed;
+use crate::setup::RunPlan;
 use crate::suite::SuiteFile;
 use crate::task::{ExactTask, InherentUncertainty, ObservationChunk, TaskConfig, TaskError, TaskSamples};
 

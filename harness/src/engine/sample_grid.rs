@@ -5,7 +5,7 @@
 use plotters::prelude::{ColorMap, ViridisRGB};
 use tch::{Kind, Tensor};
 
-use crate::report::grid::Panel;
+use crate::draw::grid::Panel;
 
 /// Largest crop side, pixels.
 const CROP: i64 = 256;

@@ -1,0 +1,119 @@
+//! What a task was, as a run records it: [`TaskSummary`] (read from every schema version) and
+//! [`ImageTaskInfo`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::Estimate;
+use crate::task::InherentUncertainty;
+
+/// One task as run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "TaskSummaryRecord")]
+pub struct TaskSummary {
+    /// Name in the suite.
+    pub name: String,
+    /// Denoising, inpainting or super-resolution.
+    pub kind: String,
+    /// The prior, e.g. `ar1(ρ=0.8)`.
+    pub prior: String,
+    /// d.
+    pub signal_dim: usize,
+    /// m.
+    pub measurement_dim: usize,
+    /// σ.
+    #[serde(with = "crate::float")]
+    pub noise_std: f64,
+    /// N(X|Y) per dimension and where it comes from (schema 3; version 2 had four fields).
+    pub inherent: InherentUncertainty,
+    /// The MMSE per dimension, E tr Cov(X|Y)/d (exact tasks: closed form).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::float::option")]
+    pub mmse: Option<f64>,
+    /// Mean prior variance, the "peak²" of the PSNR column (1 for images: the [0, 1] scale).
+    #[serde(with = "crate::float")]
+    pub signal_power: f64,
+    /// For image tasks: the set, the degradation and the patch protocol, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageTaskInfo>,
+    /// n.
+    pub observations: usize,
+    /// K.
+    pub samples_per_observation: usize,
+}
+
+/// A [`TaskSummary`] as schema versions 2 and 3 write it: version 2 stated N(X|Y) in four
+/// fields (a number that was NaN when unknown, its basis in words, a Monte-Carlo interval and
+/// N(X_G|Y)), which are read into the one [`InherentUncertainty`].
+#[derive(Deserialize)]
+struct TaskSummaryRecord {
+    name: String,
+    kind: String,
+    prior: String,
+    signal_dim: usize,
+    measurement_dim: usize,
+    #[serde(with = "crate::float")]
+    noise_std: f64,
+    #[serde(default)]
+    inherent: Option<InherentUncertainty>,
+    #[serde(default, with = "crate::float::option")]
+    mmse: Option<f64>,
+    #[serde(default, with = "crate::float::option")]
+    inherent_uncertainty: Option<f64>,
+    #[serde(default)]
+    inherent_basis: String,
+    #[serde(default)]
+    inherent_uncertainty_ci: Option<crate::estimate::ConfidenceInterval>,
+    #[serde(default, with = "crate::float::option")]
+    gaussian_inherent_uncertainty: Option<f64>,
+    #[serde(with = "crate::float")]
+    signal_power: f64,
+    #[serde(default)]
+    image: Option<ImageTaskInfo>,
+    observations: usize,
+    samples_per_observation: usize,
+}
+
+impl From<TaskSummaryRecord> for TaskSummary {
+    fn from(r: TaskSummaryRecord) -> TaskSummary {
+        let value = r.inherent_uncertainty.filter(|v| !v.is_nan());
+        let inherent = r.inherent.unwrap_or_else(|| match (value, &r.image, r.inherent_uncertainty_ci) {
+            (None, _, _) => InherentUncertainty::Unknown { reason: r.inherent_basis },
+            (Some(value), Some(_), _) => InherentUncertainty::Estimated { value, method: r.inherent_basis },
+            (Some(value), None, None) => InherentUncertainty::Exact { value },
+            (Some(value), None, Some(ci)) => InherentUncertainty::MonteCarlo {
+                estimate: Estimate { point: value, ci, standard_error: f64::NAN, n: r.observations },
+                gaussian: r.gaussian_inherent_uncertainty.unwrap_or(value),
+            },
+        });
+        TaskSummary {
+            name: r.name,
+            kind: r.kind,
+            prior: r.prior,
+            signal_dim: r.signal_dim,
+            measurement_dim: r.measurement_dim,
+            noise_std: r.noise_std,
+            inherent,
+            mmse: r.mmse,
+            signal_power: r.signal_power,
+            image: r.image,
+            observations: r.observations,
+            samples_per_observation: r.samples_per_observation,
+        }
+    }
+}
+
+/// What an image task is, for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageTaskInfo {
+    /// The registered set.
+    pub dataset: String,
+    /// Images used.
+    pub images: usize,
+    /// `rgb` or `grey`.
+    pub colour: String,
+    /// e.g. `bicubic ×4`.
+    pub degradation: String,
+    /// p, the patch side (d = C·p²).
+    pub patch: usize,
+    /// Pixels left out at each border (SR scale) for patches, PSNR and SSIM.
+    pub border: usize,
+}

@@ -1,0 +1,32 @@
+//! A run's setup, resolved: the suite with the device, the directories and the run's id
+//! ([`RunPlan`]), as the CLI's configuration layer (`cli::RunConfig`) hands it to every stage
+//! above this one. Nothing here parses arguments.
+
+use std::path::{Path, PathBuf};
+
+use crate::suite::Suite;
+
+/// Everything a run needs, resolved (see `cli::RunConfig`).
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The suite.
+    pub suite: Suite,
+    /// The device to run on.
+    pub device: tch::Device,
+    /// Directories to look for plugins named in the suite, in order.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Where layout reports and other logs go.
+    pub log_dir: PathBuf,
+    /// The run's id.
+    pub run_id: String,
+    /// Where image tasks find their sets.
+    pub data_dir: PathBuf,
+    /// The run directory, where image tasks write their sample grids (`None`: no grids).
+    pub figure_dir: Option<PathBuf>,
+}
+
+/// The default plugin directory: where the running executable lives (cargo puts plugin
+/// libraries beside the `upbench` binary).
+pub fn executable_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf))
+}
