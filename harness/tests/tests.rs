@@ -14,6 +14,7 @@ mod isolation;
 mod loader;
 mod mixture_tasks;
 mod pytorch;
+mod quality;
 mod reports;
 mod scaffold;
 mod timing;

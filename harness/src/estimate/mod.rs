@@ -23,6 +23,7 @@ pub mod images;
 mod intervals;
 pub mod knn;
 mod patches;
+pub mod quality;
 pub mod special;
 
 pub use estimate::{ConfidenceInterval, Estimate};

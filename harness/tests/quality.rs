@@ -1,0 +1,302 @@
+//! The native quality metrics (issue [13]) against their reference implementations: NIQE
+//! against BasicSR's `calculate_niqe`, BRISQUE against PyPI `brisque` 0.2.0, ST-LPIPS (alex)
+//! against PyPI `stlpips-pytorch` 0.0.2, on Set5 and Set14 images. The reference values are in
+//! `tests/reference/quality_reference.json`, written by `tests/reference/quality_reference.py`
+//! (which says how to rerun it); the parameter files and images are the shared ones.
+
+use std::time::Instant;
+
+use serde_json::Value;
+use tch::{Device, Kind, Tensor};
+use upbench::estimate::quality::{Better, Brisque, Niqe, QualityError, QualityMeasure, Reference, StLpips};
+use upbench::task::images::{imresize_bicubic, read_image, Image8};
+
+use crate::util::{data_dir, models_dir, workspace};
+
+fn reference() -> Value {
+    let path = workspace().join("harness/tests/reference/quality_reference.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The case's image: the file, cut to its first `rows` rows when the case says so.
+fn case_image(case: &Value) -> Image8 {
+    let img = read_image(&data_dir().join(case["file"].as_str().unwrap())).unwrap();
+    match case["rows"].as_u64() {
+        Some(rows) => {
+            let rows = rows as usize;
+            Image8 { height: rows, data: img.data[..rows * img.width * img.channels].to_vec(), ..img }
+        }
+        None => img,
+    }
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+#[test]
+fn niqe_equals_basicsr() {
+    let r = reference();
+    let niqe = Niqe::load(&models_dir(), 4).unwrap();
+    let mut worst: f64 = 0.0;
+    for case in r["niqe"]["cases"].as_array().unwrap() {
+        let img = case_image(case);
+        let start = Instant::now();
+        let ours = niqe.score(&img, None).unwrap();
+        let want = case["niqe"].as_f64().unwrap();
+        let rel = relative(ours, want);
+        eprintln!(
+            "NIQE {:<22} {}x{}x{}: ours {ours:.9}  BasicSR {want:.9}  rel {rel:.1e}  (BasicSR in float64: {:.6})  {:.0} ms",
+            case["image"].as_str().unwrap(),
+            img.height,
+            img.width,
+            img.channels,
+            case["niqe_float64"].as_f64().unwrap(),
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        worst = worst.max(rel);
+        assert!(rel < 1e-3, "{}: {ours} vs BasicSR {want}", case["image"]);
+    }
+    eprintln!("NIQE: max relative difference {worst:.1e}");
+    // no border crop
+    let c = &r["niqe"]["crop0"];
+    let ours = Niqe::load(&models_dir(), 0).unwrap().score(&case_image(c), None).unwrap();
+    assert!(relative(ours, c["niqe"].as_f64().unwrap()) < 1e-3, "crop 0: {ours} vs {}", c["niqe"]);
+}
+
+/// A ×4 LR image of 128×192 px holds one 96×96 block after the crop: BasicSR fails on it (its
+/// covariance of one row is NaN, `np.linalg.pinv` does not converge), NIQE here says why.
+#[test]
+fn niqe_needs_two_blocks() {
+    let r = reference();
+    assert!(r["niqe"]["one_block"]["exception"].as_str().unwrap().contains("LinAlgError"));
+    let img = read_image(&data_dir().join("set14/lr_x4/img_011.png")).unwrap();
+    assert_eq!((img.height, img.width), (128, 192));
+    let err = Niqe::load(&models_dir(), 4).unwrap().score(&img, None).unwrap_err();
+    assert!(matches!(err, QualityError::Image { .. }) && err.to_string().contains("96×96"), "{err}");
+    let tiny = Image8 { height: 8, width: 8, channels: 3, data: vec![0; 192] };
+    assert!(matches!(Niqe::load(&models_dir(), 4).unwrap().score(&tiny, None), Err(QualityError::Image { .. })));
+}
+
+#[test]
+fn brisque_equals_the_brisque_package() {
+    let r = reference();
+    let brisque = Brisque::load(&models_dir()).unwrap();
+    let mut worst: f64 = 0.0;
+    for case in r["brisque"]["cases"].as_array().unwrap() {
+        let img = case_image(case);
+        let start = Instant::now();
+        let ours = brisque.score(&img, None).unwrap();
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let want = case["brisque"].as_f64().unwrap();
+        let rel = relative(ours, want);
+        eprintln!(
+            "BRISQUE {:<22}: ours {ours:.9}  brisque 0.2.0 {want:.9}  rel {rel:.1e}  (grey in float32: {:.6})  {ms:.0} ms",
+            case["image"].as_str().unwrap(),
+            case["brisque_grey_float32"].as_f64().unwrap()
+        );
+        worst = worst.max(rel);
+        assert!(rel < 1e-3, "{}: {ours} vs brisque {want}", case["image"]);
+        // the features themselves
+        let f = brisque.features(&img).unwrap();
+        for (i, (a, b)) in f.iter().zip(case["features"].as_array().unwrap()).enumerate() {
+            let b = b.as_f64().unwrap();
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-3), "{} feature {i}: {a} vs {b}", case["image"]);
+        }
+    }
+    eprintln!("BRISQUE: max relative difference {worst:.1e}");
+}
+
+/// The test vectors of `brisque_svr.json` (models README 4b): the SVR on fixed scaled features.
+#[test]
+fn brisque_svr_test_vectors() {
+    let brisque = Brisque::load(&models_dir()).unwrap();
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(models_dir().join(Brisque::FILE)).unwrap()).unwrap();
+    let sv0: Vec<f64> =
+        json["svr"]["support_vectors"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    for (x, want) in [([-1.0; 36], 128.425273), ([0.0; 36], 14.352117), ([1.0; 36], 136.917114)] {
+        assert!((brisque.predict_scaled(&x) - want).abs() < 1e-6, "{} vs {want}", brisque.predict_scaled(&x));
+    }
+    let sv0: [f64; 36] = sv0.try_into().unwrap();
+    assert!((brisque.predict_scaled(&sv0) - 20.626955).abs() < 1e-6);
+    // raw features at the middle of the scaling range are scaled to 0
+    let min: Vec<f64> = json["scaling"]["min"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let max: Vec<f64> = json["scaling"]["max"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let mid: [f64; 36] = std::array::from_fn(|i| (min[i] + max[i]) / 2.0);
+    assert!((brisque.predict(&mid) - 14.352117).abs() < 1e-6);
+}
+
+#[test]
+fn stlpips_equals_the_stlpips_package() {
+    let r = reference();
+    let net = StLpips::load(&models_dir(), Device::Cpu).unwrap();
+    let mut worst: f64 = 0.0;
+    for case in r["stlpips"]["cases"].as_array().unwrap() {
+        let file = case["file"].as_str().unwrap();
+        let hr = read_image(&data_dir().join(file)).unwrap();
+        let pair = case["pair"].as_str().unwrap();
+        let (a, b) = if pair.starts_with("hr vs imresize") {
+            let lr = read_image(&data_dir().join(file.replace("/hr/", "/lr_x4/"))).unwrap();
+            (hr.clone(), imresize_bicubic(&lr, 4.0))
+        } else if pair.starts_with("hr[8:-8, 8:-8]") {
+            (crop(&hr, 8, 8), crop(&hr, 8, 7))
+        } else {
+            (hr.clone(), hr.clone())
+        };
+        let start = Instant::now();
+        let ours = net.score(&b, Some(&a)).unwrap();
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let want = case["stlpips"].as_f64().unwrap();
+        eprintln!(
+            "ST-LPIPS {:<14} {pair:<55}: ours {ours:.8}  stlpips-pytorch {want:.8}  |Δ| {:.1e}  {ms:.0} ms",
+            case["image"].as_str().unwrap(),
+            (ours - want).abs()
+        );
+        worst = worst.max((ours - want).abs());
+        assert!((ours - want).abs() < 1e-4, "{} {pair}: {ours} vs {want}", case["image"]);
+        // the models README's own values (4c)
+        match (case["image"].as_str().unwrap(), &pair[..6]) {
+            ("set5/img_002", "hr vs ") if pair.contains("imresize") => {
+                assert!((ours - 0.195559).abs() < 1e-5, "{ours}")
+            }
+            ("set5/img_002", "hr[8:-") => assert!((ours - 0.003694).abs() < 1e-6, "{ours}"),
+            ("set5/img_002", "hr vs ") => assert_eq!(ours, 0.0),
+            _ => {}
+        }
+    }
+    eprintln!("ST-LPIPS: max absolute difference {worst:.1e}");
+}
+
+/// The batch form on `[N, 3, H, W]` tensors in [0, 1] gives the per-image scores.
+#[test]
+fn stlpips_batches_equal_single_pairs() {
+    let net = StLpips::load(&models_dir(), Device::Cpu).unwrap();
+    let hr = read_image(&data_dir().join("set5/hr/img_002.png")).unwrap();
+    let up = imresize_bicubic(&read_image(&data_dir().join("set5/lr_x4/img_002.png")).unwrap(), 4.0);
+    let t = |img: &Image8| {
+        Tensor::from_slice(&img.data)
+            .view([img.height as i64, img.width as i64, 3])
+            .permute([2, 0, 1])
+            .to_kind(Kind::Float)
+            / 255.0
+    };
+    let (hr, up) = (t(&hr).narrow(1, 100, 64).narrow(2, 80, 96), t(&up).narrow(1, 100, 64).narrow(2, 80, 96));
+    let single = net.distance(&up, &hr).unwrap().double_value(&[0]);
+    let batch = net.distance(&Tensor::stack(&[&up, &hr], 0), &Tensor::stack(&[&hr, &hr], 0)).unwrap();
+    let batch = Vec::<f64>::try_from(batch.to_kind(Kind::Double)).unwrap();
+    assert!(single > 0.05 && (batch[0] - single).abs() < 1e-6 && batch[1] == 0.0, "{single} {batch:?}");
+    // inputs that do not pair up
+    assert!(matches!(net.distance(&up, &hr.narrow(1, 0, 60)), Err(QualityError::Image { .. })));
+    assert!(matches!(net.distance(&up.narrow(0, 0, 1), &hr.narrow(0, 0, 1)), Err(QualityError::Image { .. })));
+}
+
+/// The image cut to rows and columns [8, len − 8) shifted left by `8 − col` columns
+/// (`col` = 7: the picture moved right by one pixel).
+fn crop(img: &Image8, row: usize, col: usize) -> Image8 {
+    let (h, w) = (img.height - 16, img.width - 16);
+    let data = (row..row + h)
+        .flat_map(|r| img.data[(r * img.width + col) * 3..(r * img.width + col + w) * 3].iter().copied())
+        .collect();
+    Image8 { height: h, width: w, channels: 3, data }
+}
+
+#[test]
+fn measures_describe_themselves() {
+    let m = models_dir();
+    let all: Vec<Box<dyn QualityMeasure>> = vec![
+        Box::new(Niqe::load(&m, 4).unwrap()),
+        Box::new(Brisque::load(&m).unwrap()),
+        Box::new(StLpips::load(&m, Device::Cpu).unwrap()),
+    ];
+    let described: Vec<_> = all.iter().map(|q| (q.name(), q.reference(), q.better())).collect();
+    assert_eq!(
+        described,
+        [
+            ("niqe", Reference::None, Better::Lower),
+            ("brisque", Reference::None, Better::Lower),
+            ("stlpips-alex", Reference::Full, Better::Lower)
+        ]
+    );
+    assert!(all[0].convention().contains("crop 4 px") && all[1].convention().contains("Rec.709"));
+    // a full-reference measure without its reference, and images of different sizes
+    let img = Image8 { height: 64, width: 64, channels: 3, data: vec![128; 64 * 64 * 3] };
+    let other = Image8 { height: 64, width: 60, channels: 3, data: vec![128; 64 * 60 * 3] };
+    assert!(matches!(all[2].score(&img, None), Err(QualityError::Image { .. })));
+    assert!(matches!(all[2].score(&img, Some(&other)), Err(QualityError::Image { .. })));
+    // a header that does not match the data
+    let broken = Image8 { height: 64, width: 64, channels: 3, data: vec![0; 10] };
+    for q in &all {
+        assert!(matches!(q.score(&broken, Some(&img)), Err(QualityError::Image { .. })), "{}", q.name());
+    }
+}
+
+/// Missing files and files with the wrong contents are errors that name the file and the
+/// parameter, before any image is scored.
+#[test]
+fn parameter_files_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let named = |e: QualityError, file: &str| {
+        let text = e.to_string();
+        assert!(text.contains(file), "{text}");
+        e
+    };
+    assert!(matches!(named(Niqe::load(d, 4).err().unwrap(), Niqe::FILE), QualityError::Read { .. }));
+    assert!(matches!(named(Brisque::load(d).err().unwrap(), Brisque::FILE), QualityError::Read { .. }));
+    assert!(matches!(named(StLpips::load(d, Device::Cpu).err().unwrap(), StLpips::FILE), QualityError::Read { .. }));
+
+    // NIQE: a covariance of the wrong shape, then a NaN mean, then float32 tensors
+    let shipped = Tensor::read_safetensors(models_dir().join(Niqe::FILE)).unwrap();
+    let write = |edit: &dyn Fn(&str, &Tensor) -> Tensor| {
+        let tensors: Vec<(String, Tensor)> = shipped.iter().map(|(n, t)| (n.clone(), edit(n, t))).collect();
+        Tensor::write_safetensors(&tensors, d.join(Niqe::FILE)).unwrap();
+        Niqe::load(d, 4).err().unwrap()
+    };
+    let err = write(&|n, t| if n == "cov_pris_param" { t.narrow(0, 0, 35) } else { t.shallow_clone() });
+    assert!(matches!(&err, QualityError::Parameter { name, .. } if name == "cov_pris_param"), "{err}");
+    let err2 = write(&|n, t| {
+        if n == "mu_pris_param" {
+            t.copy().index_fill_(1, &Tensor::from_slice(&[3i64]), f64::NAN)
+        } else {
+            t.shallow_clone()
+        }
+    });
+    assert!(
+        matches!(&err2, QualityError::Parameter { name, reason, .. } if name == "mu_pris_param" && reason.contains("non-finite")),
+        "{err2}"
+    );
+    let err = write(&|_, t| t.to_kind(Kind::Float));
+    assert!(err.to_string().contains("dtype"), "{err}");
+
+    // BRISQUE: 35 minima
+    let mut json: Value =
+        serde_json::from_str(&std::fs::read_to_string(models_dir().join(Brisque::FILE)).unwrap()).unwrap();
+    json["scaling"]["min"].as_array_mut().unwrap().pop();
+    std::fs::write(d.join(Brisque::FILE), json.to_string()).unwrap();
+    let err = named(Brisque::load(d).err().unwrap(), Brisque::FILE);
+    assert!(matches!(&err, QualityError::Parameter { name, .. } if name == "scaling.min"), "{err}");
+    std::fs::write(d.join(Brisque::FILE), "{ not json").unwrap();
+    assert!(matches!(Brisque::load(d), Err(QualityError::Read { .. })));
+
+    // ST-LPIPS: a missing head and a blur filter that is not the binomial one
+    let shipped = Tensor::read_safetensors(models_dir().join(StLpips::FILE)).unwrap();
+    let without: Vec<(String, Tensor)> = shipped
+        .iter()
+        .filter(|(n, _)| n != "lin3.model.1.weight")
+        .map(|(n, t)| (n.clone(), t.shallow_clone()))
+        .collect();
+    Tensor::write_safetensors(&without, d.join(StLpips::FILE)).unwrap();
+    let err = named(StLpips::load(d, Device::Cpu).err().unwrap(), StLpips::FILE);
+    assert!(
+        matches!(&err, QualityError::Parameter { name, reason, .. } if name == "lin3.model.1.weight" && reason == "missing"),
+        "{err}"
+    );
+    let flat: Vec<(String, Tensor)> = shipped
+        .iter()
+        .map(|(n, t)| (n.clone(), if n.ends_with(".filt") { t.ones_like() / 9.0 } else { t.shallow_clone() }))
+        .collect();
+    Tensor::write_safetensors(&flat, d.join(StLpips::FILE)).unwrap();
+    let err = StLpips::load(d, Device::Cpu).err().unwrap();
+    assert!(matches!(&err, QualityError::Parameter { name, .. } if name.ends_with(".filt")), "{err}");
+}
