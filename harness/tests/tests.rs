@@ -17,4 +17,5 @@ mod pytorch;
 mod quality;
 mod reports;
 mod scaffold;
+mod sr_models;
 mod timing;

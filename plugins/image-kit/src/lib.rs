@@ -11,7 +11,13 @@ holds what they share:
   the closed-form entropy power of its patches; [`inpaint`] samples its posterior for masks.
 - [`dead_leaves`]: synthetic photographs-like images the program makes (no download).
 - [`weights`]: finds a `.safetensors` file (relative names under `UPBENCH_MODELS_DIR`) and loads
-  it into a `VarStore` by tensor name.
+  it into a `VarStore` by tensor name ([`weights::load_checked`]: only a file of exactly the
+  model's tensors and shapes).
+- [`tile::Tiling`]: tiled inference for super-resolution networks (the `tile` and
+  `tile_overlap` parameters), exact for purely convolutional networks given enough overlap.
+- [`precision::Precision`]: the arithmetic of a network (the `precision` parameter): float32,
+  float64, or on CUDA float16 autocast / bfloat16.
+- [`sr_task`]: the ×s RGB super-resolution task a pretrained SR network needs, else a named error.
 
 The tensor bridge to and from the SDK's views, and the image-task layout, are in [`upbench_tch`].
 */
@@ -21,13 +27,38 @@ pub mod colour;
 mod dead_leaves;
 pub mod inpaint;
 pub mod posterior;
+pub mod precision;
 pub mod prior;
 pub mod resample;
+pub mod tile;
 pub mod weights;
 
 pub use dead_leaves::dead_leaves;
 pub use posterior::FourierPosterior;
 pub use prior::StationaryPrior;
+
+/// The image task of a pretrained ×`scale` RGB super-resolution network called `plugin`; any
+/// other kind, factor or channel count is [`upbench_sdk::PluginError::UnsupportedTask`], before any weights
+/// are read.
+pub fn sr_task(
+    task: &upbench_sdk::TaskSpec,
+    plugin: &str,
+    scale: i64,
+) -> Result<upbench_tch::ImageTask, upbench_sdk::PluginError> {
+    let kind = upbench_sdk::TaskKind::ImageSuperResolution;
+    let image = upbench_tch::ImageTask::from_spec(task, &[kind])
+        .map_err(|e| upbench_sdk::PluginError::UnsupportedTask(format!("{plugin}: {e}").into()))?;
+    if image.scale != scale || image.channels != 3 {
+        return Err(upbench_sdk::PluginError::UnsupportedTask(
+            format!(
+                "{plugin} needs ×{scale} RGB super-resolution; task '{}' is ×{} with {} channel(s)",
+                task.name, image.scale, image.channels
+            )
+            .into(),
+        ));
+    }
+    Ok(image)
+}
 
 /// The environment variable naming the data directory (the harness sets it from `--data-dir`).
 pub const DATA_DIR_VAR: &str = "UPBENCH_DATA_DIR";
