@@ -23,6 +23,11 @@ use crate::record::{CellOutcome, Failure, Stage};
 use crate::setup::RunPlan;
 use crate::suite::Suite;
 
+/// The version of the messages between orchestrator and worker. Compatibility rule: any change
+/// to [`ToWorker`], [`FromWorker`] or a record they carry increments it; a worker refuses a run
+/// of another version at start-up ([`WorkerRefusal::Protocol`]) instead of misreading it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
 /// Messages larger than this are refused (a corrupt length, not a real outcome).
 const MAX_FRAME: u32 = 1 << 30;
 
@@ -73,6 +78,9 @@ pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read) -> std::io::Result
 /// What a worker needs to rebuild the orchestrator's [`RunPlan`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerInit {
+    /// [`PROTOCOL_VERSION`] of the orchestrator (0: one from before versions were stated).
+    #[serde(default)]
+    protocol: u32,
     suite_text: String,
     suite_origin: String,
     suite_name: String,
@@ -90,6 +98,7 @@ impl WorkerInit {
     /// The plan, as a message.
     pub fn of(plan: &RunPlan) -> WorkerInit {
         WorkerInit {
+            protocol: PROTOCOL_VERSION,
             suite_text: plan.suite.text.clone(),
             suite_origin: plan.suite.origin.clone(),
             suite_name: plan.suite.name.clone(),
@@ -108,9 +117,12 @@ impl WorkerInit {
     }
 
     /// The plan again, in the worker.
-    fn into_plan(self) -> Result<RunPlan, String> {
+    fn into_plan(self) -> Result<RunPlan, WorkerRefusal> {
+        if self.protocol != PROTOCOL_VERSION {
+            return Err(WorkerRefusal::Protocol { orchestrator: self.protocol, worker: PROTOCOL_VERSION });
+        }
         let mut suite = Suite::parse(&self.suite_text, &self.suite_origin, self.base_dir, &self.suite_name)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| WorkerRefusal::Suite(e.to_string()))?;
         suite.name = self.suite_name;
         suite.file.threads = self.threads;
         Ok(RunPlan {
@@ -123,6 +135,25 @@ impl WorkerInit {
             figure_dir: self.figure_dir,
         })
     }
+}
+
+/// Why a worker refused the run it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum WorkerRefusal {
+    /// The orchestrator speaks another protocol version: the `upbench` binary that started the
+    /// worker is not the one the worker is.
+    #[error(
+        "the orchestrator speaks worker protocol {orchestrator}, this worker {worker}: run workers from the same upbench build"
+    )]
+    Protocol {
+        /// The orchestrator's [`PROTOCOL_VERSION`].
+        orchestrator: u32,
+        /// The worker's.
+        worker: u32,
+    },
+    /// The suite did not parse in the worker (the orchestrator parsed the same text).
+    #[error("the suite does not parse in the worker: {0}")]
+    Suite(String),
 }
 
 /// Orchestrator → worker.
@@ -142,7 +173,7 @@ enum FromWorker {
     /// The run was read; send cells.
     Ready,
     /// The run could not be read.
-    Refused(String),
+    Refused(WorkerRefusal),
     /// A task, built.
     Built(Box<TaskBuilt>),
     /// A cell's outcome.
@@ -167,9 +198,9 @@ pub fn serve() -> anyhow::Result<()> {
     };
     let plan = match init.into_plan() {
         Ok(plan) => plan,
-        Err(message) => {
-            write_frame(&mut replies, &FromWorker::Refused(message.clone()))?;
-            anyhow::bail!("upbench worker: {message}");
+        Err(refusal) => {
+            write_frame(&mut replies, &FromWorker::Refused(refusal.clone()))?;
+            anyhow::bail!("upbench worker: {refusal}");
         }
     };
     let _rng = crate::seed::torch_rng_lock();
@@ -478,7 +509,31 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_size, read_frame, write_frame};
+    use super::{parse_size, read_frame, write_frame, WorkerInit, WorkerRefusal, PROTOCOL_VERSION};
+
+    /// A run from an orchestrator of another protocol version (or one from before versions were
+    /// stated, which sends none) is refused by name before the suite is even read.
+    #[test]
+    fn a_worker_refuses_another_protocol_version() {
+        let init = |protocol: Option<u32>| {
+            let mut message = serde_json::json!({
+                "suite_text": "not a suite", "suite_origin": "x", "suite_name": "x", "base_dir": ".",
+                "threads": null, "cuda": null, "plugin_dirs": [], "log_dir": ".", "run_id": "x",
+                "data_dir": ".", "figure_dir": null
+            });
+            if let Some(p) = protocol {
+                message["protocol"] = p.into();
+            }
+            serde_json::from_value::<WorkerInit>(message).unwrap()
+        };
+        for (sent, orchestrator) in [(None, 0), (Some(PROTOCOL_VERSION + 1), PROTOCOL_VERSION + 1)] {
+            let refusal = init(sent).into_plan().unwrap_err();
+            assert_eq!(refusal, WorkerRefusal::Protocol { orchestrator, worker: PROTOCOL_VERSION });
+            assert!(refusal.to_string().contains("same upbench build"), "{refusal}");
+        }
+        // The right version gets as far as the suite.
+        assert!(matches!(init(Some(PROTOCOL_VERSION)).into_plan(), Err(WorkerRefusal::Suite(_))));
+    }
 
     #[test]
     fn frames_round_trip_and_end_cleanly() {

@@ -104,6 +104,7 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
         },
         signal_power: 1.0,
         image: Some(ImageTaskInfo {
+            task: c.name.clone(),
             dataset: c.dataset.clone(),
             images: task.cases.len(),
             colour: match c.colour {

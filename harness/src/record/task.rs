@@ -84,6 +84,7 @@ impl From<TaskSummaryRecord> for TaskSummary {
                 gaussian: r.gaussian_inherent_uncertainty.unwrap_or(value),
             },
         });
+        let image = r.image.map(|image| ImageTaskInfo { task: legacy_image_task(&r.name, image.task), ..image });
         TaskSummary {
             name: r.name,
             kind: r.kind,
@@ -94,16 +95,39 @@ impl From<TaskSummaryRecord> for TaskSummary {
             inherent,
             mmse: r.mmse,
             signal_power: r.signal_power,
-            image: r.image,
+            image,
             observations: r.observations,
             samples_per_observation: r.samples_per_observation,
         }
     }
 }
 
+/// The suite task of a patch side written before [`ImageTaskInfo::task`] existed: its name less
+/// the `/p<patch>` those versions appended. The only place a name is taken apart, and only for
+/// files that lack the field.
+fn legacy_image_task(name: &str, task: String) -> String {
+    if !task.is_empty() {
+        return task;
+    }
+    name.rsplit_once("/p").map_or(name, |(base, _)| base).to_string()
+}
+
+impl TaskSummary {
+    /// The suite's task this summary belongs to: its own name for an exact task, the image task
+    /// for a patch side. Failures name this.
+    pub fn suite_task(&self) -> &str {
+        self.image.as_ref().map_or(&self.name, |image| &image.task)
+    }
+}
+
 /// What an image task is, for reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageTaskInfo {
+    /// The suite's image task this patch side belongs to (its failures name it; the summary's
+    /// own name is `<task>/p<patch>`). Absent from results of upbench ≤ 0.3, where reading
+    /// supplies it ([`TaskSummary`]'s reader).
+    #[serde(default)]
+    pub task: String,
     /// The registered set.
     pub dataset: String,
     /// Images used.

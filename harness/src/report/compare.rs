@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::scores::{sig, with_ci};
 use crate::estimate::{mean_of, Estimate, IntervalMethod, Intervals};
+use crate::judge::Region;
 use crate::record::{ConfigResult, ImageScore, RunReport};
 
 /// One quantity of one configuration in both runs.
@@ -55,7 +56,7 @@ pub struct Matched {
     /// U, P, U/bound and MSE.
     pub changes: Vec<Change>,
     /// Region before and after, when it changed.
-    pub region: Option<(String, String)>,
+    pub region: Option<(Region, Region)>,
     /// Validity before and after, when it changed between valid and invalid.
     pub validity: Option<(String, String)>,
     /// Image tasks: how each image's PSNR-Y and SSIM moved.
@@ -190,7 +191,7 @@ pub fn compare(a: &RunReport, b: &RunReport) -> Comparison {
             label: before.label.clone(),
             versions: differ(before.plugin_version.clone(), after.plugin_version.clone()),
             changes,
-            region: differ(jb.region.to_string(), ja.region.to_string()),
+            region: (jb.region != ja.region).then_some((jb.region, ja.region)),
             validity: differ(validity_word(before), validity_word(after)),
             images: ImageChanges::new(before, after, b.manifest.confidence_level),
         });

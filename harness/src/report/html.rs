@@ -10,7 +10,7 @@ use super::plots::Figure;
 use super::scores::{footnote, global_failures, incomplete_notice, scores, sig, with_ci, IntervalStyle};
 use crate::draw::file_stem;
 use crate::judge::Region;
-use crate::record::{ConfigResult, RunReport};
+use crate::record::{ConfigResult, RunReport, TaskSummary};
 
 /// Text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -87,7 +87,7 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
     for task in scores(report) {
         let stem = file_stem(&task.task);
         let _ = write!(page, "<h2 id=\"task-{stem}\">{}</h2>\n<p>{}</p>\n", escape(&task.task), escape(&task.caption));
-        page.push_str(&html_table(&task.header, &task.numeric, &task.rows, Some(6)));
+        page.push_str(&html_table(&task.header, &task.numeric, &task.rows, Some((task.region_column, &task.regions))));
         for f in &task.failures {
             let _ = writeln!(page, "<p class=\"failure\">failed: {}</p>", escape(f));
         }
@@ -103,7 +103,7 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
         page.push_str("</div>\n");
         let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.task).collect();
         page.push_str(&per_image(&results));
-        if is_first_patch_side(report, &task.task) {
+        if report.tasks.iter().any(|t| t.name == task.task && is_first_patch_side(report, t)) {
             page.push_str(&grids(&results, run_dir));
         }
     }
@@ -120,10 +120,9 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
             escape(&plugin.sha256),
             escape(&plugin.sdk_version)
         );
-        let rows: Vec<Vec<String>> = report
-            .results
+        let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.plugin == plugin.name).collect();
+        let rows: Vec<Vec<String>> = results
             .iter()
-            .filter(|r| r.plugin == plugin.name)
             .map(|r| {
                 let j = &r.judgement;
                 vec![
@@ -141,7 +140,8 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
             page.push_str("<p>No results.</p>\n");
         } else {
             let header = ["task", "configuration", "U", "P (nats)", "U / bound", "region", "verdict"];
-            page.push_str(&html_table(&header, &[false; 7], &rows, Some(5)));
+            let regions: Vec<Region> = results.iter().map(|r| r.judgement.region).collect();
+            page.push_str(&html_table(&header, &[false; 7], &rows, Some((5, &regions))));
         }
     }
     let global = global_failures(report);
@@ -163,26 +163,28 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
 }
 
 /// Whether `task` is the first patch side of its image task (grids are shown once per task).
-fn is_first_patch_side(report: &RunReport, task: &str) -> bool {
-    let base = task.split('/').next();
-    report.tasks.iter().find(|t| t.image.is_some() && t.name.split('/').next() == base).is_some_and(|t| t.name == task)
+fn is_first_patch_side(report: &RunReport, task: &TaskSummary) -> bool {
+    task.image.is_some()
+        && report.tasks.iter().find(|t| t.suite_task() == task.suite_task()).is_some_and(|t| t.name == task.name)
 }
 
-fn html_table(header: &[&str], numeric: &[bool], rows: &[Vec<String>], region_column: Option<usize>) -> String {
+/// An HTML table of text cells; `regions` (a column and each row's region) colours that column's
+/// cells by the region itself, not by their text.
+fn html_table(header: &[&str], numeric: &[bool], rows: &[Vec<String>], regions: Option<(usize, &[Region])>) -> String {
     let mut out = String::from("<table>\n<tr>");
     for h in header {
         let _ = write!(out, "<th>{}</th>", escape(h));
     }
     out.push_str("</tr>\n");
-    for row in rows {
+    for (index, row) in rows.iter().enumerate() {
         out.push_str("<tr>");
         for (i, text) in row.iter().enumerate() {
             let mut classes = Vec::new();
             if numeric.get(i).copied().unwrap_or(false) {
                 classes.push("num".to_string());
             }
-            if Some(i) == region_column {
-                classes.push(region_class(text).to_string());
+            if let Some(region) = regions.filter(|(column, _)| *column == i).and_then(|(_, r)| r.get(index)) {
+                classes.push(region_class(*region).to_string());
             }
             if text.starts_with("INVALID") {
                 classes.push("invalid".into());
@@ -196,18 +198,16 @@ fn html_table(header: &[&str], numeric: &[bool], rows: &[Vec<String>], region_co
     out
 }
 
-/// The CSS class of a region cell, from its display text.
-fn region_class(text: &str) -> &'static str {
-    let regions = [
-        Region::Impossible,
-        Region::OptimalBand,
-        Region::Suboptimal,
-        Region::Undecided,
-        Region::Unplaced,
-        Region::BelowEstimatedBound,
-    ];
-    let classes = ["impossible", "optimal-band", "suboptimal", "undecided", "unplaced", "below-estimated-bound"];
-    regions.iter().zip(classes).find(|(r, _)| r.to_string() == text).map_or("", |(_, c)| c)
+/// The CSS class of a region cell.
+fn region_class(region: Region) -> &'static str {
+    match region {
+        Region::Impossible => "impossible",
+        Region::OptimalBand => "optimal-band",
+        Region::Suboptimal => "suboptimal",
+        Region::Undecided => "undecided",
+        Region::Unplaced => "unplaced",
+        Region::BelowEstimatedBound => "below-estimated-bound",
+    }
 }
 
 fn figure(f: &Figure) -> String {
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn region_cells_get_their_colour_class() {
-        assert_eq!(region_class(&Region::OptimalBand.to_string()), "optimal-band");
-        assert_eq!(region_class("anything else"), "");
+        assert_eq!(region_class(Region::OptimalBand), "optimal-band");
+        assert_eq!(region_class(Region::BelowEstimatedBound), "below-estimated-bound");
     }
 }

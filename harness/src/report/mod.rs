@@ -158,3 +158,53 @@ pub fn write_run(report: &RunReport, dir: &Path, outputs: Outputs) -> Result<Vec
     write(dir.join("index.html"), html::render(report, &figures, dir).as_bytes(), &mut written)?;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table tests' run (two tasks of the default suite, a crashed cell), read as a results
+    /// file of schema 3 written before `image.task` existed.
+    fn fixture() -> RunReport {
+        let json = include_str!("../../tests/fixtures/tables/results.json");
+        serde_json::from_str(json).expect("the fixture is a results file of this schema")
+    }
+
+    fn rendered(exporter: &dyn Exporter) -> String {
+        String::from_utf8(exporter.serialize(&fixture()).expect("the fixture renders")).expect("exports are UTF-8")
+    }
+
+    /// The files people and scripts read are contracts: their bytes for the fixture are pinned
+    /// (insta snapshots in `snapshots/`), so any change to them is reviewed as a diff.
+    #[test]
+    fn results_json_is_pinned() {
+        insta::assert_snapshot!(rendered(&JsonExporter));
+    }
+
+    #[test]
+    fn results_csv_is_pinned() {
+        insta::assert_snapshot!(rendered(&CsvExporter));
+    }
+
+    #[test]
+    fn images_csv_is_pinned() {
+        insta::assert_snapshot!(rendered(&ImagesCsvExporter));
+    }
+
+    #[test]
+    fn report_md_is_pinned() {
+        insta::assert_snapshot!(rendered(&MarkdownExporter));
+    }
+
+    /// What `results.json` says is what is read back: the report it was written from.
+    #[test]
+    fn results_json_reads_back_as_written() {
+        let report = fixture();
+        let again: RunReport = serde_json::from_str(&rendered(&JsonExporter)).expect("results.json reads back");
+        assert_eq!(again, report);
+        // The legacy patch-side name gave the image task its field once, on reading.
+        let image = report.tasks.iter().find_map(|t| t.image.as_ref().map(|i| (t, i))).expect("an image task");
+        assert_eq!(image.1.task, image.0.name.rsplit_once("/p").expect("a patch side's name").0);
+        assert_eq!(image.0.suite_task(), image.1.task);
+    }
+}

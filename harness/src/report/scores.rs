@@ -3,7 +3,7 @@
 
 use crate::estimate::Estimate;
 use crate::judge::{Region, Validity};
-use crate::record::{Failure, RunReport, TaskSummary};
+use crate::record::{ConfigResult, Failure, RunReport, TaskSummary};
 use crate::task::InherentUncertainty;
 
 /// One task's table.
@@ -19,6 +19,10 @@ pub struct TaskScores {
     pub numeric: Vec<bool>,
     /// One row per configuration, in rank order.
     pub rows: Vec<Vec<String>>,
+    /// Each row's region, typed (the page colours the region cell by it).
+    pub regions: Vec<Region>,
+    /// The column holding the region's word.
+    pub region_column: usize,
     /// Failures concerning this task, as `subject — message`.
     pub failures: Vec<String>,
     /// Notes under the table: what its marks mean, its frontier.
@@ -208,10 +212,10 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
     } else {
         vec![("MSE/MMSE ↓", true), ("PSNR ↑ (dB)", true), ("samples/s ↑", false), ("verdict", false)]
     });
-    let rows = report
-        .results
+    let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
+    let region_column = columns.iter().position(|c| c.0 == "region").unwrap_or_default();
+    let rows = results
         .iter()
-        .filter(|r| r.task == task.name)
         .map(|r| {
             let j = &r.judgement;
             let mark = if r.stochastic { "" } else { DETERMINISTIC };
@@ -253,6 +257,8 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
         header: columns.iter().map(|c| c.0).collect(),
         numeric: columns.iter().map(|c| c.1).collect(),
         rows,
+        regions: results.iter().map(|r| r.judgement.region).collect(),
+        region_column,
         failures: task_failures(report, task).map(|f| format!("{} — {}", f.subject, f.message)).collect(),
         notes: task_notes(report, task),
         compact: compact_table(report, task),
@@ -275,10 +281,9 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
     ];
     let mut reasons: Vec<String> = Vec::new();
     let mut regions_used = Vec::new();
-    let rows = report
-        .results
+    let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
+    let rows = results
         .iter()
-        .filter(|r| r.task == task.name)
         .map(|r| {
             let j = &r.judgement;
             let distortion = if image { r.psnr_y_db.as_ref() } else { j.mse_over_mmse.as_ref() };
@@ -381,7 +386,7 @@ fn task_notes(report: &RunReport, task: &TaskSummary) -> Vec<String> {
 /// they are listed under the first.
 fn task_failures<'a>(report: &'a RunReport, task: &'a TaskSummary) -> impl Iterator<Item = &'a Failure> + 'a {
     let first_of_image_task =
-        |base: &str| report.tasks.iter().find(|t| t.name.split('/').next() == Some(base)).map(|t| t.name == task.name);
+        |base: &str| report.tasks.iter().find(|t| t.suite_task() == base).map(|t| t.name == task.name);
     report.failures.iter().filter(move |f| match f.task.as_deref() {
         Some(t) if t == task.name => true,
         Some(t) => task.image.is_some() && first_of_image_task(t) == Some(true),
@@ -393,7 +398,7 @@ fn task_failures<'a>(report: &'a RunReport, task: &'a TaskSummary) -> impl Itera
 /// (plugins that did not load) and those of tasks that have no table (tasks that could not be
 /// built).
 pub fn global_failures(report: &RunReport) -> Vec<String> {
-    let has_table = |task: &str| report.tasks.iter().any(|t| t.name == task || t.name.split('/').next() == Some(task));
+    let has_table = |task: &str| report.tasks.iter().any(|t| t.name == task || t.suite_task() == task);
     report
         .failures
         .iter()
