@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 use upbench::estimate::quality::{Better, Brisque, Niqe, QualityError, QualityMeasure, Reference, StLpips};
-use upbench::task::images::{imresize_bicubic, read_image, Image8};
+use upbench::raster::{imresize_bicubic, read_image, Image8};
 
 use crate::util::{data_dir, models_dir, workspace};
 

@@ -14,7 +14,7 @@ mod stlpips;
 
 use std::path::{Path, PathBuf};
 
-pub use crate::task::images::Image8;
+pub use crate::raster::Image8;
 pub use brisque::Brisque;
 pub use niqe::Niqe;
 pub use stlpips::StLpips;
