@@ -206,3 +206,77 @@ fn carn_m_reproduces_the_measured_table_and_its_paper_on_set14() {
 fn rfdn_reproduces_the_measured_table() {
     assert_table("rfdn-x4", &[], (32.1607, 0.8946), (28.6503, 0.7825));
 }
+
+/// Real-ESRGAN x4plus's Set5 PSNR-Y per image, measured with an independent port against the
+/// original ncnn model (README §5), to two decimals.
+const RRDB_SET5: [f64; 5] = [25.90, 28.86, 22.43, 29.64, 26.34];
+
+#[test]
+fn rrdb_reproduces_its_set5_values_per_image() {
+    let mut rrdb = model("rrdb-x4", &[("tile", toml::Value::Integer(0))]);
+    let scores = evaluate(&mut rrdb, "set5");
+    for ((name, (p, _)), want) in images("set5").iter().zip(&scores).zip(RRDB_SET5) {
+        eprintln!("rrdb-x4 set5 {name}: {p:.4} dB (README {want:.2})");
+        assert!((p - want).abs() < 0.01, "rrdb-x4 on set5 {name}: {p:.4} dB, README {want:.2}");
+    }
+    let (p, _) = mean(&scores);
+    assert!((p - 26.63).abs() < 0.01, "rrdb-x4 on set5: mean {p:.4} dB, README 26.63");
+}
+
+/// How far tiles move RRDBNet's output on some images of a set: (max |Δ| of the float output,
+/// max |Δ| of the 8-bit output in grey levels, max |ΔPSNR-Y| of an image, Δ mean PSNR-Y).
+fn rrdb_tile_effect(set: &str, names: &[String], tile: i64, overlap: i64, whole: &[Tensor]) -> (f64, f64, f64, f64) {
+    let root = data_dir().join(set);
+    let mut tiled_model =
+        model("rrdb-x4", &[("tile", toml::Value::Integer(tile)), ("tile_overlap", toml::Value::Integer(overlap))]);
+    let (mut max_float, mut max_8bit, mut max_psnr, mut sum_psnr) = (0.0f64, 0.0f64, 0.0f64, 0.0);
+    for (name, whole) in names.iter().zip(whole) {
+        let lr = read_rgb(&root.join("lr_x4").join(name));
+        let truth = read_rgb(&root.join("hr").join(name));
+        let tiled = upscale(&mut tiled_model, &lr);
+        max_float = max_float.max((&tiled - whole).abs().max().double_value(&[]));
+        let (a, b) = (to_8bit(whole), to_8bit(&tiled));
+        let grey = a.data.iter().zip(&b.data).map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs()).fold(0.0, f64::max);
+        max_8bit = max_8bit.max(grey);
+        let delta = score(&b, &truth).0 - score(&a, &truth).0;
+        max_psnr = max_psnr.max(delta.abs());
+        sum_psnr += delta;
+    }
+    (max_float, max_8bit, max_psnr, sum_psnr / whole.len() as f64)
+}
+
+/// Whole-image RRDBNet outputs of some images of a set, and the wall seconds per image.
+fn rrdb_whole(set: &str, names: &[String]) -> (Vec<Tensor>, f64) {
+    let mut whole_model = model("rrdb-x4", &[("tile", toml::Value::Integer(0))]);
+    let root = data_dir().join(set);
+    let started = std::time::Instant::now();
+    let whole: Vec<Tensor> =
+        names.iter().map(|name| upscale(&mut whole_model, &read_rgb(&root.join("lr_x4").join(name)))).collect();
+    (whole, started.elapsed().as_secs_f64() / names.len() as f64)
+}
+
+/// The measurements behind `rrdb-x4`'s default tiling, run on demand (many minutes on a CPU):
+/// `cargo test -p upbench-harness --test tests rrdb_tiling -- --ignored --nocapture --test-threads 1`.
+/// `RRDB_TILING` = `set:img_a,img_b:TILExOVERLAP,…` picks images and configurations (default:
+/// Set14's two largest images, tile 64, overlaps 16, 32, 48).
+#[test]
+#[ignore]
+fn rrdb_tiling_sweep() {
+    let spec =
+        std::env::var("RRDB_TILING").unwrap_or_else(|_| "set14:img_002.png,img_011.png:64x16,64x32,64x48".into());
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (set, names) = (parts[0], parts[1].split(',').map(String::from).collect::<Vec<_>>());
+    let (whole, secs) = rrdb_whole(set, &names);
+    eprintln!("{set} {names:?}: whole-image RRDBNet {secs:.2} s per image (wall)");
+    for config in parts[2].split(',') {
+        let (tile, overlap) = config.split_once('x').unwrap();
+        let (tile, overlap) = (tile.parse().unwrap(), overlap.parse().unwrap());
+        let started = std::time::Instant::now();
+        let (float, grey, psnr, mean) = rrdb_tile_effect(set, &names, tile, overlap, &whole);
+        eprintln!(
+            "{set} tile {tile} overlap {overlap}: max |Δ| {float:.2e} (8-bit: {grey} grey levels), \
+             max |ΔPSNR-Y| {psnr:.5} dB, Δmean {mean:+.5} dB, {:.2} s per image (wall)",
+            started.elapsed().as_secs_f64() / names.len() as f64
+        );
+    }
+}
