@@ -114,85 +114,104 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
     let mut libraries: Vec<(PathBuf, LoadedPlugin)> = Vec::new();
     let mut entries = Vec::new();
     for (index, entry) in suite.file.plugins.iter().enumerate() {
-        let entry_at = suite.plugin_entry_offset(index);
-        let located = |message: String, at: usize| suite.error_at(at, message).to_string();
-        let library = match locate(entry, plan, &mut libraries) {
-            Ok(i) => i,
-            Err(message) => {
-                problems.push(Failure {
-                    stage: Stage::Load,
-                    subject: entry.reference(),
-                    task: None,
-                    message: located(message, entry_at),
-                });
-                continue;
-            }
-        };
-        let loaded = &libraries[library].1;
-        let subject = format!("{} ({})", loaded.name(), loaded.path.display());
-        let configs = match configurations(plan, loaded, entry) {
-            Ok(c) => c,
-            Err(e) => {
-                let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
-                problems.push(Failure {
-                    stage: Stage::Configure,
-                    subject,
-                    task: None,
-                    message: located(e.to_string(), at),
-                });
-                continue;
-            }
-        };
-        if let Some(unknown) = entry.tasks.iter().flatten().find(|t| !task_names.contains(&t.as_str())) {
-            let quoted = format!("\"{unknown}\"");
-            let at = suite.text[entry_at..].find(&quoted).map_or(entry_at, |i| entry_at + i);
-            let message = format!(
-                "`tasks` names '{unknown}', which this suite does not have (it has: {})",
-                task_names.join(", ")
-            );
-            problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, at) });
-            continue;
+        let checked = check_entry(plan, (index, entry), &specs, &task_names, &mut libraries, &mut problems);
+        entries.extend(checked);
+    }
+    CheckedSuite { libraries, entries, broken_tasks, problems }
+}
+
+/// One `[[plugin]]` entry checked: its library located and loaded (into `libraries`, shared by
+/// the entries), its parameters resolved, its `tasks` known, some task it solves, and each
+/// configuration constructed once on the first such task. Problems go to `problems`; `None`
+/// when no configuration of the entry can run.
+fn check_entry<'a>(
+    plan: &'a RunPlan,
+    (index, entry): (usize, &'a PluginEntry),
+    specs: &[(TaskKind, TaskSpec)],
+    task_names: &[&str],
+    libraries: &mut Vec<(PathBuf, LoadedPlugin)>,
+    problems: &mut Vec<Failure>,
+) -> Option<CheckedEntry<'a>> {
+    let suite = &plan.suite;
+    let entry_at = suite.plugin_entry_offset(index);
+    let located = |message: String, at: usize| suite.error_at(at, message).to_string();
+    let library = match locate(entry, plan, libraries) {
+        Ok(i) => i,
+        Err(message) => {
+            problems.push(Failure {
+                stage: Stage::Load,
+                subject: entry.reference(),
+                task: None,
+                message: located(message, entry_at),
+            });
+            return None;
         }
-        // The specs of the tasks this entry runs on and the plugin solves, in suite order.
-        let fitting: Vec<&TaskSpec> = specs
-            .iter()
-            .filter(|(kind, spec)| loaded.metadata.supports(*kind) && entry.runs_on(spec.name.as_str()))
-            .map(|(_, spec)| spec)
-            .collect();
-        if fitting.is_empty() {
-            let declared: Vec<&str> = loaded.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
-            let whose = if entry.tasks.is_some() { "the tasks it is given" } else { "this suite's tasks" };
-            let message = format!("solves none of {whose} (it declares: {})", declared.join(", "));
+    };
+    let loaded = &libraries[library].1;
+    let subject = format!("{} ({})", loaded.name(), loaded.path.display());
+    let configs = match configurations(plan, loaded, entry) {
+        Ok(c) => c,
+        Err(e) => {
+            let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
             problems.push(Failure {
                 stage: Stage::Configure,
                 subject,
                 task: None,
-                message: located(message, entry_at),
+                message: located(e.to_string(), at),
             });
-            continue;
+            return None;
         }
-        // Constructing every configuration once finds refused values and missing weights; the
-        // configurations that construct still run.
-        let mut configs = configs;
-        if let Some(spec) = fitting.first() {
-            configs.retain(|config| match loaded.new_model(&config.params, spec) {
-                Ok(_) => true,
-                Err(e) => {
-                    problems.push(Failure {
-                        stage: Stage::Configure,
-                        subject: format!("{} ({})", config.label, loaded.path.display()),
-                        task: Some(spec.name.to_string()),
-                        message: located(e.to_string(), entry_at),
-                    });
-                    false
-                }
-            });
-        }
-        if !configs.is_empty() {
-            entries.push(CheckedEntry { entry, index, library, configs });
-        }
+    };
+    if let Some(unknown) = entry.tasks.iter().flatten().find(|t| !task_names.contains(&t.as_str())) {
+        let quoted = format!("\"{unknown}\"");
+        let at = suite.text[entry_at..].find(&quoted).map_or(entry_at, |i| entry_at + i);
+        let message =
+            format!("`tasks` names '{unknown}', which this suite does not have (it has: {})", task_names.join(", "));
+        problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, at) });
+        return None;
     }
-    CheckedSuite { libraries, entries, broken_tasks, problems }
+    // The specs of the tasks this entry runs on and the plugin solves, in suite order.
+    let fitting: Vec<&TaskSpec> = specs
+        .iter()
+        .filter(|(kind, spec)| loaded.metadata.supports(*kind) && entry.runs_on(spec.name.as_str()))
+        .map(|(_, spec)| spec)
+        .collect();
+    if fitting.is_empty() {
+        let declared: Vec<&str> = loaded.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
+        let whose = if entry.tasks.is_some() { "the tasks it is given" } else { "this suite's tasks" };
+        let message = format!("solves none of {whose} (it declares: {})", declared.join(", "));
+        problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, entry_at) });
+        return None;
+    }
+    let configs = constructible(loaded, configs, fitting.first(), &|message| located(message, entry_at), problems);
+    (!configs.is_empty()).then_some(CheckedEntry { entry, index, library, configs })
+}
+
+/// The configurations that construct on `spec` (the first task the entry solves): constructing
+/// each once finds refused values and missing weights before any model runs; the others are
+/// recorded in `problems` with `located` (the entry's place in the suite) and left out.
+fn constructible(
+    loaded: &LoadedPlugin,
+    mut configs: Vec<PluginConfig>,
+    spec: Option<&&TaskSpec>,
+    located: &dyn Fn(String) -> String,
+    problems: &mut Vec<Failure>,
+) -> Vec<PluginConfig> {
+    if let Some(spec) = spec {
+        configs.retain(|config| match loaded.new_model(&config.params, spec) {
+            Ok(_) => true,
+            Err(e) => {
+                problems.push(Failure {
+                    stage: Stage::Configure,
+                    subject: format!("{} ({})", config.label, loaded.path.display()),
+                    task: Some(spec.name.to_string()),
+                    message: located(e.to_string()),
+                });
+                false
+            }
+        });
+    }
+    configs
 }
 
 /// Finds the library for a `[[plugin]]` entry.

@@ -122,21 +122,7 @@ pub fn execute(
         if !needed {
             continue;
         }
-        let summaries = match log.journal.task(name) {
-            Some(TaskState::Failed) => None,
-            Some(TaskState::Built(summaries)) => Some(summaries.to_vec()),
-            None => {
-                let built = executor.build_task(name, task_type);
-                for problem in built.problems {
-                    log.fail(problem);
-                }
-                if let Some(summaries) = &built.summaries {
-                    let build_secs = built.build_secs;
-                    log.append(Record::Task { task: name.to_string(), summaries: summaries.clone(), build_secs });
-                }
-                built.summaries
-            }
-        };
+        let summaries = task_summaries(&mut log, &mut executor, name, task_type);
         let Some(summaries) = summaries else {
             // The task's cells cannot run; the progress bar still counts them.
             task_cells.iter().for_each(|c| log.progress.finished(&c.task, &c.label));
@@ -159,6 +145,31 @@ pub fn execute(
     let mut report = log.journal.assemble(manifest);
     report.failures.extend(unwritten);
     report
+}
+
+/// The task's summaries: from the log when it was built before (a resumed run), else built now
+/// and logged with its problems; `None` when it could not be built.
+fn task_summaries(
+    log: &mut Log<'_, '_>,
+    executor: &mut Executor<'_>,
+    name: &str,
+    task_type: TaskType,
+) -> Option<Vec<TaskSummary>> {
+    match log.journal.task(name) {
+        Some(TaskState::Failed) => None,
+        Some(TaskState::Built(summaries)) => Some(summaries.to_vec()),
+        None => {
+            let built = executor.build_task(name, task_type);
+            for problem in built.problems {
+                log.fail(problem);
+            }
+            if let Some(summaries) = &built.summaries {
+                let build_secs = built.build_secs;
+                log.append(Record::Task { task: name.to_string(), summaries: summaries.clone(), build_secs });
+            }
+            built.summaries
+        }
+    }
 }
 
 /// Where cells run: here, or in worker processes.

@@ -603,17 +603,13 @@ const MAX_FUNCTION_LINES: usize = 80;
 const STILL_TOO_LONG: &[(&str, &str, usize)] = &[
     ("suite.rs", "Suite::validate", 83),
     ("journal.rs", "merge", 103),
-    ("engine/external.rs", "judge_samples", 86),
     ("engine/images.rs", "measure", 95),
     ("engine/cell.rs", "evaluate", 110),
     ("report/plots/distortion.rs", "Distortion::draw", 94),
-    ("report/html.rs", "render", 115),
-    ("pipeline.rs", "execute", 84),
     ("cli/estimate_cmd.rs", "run", 115),
     ("cli/study_cmd.rs", "run", 170),
     ("run/throughput.rs", "with_criterion", 87),
     ("judge/mod.rs", "judge", 109),
-    ("check.rs", "check", 96),
 ];
 
 #[test]

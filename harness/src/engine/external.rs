@@ -288,49 +288,8 @@ pub fn judge_samples(
     let Built { task, summaries, problems: mut failures } = build(plan, name)?;
     let inputs = task.inputs();
     let now = manifest_of(plan, name, task.as_ref(), &inputs);
-    let bytes =
-        std::fs::read(manifest_path).map_err(|cause| ExternalError::Io { path: manifest_path.into(), cause })?;
-    let mismatch = |reason: String| ExternalError::Manifest { path: manifest_path.into(), reason };
-    let exported: ExportManifest =
-        serde_json::from_slice(&bytes).map_err(|e| mismatch(format!("not a manifest of upbench export-task: {e}")))?;
-    if exported.task != now.task {
-        return Err(mismatch(format!("it describes task '{}', not '{}'", exported.task, now.task)));
-    }
-    if exported.seed != now.seed || exported.inputs.len() != now.inputs.len() {
-        return Err(mismatch(format!(
-            "it was written for seed {} with {} inputs; the suite now gives seed {} and {} inputs: export the task again",
-            exported.seed,
-            exported.inputs.len(),
-            now.seed,
-            now.inputs.len()
-        )));
-    }
-    for (then, now) in exported.inputs.iter().zip(&now.inputs) {
-        if then.values_sha256 != now.values_sha256 || then.name != now.name {
-            return Err(mismatch(format!(
-                "input '{}' does not match the measurements the suite gives now (checksum {} then, {} now): the samples answer other measurements; export the task again",
-                then.name,
-                &then.values_sha256[..12.min(then.values_sha256.len())],
-                &now.values_sha256[..12],
-            )));
-        }
-    }
-    let files: Vec<PathBuf> = match samples {
-        SamplesAt::File(path) => vec![path.clone()],
-        SamplesAt::Directory(dir) => now
-            .inputs
-            .iter()
-            .map(|input| {
-                let direct = dir.join(&input.samples_file);
-                let inside = dir.join(Path::new(&input.samples_file).file_name().unwrap_or_default());
-                if direct.exists() || !inside.exists() {
-                    direct
-                } else {
-                    inside
-                }
-            })
-            .collect(),
-    };
+    check_export(manifest_path, &now)?;
+    let files = sample_files(samples, &now);
     let expected: Vec<Expected> = inputs
         .iter()
         .map(|i| Expected {
@@ -363,6 +322,60 @@ pub fn judge_samples(
         incomplete: None,
         profile: None,
     }))
+}
+
+/// Checks that the export manifest at `manifest_path` describes the task as the suite gives it
+/// `now`: the same task, seed, inputs and measurements (by checksum).
+fn check_export(manifest_path: &Path, now: &ExportManifest) -> Result<(), ExternalError> {
+    let bytes =
+        std::fs::read(manifest_path).map_err(|cause| ExternalError::Io { path: manifest_path.into(), cause })?;
+    let mismatch = |reason: String| ExternalError::Manifest { path: manifest_path.into(), reason };
+    let exported: ExportManifest =
+        serde_json::from_slice(&bytes).map_err(|e| mismatch(format!("not a manifest of upbench export-task: {e}")))?;
+    if exported.task != now.task {
+        return Err(mismatch(format!("it describes task '{}', not '{}'", exported.task, now.task)));
+    }
+    if exported.seed != now.seed || exported.inputs.len() != now.inputs.len() {
+        return Err(mismatch(format!(
+            "it was written for seed {} with {} inputs; the suite now gives seed {} and {} inputs: export the task again",
+            exported.seed,
+            exported.inputs.len(),
+            now.seed,
+            now.inputs.len()
+        )));
+    }
+    for (then, now) in exported.inputs.iter().zip(&now.inputs) {
+        if then.values_sha256 != now.values_sha256 || then.name != now.name {
+            return Err(mismatch(format!(
+                "input '{}' does not match the measurements the suite gives now (checksum {} then, {} now): the samples answer other measurements; export the task again",
+                then.name,
+                &then.values_sha256[..12.min(then.values_sha256.len())],
+                &now.values_sha256[..12],
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The samples' files: the one given, or each input's file in the directory given (under its
+/// exported path, or by file name directly inside).
+fn sample_files(samples: &SamplesAt, now: &ExportManifest) -> Vec<PathBuf> {
+    match samples {
+        SamplesAt::File(path) => vec![path.clone()],
+        SamplesAt::Directory(dir) => now
+            .inputs
+            .iter()
+            .map(|input| {
+                let direct = dir.join(&input.samples_file);
+                let inside = dir.join(Path::new(&input.samples_file).file_name().unwrap_or_default());
+                if direct.exists() || !inside.exists() {
+                    direct
+                } else {
+                    inside
+                }
+            })
+            .collect(),
+    }
 }
 
 fn given_failure(task: &str, label: &str, e: &CellError) -> Failure {

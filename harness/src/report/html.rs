@@ -47,6 +47,29 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 
 /// The page. `run_dir` is where the image grids named by results are read from.
 pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String {
+    let mut page = header(report);
+    page.push_str(&task_sections(report, figures, run_dir));
+    page.push_str(&plugin_sections(report));
+    let global = global_failures(report);
+    if !global.is_empty() {
+        page.push_str("<h2>Failures</h2>\n<ul>\n");
+        for f in global {
+            let _ = writeln!(page, "<li class=\"failure\">{}</li>", escape(&f));
+        }
+        page.push_str("</ul>\n");
+    }
+    page.push_str("<h2 id=\"bound\">The bound</h2>\n");
+    if let Some(f) = figures.iter().find(|f| f.name == "eta") {
+        page.push_str(&figure(f));
+    }
+    let _ = writeln!(page, "<p><i>{}</i></p>", escape(&footnote(report, IntervalStyle::Brackets)));
+    let manifest = serde_json::to_string_pretty(&report.manifest).unwrap_or_else(|e| format!("(cannot render: {e})"));
+    let _ = write!(page, "<h2 id=\"manifest\">Manifest</h2>\n<pre>{}</pre>\n</body>\n</html>\n", escape(&manifest));
+    page
+}
+
+/// The page's head, the run's line, its notices and the navigation.
+fn header(report: &RunReport) -> String {
     let m = &report.manifest;
     let mut page = String::new();
     let _ = write!(
@@ -84,6 +107,12 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
         "<a href=\"#plugins\">plugins</a><a href=\"#bound\">η(P; d)</a><a href=\"#manifest\">manifest</a></nav>\n",
     );
 
+    page
+}
+
+/// Each task's table, failures, notes, figures, per-image scores and sample grids.
+fn task_sections(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String {
+    let mut page = String::new();
     for task in scores(report) {
         let stem = file_stem(&task.task);
         let _ = write!(page, "<h2 id=\"task-{stem}\">{}</h2>\n<p>{}</p>\n", escape(&task.task), escape(&task.caption));
@@ -108,8 +137,14 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
         }
     }
 
+    page
+}
+
+/// Each plugin's library and its rows over every task.
+fn plugin_sections(report: &RunReport) -> String {
+    let mut page = String::new();
     page.push_str("<h2 id=\"plugins\">Plugins</h2>\n");
-    for plugin in &m.plugins {
+    for plugin in &report.manifest.plugins {
         let _ = write!(
             page,
             "<h3 id=\"plugin-{}\">{} {}</h3>\n<p class=\"meta\">{} · SHA-256 {} · built against upbench-sdk {}</p>\n",
@@ -144,21 +179,6 @@ pub fn render(report: &RunReport, figures: &[Figure], run_dir: &Path) -> String 
             page.push_str(&html_table(&header, &[false; 7], &rows, Some((5, &regions))));
         }
     }
-    let global = global_failures(report);
-    if !global.is_empty() {
-        page.push_str("<h2>Failures</h2>\n<ul>\n");
-        for f in global {
-            let _ = writeln!(page, "<li class=\"failure\">{}</li>", escape(&f));
-        }
-        page.push_str("</ul>\n");
-    }
-    page.push_str("<h2 id=\"bound\">The bound</h2>\n");
-    if let Some(f) = figures.iter().find(|f| f.name == "eta") {
-        page.push_str(&figure(f));
-    }
-    let _ = writeln!(page, "<p><i>{}</i></p>", escape(&footnote(report, IntervalStyle::Brackets)));
-    let manifest = serde_json::to_string_pretty(&report.manifest).unwrap_or_else(|e| format!("(cannot render: {e})"));
-    let _ = write!(page, "<h2 id=\"manifest\">Manifest</h2>\n<pre>{}</pre>\n</body>\n</html>\n", escape(&manifest));
     page
 }
 
