@@ -268,6 +268,22 @@ impl fmt::Display for ConformanceReport {
     }
 }
 
+/// The conformance test of a plugin crate in one call: [`check_plugin`] for `P` with `params`
+/// (the others at their defaults) on the [`standard_task`] of each of `kinds`, asserting that
+/// every check passes and that the configuration is `stochastic` (a sampler) or not.
+///
+/// ```ignore
+/// testing::assert_conforms::<MyPlugin>(&TaskKind::EXACT, &[("gamma", ParamValue::Float(0.5))], true);
+/// ```
+pub fn assert_conforms<P: Plugin>(kinds: &[TaskKind], params: &[(&str, ParamValue)], stochastic: bool) {
+    let params = params_with::<P>(params);
+    for &kind in kinds {
+        let report = check_plugin(module::<P>(), &params, &standard_task(kind));
+        report.assert_passed();
+        assert_eq!(report.stochastic, Some(stochastic), "{report}");
+    }
+}
+
 /// Runs every [`Check`] of the contract the harness relies on, for one configuration (`params`)
 /// on one task, through the module's exported entry points (so a panic is an error, as in a
 /// run): the metadata declares the task's kind; the model constructs; `restore` of

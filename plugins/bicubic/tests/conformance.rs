@@ -6,9 +6,5 @@ use upbench_sdk::{testing, TaskKind};
 
 #[test]
 fn every_declared_task_kind_conforms() {
-    let kind = TaskKind::ImageSuperResolution;
-    let params = testing::params_with::<Bicubic>(&[]);
-    let report = testing::check_plugin(testing::module::<Bicubic>(), &params, &testing::standard_task(kind));
-    report.assert_passed();
-    assert_eq!(report.stochastic, Some(false), "{report}");
+    testing::assert_conforms::<Bicubic>(&[TaskKind::ImageSuperResolution], &[], false);
 }

@@ -6,13 +6,7 @@ use upbench_sdk::{testing, ParamValue, TaskKind};
 
 #[test]
 fn every_declared_task_kind_conforms() {
-    for kind in TaskKind::EXACT {
-        for value in [0.0, 0.5, 1.0] {
-            let params = testing::params_with::<GammaOptimal>(&[("gamma", ParamValue::Float(value))]);
-            let report =
-                testing::check_plugin(testing::module::<GammaOptimal>(), &params, &testing::standard_task(kind));
-            report.assert_passed();
-            assert_eq!(report.stochastic, Some(value > 0.0), "{report}");
-        }
+    for gamma in [0.0, 0.5, 1.0] {
+        testing::assert_conforms::<GammaOptimal>(&TaskKind::EXACT, &[("gamma", ParamValue::Float(gamma))], gamma > 0.0);
     }
 }

@@ -6,9 +6,5 @@ use upbench_sdk::{testing, TaskKind};
 
 #[test]
 fn every_declared_task_kind_conforms() {
-    let kind = TaskKind::ImageInpainting;
-    let params = testing::params_with::<NoisyFill>(&[]);
-    let report = testing::check_plugin(testing::module::<NoisyFill>(), &params, &testing::standard_task(kind));
-    report.assert_passed();
-    assert_eq!(report.stochastic, Some(true), "{report}");
+    testing::assert_conforms::<NoisyFill>(&[TaskKind::ImageInpainting], &[], true);
 }

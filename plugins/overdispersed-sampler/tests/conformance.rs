@@ -6,16 +6,8 @@ use upbench_sdk::{testing, ParamValue, TaskKind};
 
 #[test]
 fn every_declared_task_kind_conforms() {
-    for kind in TaskKind::EXACT {
-        for value in [1.0, 1.5] {
-            let params = testing::params_with::<OverdispersedSampler>(&[("spread", ParamValue::Float(value))]);
-            let report = testing::check_plugin(
-                testing::module::<OverdispersedSampler>(),
-                &params,
-                &testing::standard_task(kind),
-            );
-            report.assert_passed();
-            assert_eq!(report.stochastic, Some(true), "{report}");
-        }
+    for spread in [1.0, 1.5] {
+        let params = [("spread", ParamValue::Float(spread))];
+        testing::assert_conforms::<OverdispersedSampler>(&TaskKind::EXACT, &params, true);
     }
 }

@@ -6,10 +6,5 @@ use upbench_sdk::{testing, TaskKind};
 
 #[test]
 fn every_declared_task_kind_conforms() {
-    for kind in TaskKind::EXACT {
-        let params = testing::params_with::<PosteriorMean>(&[]);
-        let report = testing::check_plugin(testing::module::<PosteriorMean>(), &params, &testing::standard_task(kind));
-        report.assert_passed();
-        assert_eq!(report.stochastic, Some(false), "{report}");
-    }
+    testing::assert_conforms::<PosteriorMean>(&TaskKind::EXACT, &[], false);
 }

@@ -6,11 +6,5 @@ use upbench_sdk::{testing, TaskKind};
 
 #[test]
 fn every_declared_task_kind_conforms() {
-    for kind in TaskKind::EXACT {
-        let params = testing::params_with::<PosteriorSampler>(&[]);
-        let report =
-            testing::check_plugin(testing::module::<PosteriorSampler>(), &params, &testing::standard_task(kind));
-        report.assert_passed();
-        assert_eq!(report.stochastic, Some(true), "{report}");
-    }
+    testing::assert_conforms::<PosteriorSampler>(&TaskKind::EXACT, &[], true);
 }

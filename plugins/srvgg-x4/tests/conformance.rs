@@ -14,9 +14,5 @@ fn point_at_models() {
 #[test]
 fn every_declared_task_kind_conforms() {
     point_at_models();
-    let kind = TaskKind::ImageSuperResolution;
-    let params = testing::params_with::<Srvgg>(&[]);
-    let report = testing::check_plugin(testing::module::<Srvgg>(), &params, &testing::standard_task(kind));
-    report.assert_passed();
-    assert_eq!(report.stochastic, Some(false), "{report}");
+    testing::assert_conforms::<Srvgg>(&[TaskKind::ImageSuperResolution], &[], false);
 }
