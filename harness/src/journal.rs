@@ -388,6 +388,47 @@ pub enum MergeError {
 /// every cell. Refuses shards of different suites, plans or builds, a shard given twice, and a
 /// plan with cells no shard completed (listing them).
 pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
+    let head = shards_that_belong_together(parts)?;
+    let mut merged = Journal::in_memory();
+    merged.header = Some(Header { shard: None, ..head.clone() });
+    merged.tasks = tasks_stated_once(parts, head)?;
+    for (_, journal) in parts {
+        merged.builds.extend(journal.builds.iter().cloned());
+        for problem in &journal.problems {
+            if !merged.problems.contains(problem) {
+                merged.problems.push(problem.clone());
+            }
+        }
+        for (index, cell) in &journal.cells {
+            merged.cells.entry(*index).or_insert_with(|| cell.clone());
+        }
+    }
+    let shard_of = |index: usize| {
+        parts
+            .iter()
+            .filter_map(|(_, j)| j.header()?.shard.as_ref())
+            .find(|s| s.cells.contains(&index))
+            .map(|s| (s.index, s.count))
+    };
+    let missing: Vec<String> = head
+        .plan
+        .cells
+        .iter()
+        .filter(|c| !merged.completed(c.index, &c.id) && !matches!(merged.task(&c.task), Some(TaskState::Failed)))
+        .map(|c| match shard_of(c.index) {
+            Some((i, n)) => format!("{} on {} (shard {i} of {n})", c.label, c.task),
+            None => format!("{} on {} (in a shard not given)", c.label, c.task),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::Missing { planned: head.plan.cells.len(), missing });
+    }
+    Ok(merged)
+}
+
+/// The first part's header, once every part is a shard of the same run: the same suite, plan,
+/// build, seed and shard count, each shard given once.
+fn shards_that_belong_together(parts: &[(PathBuf, Journal)]) -> Result<&Header, MergeError> {
     let Some((first_path, _)) = parts.first() else { return Err(MergeError::Nothing) };
     fn header_of((path, journal): &(PathBuf, Journal)) -> Result<&Header, MergeError> {
         journal.header().filter(|h| h.shard.is_some()).ok_or_else(|| MergeError::NotAShard(path.clone()))
@@ -425,9 +466,15 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
             });
         }
     }
-    let mut merged = Journal::in_memory();
-    merged.header = Some(Header { shard: None, ..head.clone() });
-    // Tasks in the suite's order, each stated once.
+    Ok(head)
+}
+
+/// Every task the parts built, each stated once (the parts must agree on it), in the order a
+/// whole run builds them: the exact tasks in the suite's order, then the image tasks.
+fn tasks_stated_once(
+    parts: &[(PathBuf, Journal)],
+    head: &Header,
+) -> Result<Vec<(String, Vec<TaskSummary>)>, MergeError> {
     let mut stated: Vec<(String, Vec<TaskSummary>, &PathBuf)> = Vec::new();
     for (path, journal) in parts {
         for (task, summaries) in &journal.tasks {
@@ -444,7 +491,6 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
             }
         }
     }
-    // A whole run builds the exact tasks in the suite's order, then the image tasks.
     let order: Vec<String> = crate::suite::Suite::parse(&head.suite_text, "run.jsonl", PathBuf::new(), "merge")
         .map(|s| {
             s.file
@@ -456,39 +502,7 @@ pub fn merge(parts: &[(PathBuf, Journal)]) -> Result<Journal, MergeError> {
         })
         .unwrap_or_default();
     stated.sort_by_key(|(task, _, _)| order.iter().position(|t| t == task).unwrap_or(usize::MAX));
-    merged.tasks = stated.into_iter().map(|(task, summaries, _)| (task, summaries)).collect();
-    for (_, journal) in parts {
-        merged.builds.extend(journal.builds.iter().cloned());
-        for problem in &journal.problems {
-            if !merged.problems.contains(problem) {
-                merged.problems.push(problem.clone());
-            }
-        }
-        for (index, cell) in &journal.cells {
-            merged.cells.entry(*index).or_insert_with(|| cell.clone());
-        }
-    }
-    let shard_of = |index: usize| {
-        parts
-            .iter()
-            .filter_map(|(_, j)| j.header()?.shard.as_ref())
-            .find(|s| s.cells.contains(&index))
-            .map(|s| (s.index, s.count))
-    };
-    let missing: Vec<String> = head
-        .plan
-        .cells
-        .iter()
-        .filter(|c| !merged.completed(c.index, &c.id) && !matches!(merged.task(&c.task), Some(TaskState::Failed)))
-        .map(|c| match shard_of(c.index) {
-            Some((i, n)) => format!("{} on {} (shard {i} of {n})", c.label, c.task),
-            None => format!("{} on {} (in a shard not given)", c.label, c.task),
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(MergeError::Missing { planned: head.plan.cells.len(), missing });
-    }
-    Ok(merged)
+    Ok(stated.into_iter().map(|(task, summaries, _)| (task, summaries)).collect())
 }
 
 /// Where a task stands in the log.
