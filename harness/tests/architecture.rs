@@ -603,7 +603,6 @@ const MAX_FUNCTION_LINES: usize = 80;
 const STILL_TOO_LONG: &[(&str, &str, usize)] = &[
     ("suite.rs", "Suite::validate", 83),
     ("engine/images.rs", "measure", 95),
-    ("engine/cell.rs", "evaluate", 110),
     ("report/plots/distortion.rs", "Distortion::draw", 94),
     ("cli/estimate_cmd.rs", "run", 115),
     ("cli/study_cmd.rs", "run", 170),

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::task::{failure, secs_since, CellError, ModelRun, Sampler, Subject, Task, TaskBuilt, GIVEN_SAMPLES};
+use super::task::{
+    failure, secs_since, CellError, Measured, ModelRun, Sampler, Subject, Task, TaskBuilt, GIVEN_SAMPLES,
+};
 use super::{exact, images};
 use crate::check::configurations;
 use crate::draw::file_stem;
@@ -38,56 +40,48 @@ pub fn failed(cell: &Cell, error: &CellError) -> CellOutcome {
     CellOutcome { results: Vec::new(), failures: vec![failure(cell, error)], stages: StageTimes::default() }
 }
 
+/// A prepared task with its name in the suite.
+#[derive(Clone, Copy)]
+pub(crate) struct NamedTask<'a> {
+    /// The suite's name for it.
+    pub name: &'a str,
+    /// The task.
+    pub task: &'a dyn Task,
+}
+
+/// What a cell's samples gave before judging.
+struct Sampled<'a> {
+    /// The configuration's label.
+    label: &'a str,
+    /// What the task measured.
+    measured: Measured,
+    /// Whether the samples come from a sampler.
+    stochastic: bool,
+    /// How fast the model ran (models only).
+    timing: Option<run::Timing>,
+    /// Where the time went so far.
+    stages: StageTimes,
+}
+
 /// Evaluates a plugin's configuration or given samples on a prepared task: constructs the
 /// model, measures it, judges each summary, times it (models only). Failures that spare the
 /// results come back beside them.
 pub(crate) fn evaluate(
     plan: &RunPlan,
     subject: &Subject<'_>,
-    (task_name, task): (&str, &dyn Task),
+    task: NamedTask<'_>,
     summaries: &[TaskSummary],
 ) -> Result<(Vec<ConfigResult>, Vec<CellError>, StageTimes), CellError> {
     let started = Instant::now();
-    let file = &plan.suite.file;
-    let estimator = file.estimator.estimator();
-    let intervals = |names: &[&str]| file.statistics.intervals(derive_seed(file.seed, names));
-    let (label, mut measured, stochastic, timing, mut stages) = match subject {
+    let estimator = plan.suite.file.estimator.estimator();
+    let mut sampled = match subject {
         Subject::Plugin { plugin, config } => {
-            let spec = task.spec(crate::device::sdk_device(plan.device));
-            let constructing = Instant::now();
-            let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
-            let construct_secs = secs_since(constructing);
-            let stochastic = plugin.samples(&model);
-            let samples = if stochastic { task.samples_per_observation() as u32 } else { 1 };
-            let sampler = Sampler::Model(&mut model);
-            let mut run = ModelRun {
-                sampler,
-                stochastic,
-                samples,
-                label: &config.label,
-                plan,
-                estimator: estimator.as_ref(),
-                calls: CallTimes::default(),
-                stages: StageTimes::default(),
-            };
-            let mut measured = task.measure(&mut run, summaries)?;
-            let (calls, mut stages) = (run.calls, run.stages);
-            stages.construct_secs = construct_secs;
-            let timing_started = Instant::now();
-            let timing = time_model(plan, &mut model, (task_name, task), config, samples, &calls)
-                .unwrap_or_else(|e| {
-                    measured.notes.push(CellError::Timing(e));
-                    None
-                })
-                .or_else(|| calls.timing(intervals(&["timing", task_name, &config.label])));
-            stages.timing_secs = secs_since(timing_started);
-            (config.label.as_str(), measured, stochastic, timing, stages)
+            sample_model(plan, (plugin, config), task, summaries, estimator.as_ref())?
         }
         Subject::Given { samples, label, .. } => {
             let k = samples.samples_per_observation();
-            let sampler = Sampler::Given(samples);
             let mut run = ModelRun {
-                sampler,
+                sampler: Sampler::Given(samples),
                 stochastic: k > 1,
                 samples: k as u32,
                 label,
@@ -96,11 +90,69 @@ pub(crate) fn evaluate(
                 calls: CallTimes::default(),
                 stages: StageTimes::default(),
             };
-            let measured = task.measure(&mut run, summaries)?;
-            (*label, measured, k > 1, None, run.stages)
+            let measured = task.task.measure(&mut run, summaries)?;
+            Sampled { label, measured, stochastic: k > 1, timing: None, stages: run.stages }
         }
     };
     let judging = Instant::now();
+    let results = judged(plan, subject, &mut sampled, summaries);
+    let mut stages = sampled.stages;
+    stages.judge_secs = secs_since(judging);
+    let counted = stages.total();
+    stages.other_secs = (secs_since(started) - counted).max(0.0);
+    Ok((results, std::mem::take(&mut sampled.measured.notes), stages))
+}
+
+/// A plugin's configuration constructed, run on the task and timed.
+fn sample_model<'a>(
+    plan: &RunPlan,
+    (plugin, config): (&LoadedPlugin, &'a PluginConfig),
+    task: NamedTask<'_>,
+    summaries: &[TaskSummary],
+    estimator: &dyn crate::estimate::Estimator,
+) -> Result<Sampled<'a>, CellError> {
+    let file = &plan.suite.file;
+    let spec = task.task.spec(crate::device::sdk_device(plan.device));
+    let constructing = Instant::now();
+    let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
+    let construct_secs = secs_since(constructing);
+    let stochastic = plugin.samples(&model);
+    let samples = if stochastic { task.task.samples_per_observation() as u32 } else { 1 };
+    let mut run = ModelRun {
+        sampler: Sampler::Model(&mut model),
+        stochastic,
+        samples,
+        label: &config.label,
+        plan,
+        estimator,
+        calls: CallTimes::default(),
+        stages: StageTimes::default(),
+    };
+    let mut measured = task.task.measure(&mut run, summaries)?;
+    let (calls, mut stages) = (run.calls, run.stages);
+    stages.construct_secs = construct_secs;
+    let timing_started = Instant::now();
+    let intervals = file.statistics.intervals(derive_seed(file.seed, &["timing", task.name, &config.label]));
+    let timing = time_model(plan, &mut model, task, config, samples, &calls)
+        .unwrap_or_else(|e| {
+            measured.notes.push(CellError::Timing(e));
+            None
+        })
+        .or_else(|| calls.timing(intervals));
+    stages.timing_secs = secs_since(timing_started);
+    Ok(Sampled { label: &config.label, measured, stochastic, timing, stages })
+}
+
+/// One result per summary: each judged against its N(X|Y), with the subject's identity and the
+/// task's scores; ranks and efficiencies are set when the run's report is assembled.
+fn judged(
+    plan: &RunPlan,
+    subject: &Subject<'_>,
+    sampled: &mut Sampled<'_>,
+    summaries: &[TaskSummary],
+) -> Vec<ConfigResult> {
+    let file = &plan.suite.file;
+    let label = sampled.label;
     let (plugin_name, plugin_version, params) = match subject {
         Subject::Plugin { plugin, config } => (
             plugin.name().to_string(),
@@ -113,13 +165,14 @@ pub(crate) fn evaluate(
             vec![("samples".into(), origin.to_string())],
         ),
     };
+    let measured = &mut sampled.measured;
     let mut results = Vec::with_capacity(summaries.len());
-    let mut images = measured.images.into_iter();
-    for ((stats, reason), summary) in measured.stats.into_iter().zip(summaries) {
+    let mut images = std::mem::take(&mut measured.images).into_iter();
+    for ((stats, reason), summary) in std::mem::take(&mut measured.stats).into_iter().zip(summaries) {
         let raise = if summary.image.is_some() { Raise::PatchesPerImage } else { Raise::SamplesPerObservation };
         let truth = TaskTruth { inherent: &summary.inherent, dim: summary.signal_dim, mmse: summary.mmse, raise };
         let judge_config = JudgeConfig {
-            intervals: intervals(&["bootstrap", &summary.name, label]),
+            intervals: file.statistics.intervals(derive_seed(file.seed, &["bootstrap", &summary.name, label])),
             band_tolerance: file.statistics.band_tolerance,
         };
         let mut judgement = judge::judge(&stats, &truth, &judge_config);
@@ -134,22 +187,19 @@ pub(crate) fn evaluate(
             plugin_version: plugin_version.clone(),
             label: label.to_string(),
             params: params.clone(),
-            stochastic,
+            stochastic: sampled.stochastic,
             rank: 0,
             judgement,
             psnr_db,
             psnr_y_db,
             ssim,
             efficiency: None,
-            timing: timing.clone(),
+            timing: sampled.timing.clone(),
             sample_grids: measured.sample_grids.clone(),
             images: images.next().unwrap_or_default(),
         });
     }
-    stages.judge_secs = secs_since(judging);
-    let counted = stages.total();
-    stages.other_secs = (secs_since(started) - counted).max(0.0);
-    Ok((results, std::mem::take(&mut measured.notes), stages))
+    results
 }
 
 /// criterion's timing of the first batch, when its calls fit the suite's budget (`Ok(None)`
@@ -157,7 +207,7 @@ pub(crate) fn evaluate(
 fn time_model(
     plan: &RunPlan,
     model: &mut ModelBox,
-    (task_name, task): (&str, &dyn Task),
+    NamedTask { name: task_name, task }: NamedTask<'_>,
     config: &PluginConfig,
     samples: u32,
     calls: &CallTimes,
@@ -264,7 +314,8 @@ impl<'p> Workbench<'p> {
         }
         let Some((_, task)) = &self.prepared else { unreachable!("prepared just above") };
         let subject = Subject::Plugin { plugin, config: &config };
-        let (results, notes, stages) = evaluate(self.plan, &subject, (&cell.task, task.as_ref()), &request.summaries)?;
+        let (results, notes, stages) =
+            evaluate(self.plan, &subject, NamedTask { name: &cell.task, task: task.as_ref() }, &request.summaries)?;
         Ok((results, notes, StageTimes { load_secs, ..stages }))
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::cell::{evaluate, prepare};
+use super::cell::{evaluate, prepare, NamedTask};
 use super::task::{CellError, Subject, Task, TaskInput};
 use crate::assemble::{self, RunRecords};
 use crate::check::CheckedSuite;
@@ -304,7 +304,7 @@ pub fn judge_samples(
     };
     let subject = Subject::Given { samples: &given, label, origin: &origin };
     let mut results = Vec::new();
-    match evaluate(plan, &subject, (name, task.as_ref()), &summaries) {
+    match evaluate(plan, &subject, NamedTask { name, task: task.as_ref() }, &summaries) {
         Ok((found, notes, _)) => {
             results = found;
             failures.extend(notes.iter().map(|e| given_failure(name, label, e)));
