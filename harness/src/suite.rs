@@ -332,22 +332,7 @@ impl Suite {
         if f.threads == Some(0) {
             return Err(self.error_at(self.offset_of("threads"), "threads must be at least 1".into()));
         }
-        let t = &f.timing;
-        if t.sample_size < 10 {
-            return Err(self.error_at(
-                self.offset_of("sample_size"),
-                "timing sample_size must be at least 10 (criterion's least)".into(),
-            ));
-        }
-        for (key, value) in
-            [("budget_secs", t.budget_secs), ("warm_up_secs", t.warm_up_secs), ("measurement_secs", t.measurement_secs)]
-        {
-            let least_zero = key == "budget_secs";
-            if !value.is_finite() || value < 0.0 || (!least_zero && value == 0.0) {
-                let bound = if least_zero { "at least 0 (0: no extra calls)" } else { "positive" };
-                return Err(self.error_at(self.offset_of(key), format!("timing {key} must be {bound}, got {value}")));
-            }
-        }
+        self.validate_timing()?;
         let mut names = std::collections::HashSet::new();
         for task in &f.image_tasks {
             if !names.insert(task.name.as_str()) {
@@ -378,6 +363,28 @@ impl Suite {
             return Err(
                 self.error_at(0, "a suite needs at least one [[task]] or [[image_task]], and one [[plugin]]".into())
             );
+        }
+        Ok(())
+    }
+
+    /// The `[timing]` table: criterion's least sample size, a budget of at least 0 and positive
+    /// warm-up and measurement times.
+    fn validate_timing(&self) -> Result<(), SuiteError> {
+        let t = &self.file.timing;
+        if t.sample_size < 10 {
+            return Err(self.error_at(
+                self.offset_of("sample_size"),
+                "timing sample_size must be at least 10 (criterion's least)".into(),
+            ));
+        }
+        for (key, value) in
+            [("budget_secs", t.budget_secs), ("warm_up_secs", t.warm_up_secs), ("measurement_secs", t.measurement_secs)]
+        {
+            let least_zero = key == "budget_secs";
+            if !value.is_finite() || value < 0.0 || (!least_zero && value == 0.0) {
+                let bound = if least_zero { "at least 0 (0: no extra calls)" } else { "positive" };
+                return Err(self.error_at(self.offset_of(key), format!("timing {key} must be {bound}, got {value}")));
+            }
         }
         Ok(())
     }
