@@ -223,6 +223,24 @@ fn rrdb_reproduces_its_set5_values_per_image() {
     assert!((p - 26.63).abs() < 0.01, "rrdb-x4 on set5: mean {p:.4} dB, README 26.63");
 }
 
+#[test]
+fn rrdb_tiles_are_stitched_in_place_and_converge_with_the_overlap() {
+    // Set5's butterfly, 64 × 64 LR, in four 32 × 32 tiles: with an overlap of 32 every tile sees
+    // the whole image, so the stitched output must be the whole-image output; with less context
+    // it moves, less with more (RRDBNet's receptive field is larger than the image).
+    let names = vec!["img_003.png".to_string()];
+    let (whole, _) = rrdb_whole("set5", &names);
+    let (full, ..) = rrdb_tile_effect("set5", &names, 32, 32, &whole);
+    assert!(full < 1e-6, "tiles that see the whole image: max |Δ| {full:e}");
+    let (float8, _, psnr8, _) = rrdb_tile_effect("set5", &names, 32, 8, &whole);
+    let (float16, _, psnr16, _) = rrdb_tile_effect("set5", &names, 32, 16, &whole);
+    eprintln!("rrdb-x4 butterfly, tiles of 32: overlap 8 max |Δ| {float8:.3e}, |ΔPSNR-Y| {psnr8:.4} dB; 16: {float16:.3e}, {psnr16:.4} dB");
+    assert!(
+        psnr16 < psnr8 && float16 < float8 && float16 > 1e-4,
+        "overlap 8: {float8:e} / {psnr8} dB; 16: {float16:e} / {psnr16} dB"
+    );
+}
+
 /// How far tiles move RRDBNet's output on some images of a set: (max |Δ| of the float output,
 /// max |Δ| of the 8-bit output in grey levels, max |ΔPSNR-Y| of an image, Δ mean PSNR-Y).
 fn rrdb_tile_effect(set: &str, names: &[String], tile: i64, overlap: i64, whole: &[Tensor]) -> (f64, f64, f64, f64) {
