@@ -6,6 +6,7 @@ mod abi;
 mod architecture;
 mod cli;
 mod cluster;
+mod evaluation;
 mod exact_tasks;
 mod image_models;
 mod image_tasks;

@@ -114,6 +114,8 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
             degradation: c.degradation.label(),
             patch,
             border: border(c),
+            evaluation: c.evaluation,
+            lr: task.lr,
         }),
         observations: task.cases.len(),
         samples_per_observation: c.samples_per_image,

@@ -1,34 +1,97 @@
 //! Distortion metrics as the super-resolution literature computes them, so that upbench's
 //! numbers can be set beside published tables: images quantised to 8 bits, PSNR and SSIM on the
-//! luma Y of ITU-R BT.601 (MATLAB's `rgb2ycbcr`, range 16–235) with `border` pixels cropped on
-//! every side, SSIM after Wang et al. (2004): 11 × 11 Gaussian window, σ = 1.5, K1 = 0.01,
-//! K2 = 0.03, L = 255, over the valid region (BasicSR's `calculate_ssim`). An image whose file
-//! has one channel is scored on its grey values instead ([`ScoredOn::Grey`]), as the tables are.
+//! luma Y of ITU-R BT.601 (range 16–235) with `border` pixels cropped on every side, SSIM after
+//! Wang et al. (2004): 11 × 11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, over the
+//! valid region (BasicSR's `calculate_ssim`).
+//!
+//! Tables differ in two details, so the convention is named ([`Evaluation`]): whether Y is kept
+//! in float or rounded to integers (MATLAB's `rgb2ycbcr` on `uint8`), and whether a one-channel
+//! file (Set14's bridge) is scored as the Y of its replicated RGB or on its grey values
+//! (`docs/protocol.md`, "Distortion").
 
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+/// The convention PSNR-Y and SSIM follow (`evaluation` of an `[[image_task]]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evaluation {
+    /// The modern papers' and BasicSR's: Y in float from the 8-bit RGB output, a one-channel
+    /// file replicated to RGB and scored as the Y of that RGB.
+    #[default]
+    Modern,
+    /// Y in float; a one-channel file scored on its grey values (upbench's convention before
+    /// issue [14], and what results files without the field used; the VDSR-era bicubic table).
+    GreyValues,
+    /// Y rounded to integers as MATLAB's `rgb2ycbcr` returns it on `uint8` images; a one-channel
+    /// file scored on its grey values (MATLAB evaluation scripts that convert only 3-channel files).
+    MatlabUint8,
+}
+
+impl Evaluation {
+    /// The name a suite file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evaluation::Modern => "modern",
+            Evaluation::GreyValues => "grey-values",
+            Evaluation::MatlabUint8 => "matlab-uint8",
+        }
+    }
+
+    /// The convention of results files written before the field existed.
+    pub fn legacy() -> Evaluation {
+        Evaluation::GreyValues
+    }
+
+    /// What an image is scored on under this convention, given whether its file has one channel.
+    pub fn scored_on(self, one_channel_file: bool) -> ScoredOn {
+        match (self, one_channel_file) {
+            (Evaluation::GreyValues | Evaluation::MatlabUint8, true) => ScoredOn::Grey,
+            (Evaluation::Modern | Evaluation::GreyValues, _) => ScoredOn::Luma,
+            (Evaluation::MatlabUint8, false) => ScoredOn::RoundedLuma,
+        }
+    }
+}
+
+impl std::fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Which channel the literature's PSNR and SSIM of an image are computed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoredOn {
-    /// The luma Y of ITU-R BT.601 (16–235), as SR papers score colour files.
+    /// The luma Y of ITU-R BT.601 (16–235) in float.
     Luma,
-    /// The grey values themselves (0–255), as SR papers score one-channel files (Set14's
+    /// That Y rounded to integers (MATLAB's `rgb2ycbcr` on `uint8`).
+    RoundedLuma,
+    /// The grey values themselves (0–255), as older tables score one-channel files (Set14's
     /// bridge): MATLAB evaluation code converts to Y only when the file has three channels.
     Grey,
 }
 
 /// The channel an image is scored on, `[N, 1, H, W]` in grey levels, from `[N, C, H, W]` images
-/// in [0, 1] after rounding to 8 bits: the BT.601 luma Y, or for [`ScoredOn::Grey`] the grey
-/// value (MATLAB's `rgb2gray` weights, which return a grey image's value from its three equal
-/// channels). A one-channel image is its own value either way.
+/// in [0, 1] after rounding to 8 bits: the BT.601 luma Y (float or rounded), or for
+/// [`ScoredOn::Grey`] the grey value (MATLAB's `rgb2gray` weights, which return a grey image's
+/// value from its three equal channels). A one-channel tensor (a grey task) is its own value
+/// under every convention, as grey-image tables score it.
 pub fn scored_channel(images: &Tensor, scored_on: ScoredOn) -> Tensor {
     let q = (images.to_kind(Kind::Double).clamp(0.0, 1.0) * 255.0).round();
     if q.size()[1] == 1 {
         return q;
     }
     let c = |i: i64| q.narrow(1, i, 1);
+    let luma = || (c(0) * 65.481 + c(1) * 128.553 + c(2) * 24.966) / 255.0 + 16.0;
     match scored_on {
-        ScoredOn::Luma => (c(0) * 65.481 + c(1) * 128.553 + c(2) * 24.966) / 255.0 + 16.0,
+        ScoredOn::Luma => luma(),
+        // half away from zero, as MATLAB rounds (libtorch's `round` goes to even); y − ⌊y⌋ is exact
+        ScoredOn::RoundedLuma => {
+            let y = luma();
+            let floor = y.floor();
+            let up = (&y - &floor).ge(0.5).to_kind(Kind::Double);
+            floor + up
+        }
         ScoredOn::Grey => (c(0) * 0.298936 + c(1) * 0.587043 + c(2) * 0.114021).round(),
     }
 }
@@ -119,6 +182,24 @@ mod tests {
         // SSIM of a constant shift keeps contrast and structure: only the luminance term drops.
         let s = ssim_y(&shifted.unsqueeze(0), &base, 0, ScoredOn::Luma)[0];
         assert!(s < 1.0 && s > 0.95, "{s}");
+    }
+
+    #[test]
+    fn each_convention_scores_colour_and_one_channel_files_as_named() {
+        assert_eq!(Evaluation::default(), Evaluation::Modern);
+        let on = |e: Evaluation| (e.scored_on(false), e.scored_on(true));
+        assert_eq!(on(Evaluation::Modern), (ScoredOn::Luma, ScoredOn::Luma));
+        assert_eq!(on(Evaluation::GreyValues), (ScoredOn::Luma, ScoredOn::Grey));
+        assert_eq!(on(Evaluation::MatlabUint8), (ScoredOn::RoundedLuma, ScoredOn::Grey));
+        // (R, G, B) = (1, 0, 0): Y = 16 + 65.481/255 = 16.2568 → 16; (0, 2, 0): 17.0083 → 17;
+        // (3, 3, 3): 16 + 3·219/255 = 18.5765 → 19; (255, 255, 255): 235 exactly
+        let rgb = Tensor::from_slice(&[1.0, 0.0, 3.0, 255.0, 0.0, 2.0, 3.0, 255.0, 0.0, 0.0, 3.0, 255.0]);
+        let rgb = rgb.view([1, 3, 1, 4]) / 255.0;
+        let values = |s: ScoredOn| Vec::<f64>::try_from(scored_channel(&rgb, s).flatten(0, -1)).unwrap();
+        assert_eq!(values(ScoredOn::RoundedLuma), [16.0, 17.0, 19.0, 235.0]);
+        let float = values(ScoredOn::Luma);
+        assert!((float[2] - (16.0 + 3.0 * 219.0 / 255.0)).abs() < 1e-12, "{float:?}");
+        assert_eq!(values(ScoredOn::Grey), [0.0, 1.0, 3.0, 255.0]);
     }
 
     /// Wang et al.'s SSIM written as they wrote it, one 11 × 11 window convolved with each local

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::fidelity::Evaluation;
 use crate::estimate::Estimate;
+use crate::task::images::LrSource;
 use crate::task::InherentUncertainty;
 
 /// One task as run.
@@ -140,4 +142,12 @@ pub struct ImageTaskInfo {
     pub patch: usize,
     /// Pixels left out at each border (SR scale) for patches, PSNR and SSIM.
     pub border: usize,
+    /// The PSNR-Y/SSIM convention. Absent from results written before issue [14], which used
+    /// [`Evaluation::GreyValues`] (float Y, a one-channel file on its grey values).
+    #[serde(default = "Evaluation::legacy")]
+    pub evaluation: Evaluation,
+    /// Where the measurements came from. Absent from results written before issue [14], whose
+    /// tasks all degraded their own ([`LrSource::Degrade`]).
+    #[serde(default = "LrSource::legacy")]
+    pub lr: LrSource,
 }

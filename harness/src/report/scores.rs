@@ -4,6 +4,7 @@
 use crate::estimate::Estimate;
 use crate::judge::{Region, Validity};
 use crate::record::{ConfigResult, Failure, RunReport, TaskSummary};
+use crate::task::images::LrSource;
 use crate::task::InherentUncertainty;
 
 /// One task's table.
@@ -148,6 +149,14 @@ pub fn with_ci(e: &Estimate) -> String {
     }
 }
 
+/// How a caption says where an image task's measurements came from.
+fn lr_words(lr: LrSource) -> &'static str {
+    match lr {
+        LrSource::Stored => " (the set's stored LR files)",
+        LrSource::Degrade => "",
+    }
+}
+
 /// The line above a task's table: what the task is and where N(X|Y) comes from.
 pub fn caption(task: &TaskSummary) -> String {
     if let Some(image) = &task.image {
@@ -156,15 +165,17 @@ pub fn caption(task: &TaskSummary) -> String {
             Some(value) => format!("N(X|Y) = {} ({})", sig(value), task.inherent.basis()),
         };
         return format!(
-            "Task {} — {}, {} ({} images, {}), {}; patches {p}×{p} (d = {}), border {}; {n_inherent}; K = {} samples per image for samplers",
+            "Task {} — {}, {} ({} images, {}), {}{}; patches {p}×{p} (d = {}), border {}; PSNR-Y/SSIM {} convention; {n_inherent}; K = {} samples per image for samplers",
             task.name,
             task.kind,
             image.dataset,
             image.images,
             image.colour,
             image.degradation,
+            lr_words(image.lr),
             task.signal_dim,
             image.border,
+            image.evaluation,
             task.samples_per_observation,
             p = image.patch,
         );

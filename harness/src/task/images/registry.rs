@@ -109,6 +109,19 @@ impl Dataset {
         self.files.iter().filter(|f| !f.path.contains('/')).map(|f| f.path.clone()).collect()
     }
 
+    /// The set's stored ×`scale` low-resolution companion of the ground truth `truth` (`hr/x.png`
+    /// → `lr_x4/x.png`), when the registry lists one: the file published tables fed the models.
+    pub fn stored_lr(&self, truth: &str, scale: usize) -> Option<String> {
+        let path = format!("lr_x{scale}/{}", truth.strip_prefix("hr/")?);
+        self.files.iter().any(|f| f.path == path).then_some(path)
+    }
+
+    /// Whether every ground truth has a stored ×`scale` companion.
+    pub fn ships_lr(&self, scale: usize) -> bool {
+        let truths = self.ground_truths();
+        !truths.is_empty() && truths.iter().all(|t| self.stored_lr(t, scale).is_some())
+    }
+
     /// Checks every file of the set under `data_dir`; all problems, not just the first.
     pub fn verify(&self, data_dir: &Path) -> Vec<DataError> {
         let mut problems = Vec::new();
@@ -144,5 +157,16 @@ mod tests {
         assert_eq!(dataset("set5").unwrap().files.len(), 10);
         assert_eq!(dataset("bsd100").unwrap().files.len(), 200);
         assert!(dataset("div2k").unwrap_err().to_string().contains("known: set5, set14, bsd100, kodak24"));
+    }
+
+    #[test]
+    fn the_sr_sets_ship_x4_lr_files_and_kodak24_none() {
+        for set in ["set5", "set14", "bsd100"] {
+            let set = dataset(set).unwrap();
+            assert!(set.ships_lr(4) && !set.ships_lr(2), "{}", set.name);
+            assert_eq!(set.stored_lr("hr/img_002.png", 4).as_deref(), Some("lr_x4/img_002.png"));
+        }
+        let kodak = dataset("kodak24").unwrap();
+        assert!(!kodak.ships_lr(4) && kodak.stored_lr("kodim01.png", 4).is_none());
     }
 }

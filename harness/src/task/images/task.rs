@@ -7,8 +7,9 @@ use tch::{Kind, Tensor};
 use upbench_sdk::{Extensions, ImageTaskSpec, TaskKind, TaskSpec};
 
 use super::degrade::{self, MaskConfig};
+use super::stored_lr::{self, LrSource, LrWanted};
 use super::{dataset, imresize_bicubic, read_image, Image8};
-use crate::estimate::fidelity::ScoredOn;
+use crate::estimate::fidelity::{Evaluation, ScoredOn};
 use crate::seed::{derive_seed, seed_torch};
 use crate::task::TaskError;
 
@@ -181,6 +182,15 @@ pub struct ImageTaskConfig {
     /// each configuration on the first `grid_images` images (default 1; 0 for none).
     #[serde(default = "default_grid_images")]
     pub grid_images: usize,
+    /// The PSNR-Y/SSIM convention: `modern` (default), `grey-values` or `matlab-uint8`
+    /// ([`Evaluation`]; `docs/protocol.md`, "Distortion").
+    #[serde(default)]
+    pub evaluation: Evaluation,
+    /// Where super-resolution measurements come from: `stored` (the set's ×s LR files, as the
+    /// published tables had them) or `degrade` (the task's own bicubic degradation). By default
+    /// the stored files where the set ships them for a noise-free RGB task, else `degrade`.
+    #[serde(default)]
+    pub lr: Option<LrSource>,
 }
 
 fn default_grid_images() -> usize {
@@ -214,7 +224,35 @@ impl ImageTaskConfig {
         if !(sigma.is_finite() && sigma >= 0.0) {
             return Err(format!("noise_std must be ≥ 0 grey levels, got {sigma}"));
         }
-        Ok(())
+        self.lr_source().map(|_| ())
+    }
+
+    /// Where the measurements come from, the default resolved; an error naming why when
+    /// `lr = "stored"` is impossible for this task.
+    pub fn lr_source(&self) -> Result<LrSource, String> {
+        let sr_scale = match self.degradation {
+            Degradation::SuperResolution { scale, .. } => Some(scale),
+            _ => None,
+        };
+        let wanted = LrWanted {
+            dataset: &self.dataset,
+            sr_scale,
+            noise_free: self.degradation.noise_std() == 0.0,
+            rgb: self.colour == Colour::Rgb,
+        };
+        stored_lr::resolve(self.lr, &wanted)
+    }
+
+    /// The selected ground truths with their stored LR files (paths relative to the set's
+    /// folder), when the task reads stored files; else none.
+    fn stored_pairs(&self) -> Vec<(String, String)> {
+        let (Ok(LrSource::Stored), Ok(set)) = (self.lr_source(), dataset(&self.dataset)) else {
+            return Vec::new();
+        };
+        let truths = set.ground_truths();
+        let truths = &truths[..self.images.unwrap_or(truths.len()).min(truths.len())];
+        let scale = self.degradation.scale();
+        truths.iter().filter_map(|t| Some((t.clone(), set.stored_lr(t, scale)?))).collect()
     }
 
     /// Every problem that would stop [`ImageTask::build`] or the N(X|Y) estimate before any
@@ -248,6 +286,10 @@ impl ImageTaskConfig {
             } else {
                 problems.extend(found.iter().map(|e| e.to_string()));
             }
+        }
+        if problems.is_empty() {
+            let set_dir = data_dir.join(&self.dataset);
+            problems.extend(stored_lr::size_problems(&set_dir, &self.stored_pairs(), self.degradation.scale()));
         }
         problems
     }
@@ -303,8 +345,8 @@ pub struct ImageCase {
     pub measurement: Tensor,
     /// Hidden pixels `[1, H, W]` (inpainting).
     pub hidden: Option<Tensor>,
-    /// How PSNR and SSIM score it: on its grey values when its file is a one-channel image,
-    /// else on the BT.601 luma (`docs/protocol.md`, "Distortion").
+    /// How PSNR and SSIM score it, by the task's [`Evaluation`] and whether its file has one
+    /// channel (`docs/protocol.md`, "Distortion").
     pub scored_on: ScoredOn,
 }
 
@@ -312,17 +354,21 @@ pub struct ImageCase {
 pub struct ImageTask {
     /// Its settings.
     pub config: ImageTaskConfig,
+    /// Where its measurements came from, the default resolved.
+    pub lr: LrSource,
     /// The images.
     pub cases: Vec<ImageCase>,
 }
 
 impl ImageTask {
     /// Reads the set from `data_dir` (checking every file against the registry first) and
-    /// degrades each image with streams derived from `seed`.
+    /// makes each image's measurement: the set's stored LR file when the task reads them
+    /// ([`LrSource`]), else its own degradation with streams derived from `seed`.
     pub fn build(config: &ImageTaskConfig, data_dir: &Path, seed: u64) -> Result<ImageTask, TaskError> {
         let name = &config.name;
         let invalid = |msg: String| TaskError::Invalid(format!("image task '{name}': {msg}"));
         config.check_settings().map_err(invalid)?;
+        let lr = config.lr_source().map_err(invalid)?;
         let scale = config.degradation.scale();
         let sources = sources(config, data_dir).map_err(invalid)?;
         let mut cases = Vec::with_capacity(sources.len());
@@ -340,7 +386,8 @@ impl ImageTask {
                 Source::File(path) => path.display().to_string(),
                 Source::DeadLeaves { .. } => file.clone(),
             };
-            let scored_on = if img.channels == 1 { ScoredOn::Grey } else { ScoredOn::Luma };
+            let scored_on = config.evaluation.scored_on(img.channels == 1);
+            let hr_size = (img.height, img.width);
             let img = match config.colour {
                 Colour::Rgb => degrade::to_rgb(&img),
                 Colour::Grey => degrade::to_grey(&img),
@@ -350,10 +397,16 @@ impl ImageTask {
                 return Err(invalid(format!("{path}: {}×{} is too small", img.height, img.width)));
             }
             let img = degrade::crop(&img, h, w);
-            let image_seed = derive_seed(seed, &[file.as_str()]);
-            cases.push(ImageCase { scored_on, ..degrade_one(file, &img, &config.degradation, image_seed) });
+            let case = match (lr, source) {
+                (LrSource::Stored, Source::File(truth)) => {
+                    let low = stored_low(config, data_dir, file, truth, hr_size).map_err(invalid)?;
+                    stored_case(file, &img, &low)
+                }
+                _ => degrade_one(file, &img, &config.degradation, derive_seed(seed, &[file.as_str()])),
+            };
+            cases.push(ImageCase { scored_on, ..case });
         }
-        Ok(ImageTask { config: config.clone(), cases })
+        Ok(ImageTask { config: config.clone(), lr, cases })
     }
 
     /// C.
@@ -401,6 +454,35 @@ fn sources(config: &ImageTaskConfig, data_dir: &Path) -> Result<Vec<(String, Sou
         return Err(format!("no images selected from {}", config.dataset));
     }
     Ok(files.iter().map(|f| (f.clone(), Source::File(data_dir.join(&set.name).join(f)))).collect())
+}
+
+/// The stored LR file of the ground truth `file` (`hr/…`, read from `truth`, `hr` its size as
+/// read), checked against that size.
+fn stored_low(
+    config: &ImageTaskConfig,
+    data_dir: &Path,
+    file: &str,
+    truth: &Path,
+    hr: (usize, usize),
+) -> Result<Image8, String> {
+    let scale = config.degradation.scale();
+    let set = dataset(&config.dataset).map_err(|e| e.to_string())?;
+    let lr = set
+        .stored_lr(file, scale)
+        .ok_or_else(|| format!("{file}: the set {} lists no lr_x{scale}/ file for it", set.name))?;
+    stored_lr::read_stored(&data_dir.join(&set.name).join(lr), truth, hr, scale)
+}
+
+/// A case whose measurement is the stored LR image `low` (an RGB task: a grey file replicated).
+fn stored_case(file: &str, img: &Image8, low: &Image8) -> ImageCase {
+    let measurement = degrade::to_tensor(&degrade::to_rgb(low));
+    ImageCase {
+        name: file.to_string(),
+        truth: degrade::to_tensor(img),
+        measurement,
+        hidden: None,
+        scored_on: ScoredOn::Luma,
+    }
 }
 
 fn degrade_one(file: &str, img: &Image8, degradation: &Degradation, seed: u64) -> ImageCase {
