@@ -229,11 +229,11 @@ fn rrdb_tiles_are_stitched_in_place_and_converge_with_the_overlap() {
     // the whole image, so the stitched output must be the whole-image output; with less context
     // it moves, less with more (RRDBNet's receptive field is larger than the image).
     let names = vec!["img_003.png".to_string()];
-    let (whole, _) = rrdb_whole("set5", &names);
-    let (full, ..) = rrdb_tile_effect("set5", &names, 32, 32, &whole);
+    let (whole, _) = whole_outputs("rrdb-x4", "set5", &names);
+    let (full, ..) = tile_effect("rrdb-x4", "set5", &names, 32, 32, &whole);
     assert!(full < 1e-6, "tiles that see the whole image: max |Δ| {full:e}");
-    let (float8, _, psnr8, _) = rrdb_tile_effect("set5", &names, 32, 8, &whole);
-    let (float16, _, psnr16, _) = rrdb_tile_effect("set5", &names, 32, 16, &whole);
+    let (float8, _, psnr8, _) = tile_effect("rrdb-x4", "set5", &names, 32, 8, &whole);
+    let (float16, _, psnr16, _) = tile_effect("rrdb-x4", "set5", &names, 32, 16, &whole);
     eprintln!("rrdb-x4 butterfly, tiles of 32: overlap 8 max |Δ| {float8:.3e}, |ΔPSNR-Y| {psnr8:.4} dB; 16: {float16:.3e}, {psnr16:.4} dB");
     assert!(
         psnr16 < psnr8 && float16 < float8 && float16 > 1e-4,
@@ -241,12 +241,19 @@ fn rrdb_tiles_are_stitched_in_place_and_converge_with_the_overlap() {
     );
 }
 
-/// How far tiles move RRDBNet's output on some images of a set: (max |Δ| of the float output,
+/// How far tiles move a plugin's output on some images of a set: (max |Δ| of the float output,
 /// max |Δ| of the 8-bit output in grey levels, max |ΔPSNR-Y| of an image, Δ mean PSNR-Y).
-fn rrdb_tile_effect(set: &str, names: &[String], tile: i64, overlap: i64, whole: &[Tensor]) -> (f64, f64, f64, f64) {
+fn tile_effect(
+    plugin: &str,
+    set: &str,
+    names: &[String],
+    tile: i64,
+    overlap: i64,
+    whole: &[Tensor],
+) -> (f64, f64, f64, f64) {
     let root = data_dir().join(set);
     let mut tiled_model =
-        model("rrdb-x4", &[("tile", toml::Value::Integer(tile)), ("tile_overlap", toml::Value::Integer(overlap))]);
+        model(plugin, &[("tile", toml::Value::Integer(tile)), ("tile_overlap", toml::Value::Integer(overlap))]);
     let (mut max_float, mut max_8bit, mut max_psnr, mut sum_psnr) = (0.0f64, 0.0f64, 0.0f64, 0.0);
     for (name, whole) in names.iter().zip(whole) {
         let lr = read_rgb(&root.join("lr_x4").join(name));
@@ -263,9 +270,9 @@ fn rrdb_tile_effect(set: &str, names: &[String], tile: i64, overlap: i64, whole:
     (max_float, max_8bit, max_psnr, sum_psnr / whole.len() as f64)
 }
 
-/// Whole-image RRDBNet outputs of some images of a set, and the wall seconds per image.
-fn rrdb_whole(set: &str, names: &[String]) -> (Vec<Tensor>, f64) {
-    let mut whole_model = model("rrdb-x4", &[("tile", toml::Value::Integer(0))]);
+/// A plugin's whole-image outputs of some images of a set, and the wall seconds per image.
+fn whole_outputs(plugin: &str, set: &str, names: &[String]) -> (Vec<Tensor>, f64) {
+    let mut whole_model = model(plugin, &[("tile", toml::Value::Integer(0))]);
     let root = data_dir().join(set);
     let started = std::time::Instant::now();
     let whole: Vec<Tensor> =
@@ -276,7 +283,7 @@ fn rrdb_whole(set: &str, names: &[String]) -> (Vec<Tensor>, f64) {
 /// The measurements behind `rrdb-x4`'s default tiling, run on demand (many minutes on a CPU):
 /// `cargo test -p upbench-harness --test tests rrdb_tiling -- --ignored --nocapture --test-threads 1`.
 /// `RRDB_TILING` = `set:img_a,img_b:TILExOVERLAP,…` picks images and configurations (default:
-/// Set14's two largest images, tile 64, overlaps 16, 32, 48).
+/// Set14's two largest images, tile 64, overlaps 16, 32, 48); `TILING_PLUGIN` another plugin.
 #[test]
 #[ignore]
 fn rrdb_tiling_sweep() {
@@ -284,13 +291,14 @@ fn rrdb_tiling_sweep() {
         std::env::var("RRDB_TILING").unwrap_or_else(|_| "set14:img_002.png,img_011.png:64x16,64x32,64x48".into());
     let parts: Vec<&str> = spec.split(':').collect();
     let (set, names) = (parts[0], parts[1].split(',').map(String::from).collect::<Vec<_>>());
-    let (whole, secs) = rrdb_whole(set, &names);
-    eprintln!("{set} {names:?}: whole-image RRDBNet {secs:.2} s per image (wall)");
+    let plugin = std::env::var("TILING_PLUGIN").unwrap_or_else(|_| "rrdb-x4".into());
+    let (whole, secs) = whole_outputs(&plugin, set, &names);
+    eprintln!("{plugin} {set} {names:?}: whole image {secs:.2} s per image (wall)");
     for config in parts[2].split(',') {
         let (tile, overlap) = config.split_once('x').unwrap();
         let (tile, overlap) = (tile.parse().unwrap(), overlap.parse().unwrap());
         let started = std::time::Instant::now();
-        let (float, grey, psnr, mean) = rrdb_tile_effect(set, &names, tile, overlap, &whole);
+        let (float, grey, psnr, mean) = tile_effect(&plugin, set, &names, tile, overlap, &whole);
         eprintln!(
             "{set} tile {tile} overlap {overlap}: max |Δ| {float:.2e} (8-bit: {grey} grey levels), \
              max |ΔPSNR-Y| {psnr:.5} dB, Δmean {mean:+.5} dB, {:.2} s per image (wall)",

@@ -14,8 +14,11 @@
 //!
 //! **Tiles are approximate.** ESA pools over the whole input and resizes the pooled map back
 //! bilinearly, so every output pixel depends a little on the whole image: with `tile` > 0 the
-//! output differs from the whole-image output (less the larger the overlap). The default is the
-//! whole image.
+//! output differs from the whole-image output (less the larger the overlap). Measured on Set5's
+//! stored LR (`rrdb_tiling_sweep` in `harness/tests/sr_models.rs` with `TILING_PLUGIN=rfdn-x4`):
+//! tiles of 32 with overlap 16 move the output by up to 0.068 (17 grey levels) and an image's
+//! PSNR-Y by up to 0.040 dB; overlap 32: 0.026 (7 levels), 0.007 dB; tiles of 64 with overlap 32:
+//! 0.032 (8 levels), 0.007 dB. The default is the whole image (`tile` = 0).
 
 use image_kit::precision::Precision;
 use image_kit::tile::Tiling;
