@@ -151,3 +151,19 @@ pub struct ImageTaskInfo {
     #[serde(default = "LrSource::legacy")]
     pub lr: LrSource,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_task_without_its_convention_reads_as_what_old_files_used() {
+        let old = r#"{"dataset":"set14","images":14,"colour":"rgb","degradation":"bicubic ×4","patch":4,"border":4}"#;
+        let info: ImageTaskInfo = serde_json::from_str(old).unwrap();
+        assert_eq!((info.evaluation, info.lr), (Evaluation::GreyValues, LrSource::Degrade));
+        let new = ImageTaskInfo { evaluation: Evaluation::MatlabUint8, lr: LrSource::Stored, ..info };
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!((json["evaluation"].as_str(), json["lr"].as_str()), (Some("matlab-uint8"), Some("stored")));
+        assert_eq!(serde_json::from_value::<ImageTaskInfo>(json).unwrap(), new);
+    }
+}
