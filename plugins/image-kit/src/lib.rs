@@ -17,6 +17,8 @@ holds what they share:
   `tile_overlap` parameters), exact for purely convolutional networks given enough overlap.
 - [`precision::Precision`]: the arithmetic of a network (the `precision` parameter): float32,
   float64, or on CUDA float16 autocast / bfloat16.
+- [`sr_checks`]: the tests every pretrained ×4 SR plugin shares (conformance, named refusals,
+  tiles against the whole image).
 - [`sr_task`]: the ×s RGB super-resolution task a pretrained SR network needs, else a named error.
 
 The tensor bridge to and from the SDK's views, and the image-task layout, are in [`upbench_tch`].
@@ -30,6 +32,7 @@ pub mod posterior;
 pub mod precision;
 pub mod prior;
 pub mod resample;
+pub mod sr_checks;
 pub mod tile;
 pub mod weights;
 
