@@ -24,9 +24,9 @@ pub fn resolve(weights: &str) -> PathBuf {
     dir.join(path)
 }
 
-/// Loads every variable of `vs` from the safetensors file `weights` names, by tensor name.
-/// Errors name the file, and say how to point at the models directory when it is missing.
-pub fn load(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
+/// The file `weights` names ([`resolve`]), when it exists; else an error that says how to point
+/// at the models directory.
+fn existing(weights: &str) -> Result<PathBuf, PluginError> {
     let path = resolve(weights);
     if !path.is_file() {
         return Err(PluginError::Failed(
@@ -38,6 +38,13 @@ pub fn load(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
             .into(),
         ));
     }
+    Ok(path)
+}
+
+/// Loads every variable of `vs` from the safetensors file `weights` names, by tensor name.
+/// Errors name the file, and say how to point at the models directory when it is missing.
+pub fn load(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
+    let path = existing(weights)?;
     vs.load(&path)
         .map_err(|e| PluginError::Failed(format!("cannot load weights from {}: {e}", path.display()).into()))?;
     Ok(path)
@@ -49,17 +56,7 @@ pub fn load(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
 /// Each mismatch is a named error listing the offending tensors, so a checkpoint of another
 /// architecture or layout is refused before any model runs.
 pub fn read_checked(vs: &VarStore, weights: &str) -> Result<(PathBuf, HashMap<String, Tensor>), PluginError> {
-    let path = resolve(weights);
-    if !path.is_file() {
-        return Err(PluginError::Failed(
-            format!(
-                "weights file {} not found (give `weights` as an absolute path, or set {MODELS_DIR_VAR} / \
-                 `upbench run --models-dir` to the directory holding it)",
-                path.display()
-            )
-            .into(),
-        ));
-    }
+    let path = existing(weights)?;
     let fail = |what: String| PluginError::Failed(format!("weights file {}: {what}", path.display()).into());
     let stored = Tensor::read_safetensors(&path).map_err(|e| fail(format!("not a readable safetensors file: {e}")))?;
     let mut stored: HashMap<String, Tensor> = stored.into_iter().collect();
