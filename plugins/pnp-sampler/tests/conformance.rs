@@ -13,10 +13,20 @@ fn point_at_models() {
     }
 }
 
+/// libtorch's generator is process-wide, and building a network draws its initial weights from
+/// it (before the file's are loaded): a test that constructs models while another checks that one
+/// seed gives the same samples twice breaks that check. Every test here holds this lock.
+static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn generator() -> std::sync::MutexGuard<'static, ()> {
+    GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// One test for every check that draws: libtorch's generator is process-wide, and tests run on
 /// parallel threads would reseed it under each other.
 #[test]
 fn every_declared_task_kind_conforms() {
+    let _generator = generator();
     // One libtorch thread: CI's two cores are shared with other test binaries, and libtorch's
     // pool is then 100× slower on these tiny images (measured: 0.5 s against 5 ms per FFDNet call).
     upbench_tch::tch::set_num_threads(1);
@@ -66,6 +76,7 @@ fn the_other_data_steps_conform_too() {
 /// exist: the parameters are checked before anything is loaded.
 #[test]
 fn bad_parameters_are_named_before_any_model_loads() {
+    let _generator = generator();
     let cases: [(&str, ParamValue); 10] = [
         ("eta", ParamValue::Float(1.5)),
         ("eta", ParamValue::Float(f64::NAN)),
