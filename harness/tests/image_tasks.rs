@@ -160,9 +160,20 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
     let problems = upbench::check::check(&plan).problems;
     let messages: Vec<&String> =
         problems.iter().filter(|f| f.stage == upbench::record::Stage::Task).map(|f| &f.message).collect();
-    assert_eq!(messages.len(), 2, "{messages:#?}");
-    assert!(messages[0].contains("set5/hr/img_001.png: missing (dataset set5)"), "{messages:#?}");
-    assert!(messages[1].contains("set5/hr/img_002.png: checksum mismatch (dataset set5)"), "{messages:#?}");
+    // Both image tasks of the suite read Set5: each names both files, at its own place.
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    for (pair, task) in
+        messages.chunks(2).zip(["t.toml:8:8: image task 'set5-x4'", "t.toml:13:8: image task 'set5-x4-matlab'"])
+    {
+        assert!(
+            pair[0].starts_with(task) && pair[0].contains("set5/hr/img_001.png: missing (dataset set5)"),
+            "{messages:#?}"
+        );
+        assert!(
+            pair[1].starts_with(task) && pair[1].contains("set5/hr/img_002.png: checksum mismatch (dataset set5)"),
+            "{messages:#?}"
+        );
+    }
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
