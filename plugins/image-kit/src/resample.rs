@@ -2,8 +2,8 @@
 
 use upbench_tch::tch::{Kind, Tensor};
 
-/// Keys' cubic with a = −0.5, MATLAB's `cubic`.
-pub(crate) fn cubic(x: f64) -> f64 {
+/// Keys' cubic with a = −0.5, MATLAB's `cubic` (also the pnp-sampler's exact bicubic operator).
+pub fn cubic(x: f64) -> f64 {
     let a = x.abs();
     if a <= 1.0 {
         1.5 * a.powi(3) - 2.5 * a.powi(2) + 1.0

@@ -3,6 +3,7 @@
 //! antialiased bicubic ×1/s decimation (super-resolution) as the separable pair of matrices
 //! MATLAB's `imresize` applies, so that Aᵀ is their transpose, exactly.
 
+use image_kit::resample::cubic;
 use upbench_sdk::PluginError;
 use upbench_tch::tch::{Device, Kind, Tensor};
 
@@ -72,18 +73,6 @@ impl Operator for Mask {
     }
     fn gram_scale(&self) -> f64 {
         1.0
-    }
-}
-
-/// Keys' cubic with a = −0.5 (MATLAB's `cubic`).
-fn cubic(x: f64) -> f64 {
-    let a = x.abs();
-    if a <= 1.0 {
-        1.5 * a.powi(3) - 2.5 * a.powi(2) + 1.0
-    } else if a <= 2.0 {
-        -0.5 * a.powi(3) + 2.5 * a.powi(2) - 4.0 * a + 2.0
-    } else {
-        0.0
     }
 }
 
