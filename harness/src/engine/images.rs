@@ -12,7 +12,7 @@ use super::sample_grid::{self, GridInput};
 use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use crate::draw::file_stem;
 use crate::draw::grid;
-use crate::estimate::{fidelity, images, mean_of, Estimator, ObservationStats, SubsampleStats};
+use crate::estimate::{fidelity, images, mean_of, Estimate, Estimator, ObservationStats, SubsampleStats};
 use crate::judge::Reason;
 use crate::record::{ImageScore, ImageTaskInfo, TaskSummary};
 use crate::seed::derive_seed;
@@ -168,15 +168,15 @@ impl Gathered {
 
     /// Each scored image's scores on this side: `scored` holds every image's name, PSNR-Y and
     /// SSIM; U and P where this side estimated it.
-    fn image_scores(&self, scored: &[(String, f64, f64)]) -> Vec<ImageScore> {
+    fn image_scores(&self, scored: &[ScoredImage]) -> Vec<ImageScore> {
         scored
             .iter()
-            .map(|(image, psnr_y_db, ssim)| {
-                let at = self.images.iter().position(|i| i == image);
+            .map(|s| {
+                let at = self.images.iter().position(|i| *i == s.image);
                 ImageScore {
-                    image: image.clone(),
-                    psnr_y_db: *psnr_y_db,
-                    ssim: *ssim,
+                    image: s.image.clone(),
+                    psnr_y_db: s.psnr_y_db,
+                    ssim: s.ssim,
                     uncertainty: at.map(|i| self.log_uncertainty[i].exp()),
                     perception_nats: at.map(|i| self.perception[i]),
                 }
@@ -226,91 +226,68 @@ fn batches(cases: &[ImageCase], size: usize) -> Vec<Range<usize>> {
     out
 }
 
+/// One image's scores for the whole set: PSNR-Y and SSIM, each the mean over the image's samples.
+struct ScoredImage {
+    image: String,
+    psnr_y_db: f64,
+    ssim: f64,
+}
+
+/// One image's restoration next to its ground truth, on the run's device: what estimation,
+/// scoring and the sample grid read.
+struct RestoredImage<'a> {
+    case: &'a ImageCase,
+    /// The model's samples of this image.
+    samples: Tensor,
+    truth: Tensor,
+    hidden: Option<Tensor>,
+}
+
+impl<'a> RestoredImage<'a> {
+    fn new(case: &'a ImageCase, samples: Tensor, device: tch::Device) -> RestoredImage<'a> {
+        let truth = case.truth.to_device(device);
+        let hidden = case.hidden.as_ref().map(|h| h.to_device(device));
+        RestoredImage { case, samples, truth, hidden }
+    }
+
+    /// PSNR-Y and SSIM against the truth, `border` pixels left out at each side.
+    fn score(&self, border: i64) -> ScoredImage {
+        let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let case = self.case;
+        ScoredImage {
+            image: case.name.clone(),
+            psnr_y_db: mean(fidelity::psnr_y(&self.samples, &self.truth, border, case.scored_on)),
+            ssim: mean(fidelity::ssim_y(&self.samples, &self.truth, border, case.scored_on)),
+        }
+    }
+}
+
 /// Runs the model on every image (a batch of equal-sized images per call) and estimates each
 /// image on each patch side; an image that cannot be estimated on a side costs only itself.
 fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) -> Result<Measured, CellError> {
-    let plan = run.plan;
-    let file = &plan.suite.file;
     let c = &task.config;
-    let border = border(c) as i64;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
-    // every image's name, PSNR-Y and SSIM, in order
-    let mut scored: Vec<(String, f64, f64)> = Vec::new();
+    let mut scored: Vec<ScoredImage> = Vec::new();
     let mut measured = Measured::default();
-    let mut case_index = 0;
     for observations in batches(&task.cases, c.batch_images) {
         let batch = &task.cases[observations.clone()];
-        let names: Vec<&str> = batch.iter().map(|case| case.name.as_str()).collect();
-        let measurements: Vec<Tensor> = batch.iter().map(|case| case.measurement.shallow_clone()).collect();
-        let measurements = Tensor::stack(&measurements, 0).to_device(plan.device).contiguous();
-        let restored = run
-            .restore(&measurements, observations, &[&c.name, run.label, names[0]], &batch[0].truth.size())
-            .map_err(|source| CellError::Run { on: Some(names.join(", ")), source })?;
+        let first = observations.start;
+        let samples = restore_batch(task, run, batch, observations)?;
         for (i, case) in batch.iter().enumerate() {
             let estimating = Instant::now();
-            let restored = restored.get(i as i64);
-            let truth = case.truth.to_device(plan.device);
-            let hidden = case.hidden.as_ref().map(|h| h.to_device(plan.device));
-            let region = images::Region { border, hidden: hidden.as_ref() };
-            for (g, &p) in gathered.iter_mut().zip(&c.patches) {
-                let estimate_seed =
-                    derive_seed(file.seed, &["estimate", &c.name, run.label, &case.name, &p.to_string()]);
-                let max_points = c.max_points_per_image.map(|m| m as i64);
-                match images::image_stats(
-                    run.estimator,
-                    &restored,
-                    &truth,
-                    p as i64,
-                    &region,
-                    max_points,
-                    estimate_seed,
-                ) {
-                    Ok(stats) => g.push(&case.name, stats),
-                    Err(source) => {
-                        measured.notes.push(CellError::ImageLeftOut { image: case.name.clone(), patch: p, source })
-                    }
-                }
-            }
-            let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            scored.push((
-                case.name.clone(),
-                mean(fidelity::psnr_y(&restored, &truth, border, case.scored_on)),
-                mean(fidelity::ssim_y(&restored, &truth, border, case.scored_on)),
-            ));
+            let image = RestoredImage::new(case, samples.get(i as i64), run.plan.device);
+            estimate_image(task, run, &image, &mut gathered, &mut measured.notes);
+            scored.push(image.score(border(c) as i64));
             run.stages.estimate_secs += secs_since(estimating);
             let drawing = Instant::now();
-            if let Some(dir) = plan.figure_dir.as_deref().filter(|_| case_index < c.grid_images) {
-                let input = GridInput {
-                    truth: &truth,
-                    measurement: &case.measurement,
-                    hidden: hidden.as_ref(),
-                    samples: &restored,
-                    scale: c.degradation.scale() as i64,
-                };
-                match write_grid(dir, &c.name, run.label, &case.name, &input) {
-                    Ok(path) => measured.sample_grids.push(path),
-                    Err(message) => measured.notes.push(CellError::Grid { image: case.name.clone(), message }),
-                }
+            if first + i < c.grid_images {
+                draw_image_grid(task, run, &image, &mut measured);
             }
             run.stages.grids_secs += secs_since(drawing);
-            case_index += 1;
         }
     }
-    if let Some((_, summary)) = gathered.iter().zip(summaries).find(|(g, _)| g.log_uncertainty.is_empty()) {
-        let causes: Vec<String> = measured
-            .notes
-            .iter()
-            .filter(|e| matches!(e, CellError::ImageLeftOut { .. }))
-            .map(ToString::to_string)
-            .collect();
-        return Err(CellError::NothingEstimated { task: summary.name.clone(), causes: causes.join("; ") });
-    }
-    let intervals = |what: &str| file.statistics.intervals(derive_seed(file.seed, &[what, &c.name, run.label]));
-    let psnr_y: Vec<f64> = scored.iter().map(|s| s.1).collect();
-    let ssim: Vec<f64> = scored.iter().map(|s| s.2).collect();
-    let [psnr_y] = intervals("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
-    let [ssim] = intervals("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
-    measured.image_scores = Some((psnr_y, ssim));
+    every_side_estimated(&gathered, summaries, &measured.notes)?;
+    measured.image_scores = Some(mean_scores(task, run, &scored));
     measured.images = gathered.iter().map(|g| g.image_scores(&scored)).collect();
     measured.stats = gathered
         .into_iter()
@@ -322,6 +299,91 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
         })
         .collect();
     Ok(measured)
+}
+
+/// The model's samples of one batch of equal-sized images, `[b, K, …]`, seeded by the task,
+/// the configuration and the batch's first image; a failed call names the batch's images.
+fn restore_batch(
+    task: &ImageTask,
+    run: &mut ModelRun<'_>,
+    batch: &[ImageCase],
+    observations: Range<usize>,
+) -> Result<Tensor, CellError> {
+    let c = &task.config;
+    let names: Vec<&str> = batch.iter().map(|case| case.name.as_str()).collect();
+    let measurements: Vec<Tensor> = batch.iter().map(|case| case.measurement.shallow_clone()).collect();
+    let measurements = Tensor::stack(&measurements, 0).to_device(run.plan.device).contiguous();
+    run.restore(&measurements, observations, &[&c.name, run.label, names[0]], &batch[0].truth.size())
+        .map_err(|source| CellError::Run { on: Some(names.join(", ")), source })
+}
+
+/// Estimates one image on every patch side into that side's [`Gathered`]; a side that cannot
+/// estimate it leaves the image out there and notes why.
+fn estimate_image(
+    task: &ImageTask,
+    run: &ModelRun<'_>,
+    image: &RestoredImage<'_>,
+    gathered: &mut [Gathered],
+    notes: &mut Vec<CellError>,
+) {
+    let c = &task.config;
+    let name = &image.case.name;
+    let region = images::Region { border: border(c) as i64, hidden: image.hidden.as_ref() };
+    let max_points = c.max_points_per_image.map(|m| m as i64);
+    for (g, &p) in gathered.iter_mut().zip(&c.patches) {
+        let seed = derive_seed(run.plan.suite.file.seed, &["estimate", &c.name, run.label, name, &p.to_string()]);
+        match images::image_stats(run.estimator, &image.samples, &image.truth, p as i64, &region, max_points, seed) {
+            Ok(stats) => g.push(name, stats),
+            Err(source) => notes.push(CellError::ImageLeftOut { image: name.clone(), patch: p, source }),
+        }
+    }
+}
+
+/// Writes one image's sample grid when the run keeps figures; the path goes into the cell's
+/// grids, a failure into its notes.
+fn draw_image_grid(task: &ImageTask, run: &ModelRun<'_>, image: &RestoredImage<'_>, measured: &mut Measured) {
+    let Some(dir) = run.plan.figure_dir.as_deref() else { return };
+    let c = &task.config;
+    let case = image.case;
+    let input = GridInput {
+        truth: &image.truth,
+        measurement: &case.measurement,
+        hidden: image.hidden.as_ref(),
+        samples: &image.samples,
+        scale: c.degradation.scale() as i64,
+    };
+    match write_grid(dir, &c.name, run.label, &case.name, &input) {
+        Ok(path) => measured.sample_grids.push(path),
+        Err(message) => measured.notes.push(CellError::Grid { image: case.name.clone(), message }),
+    }
+}
+
+/// [`CellError::NothingEstimated`] for the first patch side no image could be estimated on,
+/// with every image's reason for being left out.
+fn every_side_estimated(
+    gathered: &[Gathered],
+    summaries: &[TaskSummary],
+    notes: &[CellError],
+) -> Result<(), CellError> {
+    let Some((_, summary)) = gathered.iter().zip(summaries).find(|(g, _)| g.log_uncertainty.is_empty()) else {
+        return Ok(());
+    };
+    let causes: Vec<String> =
+        notes.iter().filter(|e| matches!(e, CellError::ImageLeftOut { .. })).map(ToString::to_string).collect();
+    Err(CellError::NothingEstimated { task: summary.name.clone(), causes: causes.join("; ") })
+}
+
+/// The set's PSNR-Y and SSIM: the mean over images, with intervals seeded per task and
+/// configuration.
+fn mean_scores(task: &ImageTask, run: &ModelRun<'_>, scored: &[ScoredImage]) -> (Estimate, Estimate) {
+    let file = &run.plan.suite.file;
+    let name = &task.config.name;
+    let intervals = |what: &str| file.statistics.intervals(derive_seed(file.seed, &[what, name, run.label]));
+    let psnr_y: Vec<f64> = scored.iter().map(|s| s.psnr_y_db).collect();
+    let ssim: Vec<f64> = scored.iter().map(|s| s.ssim).collect();
+    let [psnr_y] = intervals("psnr-y").estimate(psnr_y.len(), |idx| [mean_of(&psnr_y, idx)]);
+    let [ssim] = intervals("ssim").estimate(ssim.len(), |idx| [mean_of(&ssim, idx)]);
+    (psnr_y, ssim)
 }
 
 /// Draws one image's grid into `samples/<task>/<configuration>-<image>.png` under the run
