@@ -75,6 +75,62 @@ struct Grid {
     repetitions: i64,
 }
 
+impl Grid {
+    /// The full grid, or with `--quick` a small one (d ≤ 16, n ≤ 4000, one repetition).
+    fn new(quick: bool) -> Grid {
+        if quick {
+            Grid { dims: vec![1, 4, 16], sizes: vec![1000, 4000], ks: vec![1, 5], repetitions: 1 }
+        } else {
+            Grid { dims: vec![1, 4, 16, 64], sizes: vec![1000, 4000, 16000], ks: vec![1, 5, 10], repetitions: 3 }
+        }
+    }
+
+    /// The largest k: the neighbours every distance search finds.
+    fn kmax(&self) -> usize {
+        *self.ks.iter().max().expect("ks")
+    }
+
+    /// A table's heading row and rule: `fixed` columns, then one per k.
+    fn heading(&self, fixed: &str, rule: &str) -> (String, String) {
+        let mut header = fixed.to_string();
+        let mut rule = rule.to_string();
+        for k in &self.ks {
+            header.push_str(&format!(" k = {k} |"));
+            rule.push_str("---|");
+        }
+        (header, rule)
+    }
+}
+
+/// What every section of the study reads: the command's arguments, the device and the grid.
+struct Study<'a> {
+    args: &'a StudyArgs,
+    device: Device,
+    grid: Grid,
+}
+
+impl Study<'_> {
+    /// The k-NN search's block size for dimension `d` on this device.
+    fn block(&self, d: i64) -> i64 {
+        KnnConfig::default().block_values_for(self.device, d)
+    }
+}
+
+/// One of the two pairs of Gaussians the divergence tables compare: p = N(0, I) against
+/// q = N(μ, scale²·I) with ‖μ‖ = shift.
+struct GaussianPair {
+    name: &'static str,
+    scale: f64,
+    shift: f64,
+}
+
+/// The pairs: q wider ("scale"), q moved ("shift").
+const PAIRS: [GaussianPair; 2] =
+    [GaussianPair { name: "scale", scale: 2.0, shift: 0.0 }, GaussianPair { name: "shift", scale: 1.0, shift: 1.0 }];
+
+/// The divergences estimated between each pair.
+const DIVERGENCES: [&str; 2] = ["Rényi-½ (Póczos–Schneider)", "KL (Wang–Kulkarni–Verdú)"];
+
 fn mean_sd(v: &[f64]) -> (f64, f64) {
     let m = v.iter().sum::<f64>() / v.len() as f64;
     let sd =
@@ -82,12 +138,14 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, sd)
 }
 
-fn cell(v: &[f64]) -> String {
+/// A table cell: the mean (signed) ± the sd over repetitions, at `decimals` places; the mean
+/// alone for one repetition.
+fn cell(v: &[f64], decimals: usize) -> String {
     let (m, sd) = mean_sd(v);
     if v.len() > 1 {
-        format!("{m:+.2} ± {sd:.2}")
+        format!("{m:+.decimals$} ± {sd:.decimals$}")
     } else {
-        format!("{m:+.2}")
+        format!("{m:+.decimals$}")
     }
 }
 
@@ -163,19 +221,29 @@ fn coverage_section(md: &mut String, args: &StudyArgs, device: Device) -> anyhow
     Ok(())
 }
 
-/// Runs the study and writes the Markdown.
+/// Runs the study and writes the Markdown: the speed tables are read first (a missing one fails
+/// before minutes of work), then each section is appended in order.
 pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
     let device = args.device.resolve()?;
     let speed: Vec<String> = args.speed_tables.iter().map(|p| speed_section(p)).collect::<anyhow::Result<_>>()?;
-    let grid = if args.quick {
-        Grid { dims: vec![1, 4, 16], sizes: vec![1000, 4000], ks: vec![1, 5], repetitions: 1 }
-    } else {
-        Grid { dims: vec![1, 4, 16, 64], sizes: vec![1000, 4000, 16000], ks: vec![1, 5, 10], repetitions: 3 }
-    };
-    let block = |d: i64| KnnConfig::default().block_values_for(device, d);
-    let kmax = *grid.ks.iter().max().expect("ks");
+    let study = Study { args: &args, device, grid: Grid::new(args.quick) };
     let started = Instant::now();
     let mut md = String::new();
+    preamble(&mut md, &study)?;
+    entropy_section(&mut md, &study)?;
+    divergence_section(&mut md, &study)?;
+    coverage_section(&mut md, &args, device)?;
+    reading_section(&mut md, started)?;
+    for section in &speed {
+        writeln!(md, "\n{section}")?;
+    }
+    write_out(&args, &md)?;
+    Ok(true)
+}
+
+/// The title and how the file was generated (command, seed, device, version).
+fn preamble(md: &mut String, study: &Study<'_>) -> anyhow::Result<()> {
+    let args = study.args;
     writeln!(md, "# Accuracy of upbench's estimators\n")?;
     writeln!(
         md,
@@ -184,11 +252,17 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
         if args.quick { " --quick" } else { "" },
         args.speed_tables.iter().map(|p| format!(" --speed {}", p.display())).collect::<String>(),
         args.seed,
-        grid.repetitions,
-        crate::device::device_name(device),
+        study.grid.repetitions,
+        crate::device::device_name(study.device),
         env!("CARGO_PKG_VERSION"),
         crate::record::git_commit()
     )?;
+    Ok(())
+}
+
+/// The Kozachenko–Leonenko entropy tables: one per law, rows d × n, a column per k and the
+/// bias-corrected column.
+fn entropy_section(md: &mut String, study: &Study<'_>) -> anyhow::Result<()> {
     writeln!(md, "## Kozachenko–Leonenko entropy\n")?;
     writeln!(
         md,
@@ -198,110 +272,135 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
          the points whitened, then the estimator's mean error on standard normal samples of the same n, d and k \
          subtracted; exact in expectation for Gaussians, measured here on the other laws).\n"
     )?;
+    let grid = &study.grid;
     for law in [Law::Gaussian, Law::Laplace, Law::StudentT5, Law::Uniform] {
         writeln!(md, "### {} (h₁ = {:.6} nats)\n", law.name(), law.entropy_per_dim())?;
-        let mut header = "| d | n |".to_string();
-        let mut rule = "|---|---|".to_string();
-        for k in &grid.ks {
-            header.push_str(&format!(" k = {k} |"));
-            rule.push_str("---|");
-        }
+        let (mut header, mut rule) = grid.heading("| d | n |", "|---|---|");
         header.push_str(&format!(" k = {CORRECTED_K}, corrected |"));
         rule.push_str("---|");
         writeln!(md, "{header}\n{rule}")?;
         for &d in &grid.dims {
             for &n in &grid.sizes {
-                let mut errors: Vec<Vec<f64>> = vec![Vec::new(); grid.ks.len() + 1];
-                for rep in 0..grid.repetitions {
-                    crate::seed::seed_torch(crate::seed::derive_seed(
-                        args.seed,
-                        &[law.name(), &d.to_string(), &n.to_string(), &rep.to_string()],
-                    ));
-                    let x = law.sample(n, d, device);
-                    let dist = nearest_distances(&x, &x, kmax, true, block(d))?;
-                    let exact = law.entropy_per_dim() * d as f64;
-                    let power_error = |h: f64| 100.0 * (2.0 * (h - exact) / d as f64).exp_m1();
-                    for (i, &k) in grid.ks.iter().enumerate() {
-                        let h = kl_entropy_from_distances(&dist.select(1, k as i64 - 1), d as usize, k)?.nats;
-                        errors[i].push(power_error(h));
-                    }
-                    // The reference bias has its own generator: the columns above are unchanged.
-                    let corrected = whitened_kl_entropy(&x, CORRECTED_K, block(d))?.nats
-                        - gaussian_reference_bias(n, d, CORRECTED_K, device, block(d))?;
-                    errors[grid.ks.len()].push(power_error(corrected));
-                }
-                let cells: Vec<String> = errors.iter().map(|e| cell(e)).collect();
+                let errors = entropy_errors(study, law, d, n)?;
+                let cells: Vec<String> = errors.iter().map(|e| cell(e, 2)).collect();
                 writeln!(md, "| {d} | {n} | {} |", cells.join(" | "))?;
             }
         }
         writeln!(md)?;
     }
+    Ok(())
+}
 
+/// The entropy power's error in % for n samples of `law` in d dimensions, per column (each k,
+/// then the corrected k = [`CORRECTED_K`]), one value per repetition.
+fn entropy_errors(study: &Study<'_>, law: Law, d: i64, n: i64) -> anyhow::Result<Vec<Vec<f64>>> {
+    let (grid, device) = (&study.grid, study.device);
+    let mut errors: Vec<Vec<f64>> = vec![Vec::new(); grid.ks.len() + 1];
+    for rep in 0..grid.repetitions {
+        crate::seed::seed_torch(crate::seed::derive_seed(
+            study.args.seed,
+            &[law.name(), &d.to_string(), &n.to_string(), &rep.to_string()],
+        ));
+        let x = law.sample(n, d, device);
+        let dist = nearest_distances(&x, &x, grid.kmax(), true, study.block(d))?;
+        let exact = law.entropy_per_dim() * d as f64;
+        let power_error = |h: f64| 100.0 * (2.0 * (h - exact) / d as f64).exp_m1();
+        for (i, &k) in grid.ks.iter().enumerate() {
+            let h = kl_entropy_from_distances(&dist.select(1, k as i64 - 1), d as usize, k)?.nats;
+            errors[i].push(power_error(h));
+        }
+        // The reference bias has its own generator: the columns above are unchanged.
+        let corrected = whitened_kl_entropy(&x, CORRECTED_K, study.block(d))?.nats
+            - gaussian_reference_bias(n, d, CORRECTED_K, device, study.block(d))?;
+        errors[grid.ks.len()].push(power_error(corrected));
+    }
+    Ok(errors)
+}
+
+/// The divergence tables: per pair of Gaussians and divergence, rows d (≤ 16) × n with the
+/// exact value, a column per k.
+fn divergence_section(md: &mut String, study: &Study<'_>) -> anyhow::Result<()> {
     writeln!(md, "## Divergences between two Gaussians\n")?;
     writeln!(
         md,
         "p = N(0, I); q = N(0, 4·I) (\"scale\") or N(μ, I) with ‖μ‖ = 1 (\"shift\"), n = m samples each. \
          Cells: estimate − exact, in nats (mean ± sd). Exact D½ from the closed form, exact KL = ½·[tr(Σ_q⁻¹Σ_p) + Δμᵀ Σ_q⁻¹ Δμ − d + ln(|Σ_q|/|Σ_p|)].\n"
     )?;
-    for (name, scale, shift) in [("scale", 2.0, 0.0), ("shift", 1.0, 1.0)] {
-        for what in ["Rényi-½ (Póczos–Schneider)", "KL (Wang–Kulkarni–Verdú)"] {
-            writeln!(md, "### {what}, {name}\n")?;
-            let mut header = "| d | n | exact |".to_string();
-            let mut rule = "|---|---|---|".to_string();
-            for k in &grid.ks {
-                header.push_str(&format!(" k = {k} |"));
-                rule.push_str("---|");
-            }
+    let grid = &study.grid;
+    for pair in &PAIRS {
+        for what in DIVERGENCES {
+            writeln!(md, "### {what}, {}\n", pair.name)?;
+            let (header, rule) = grid.heading("| d | n | exact |", "|---|---|---|");
             writeln!(md, "{header}\n{rule}")?;
             for &d in grid.dims.iter().filter(|&&d| d <= 16) {
-                let mu = Tensor::ones([d], (Kind::Double, Device::Cpu)) * (shift / (d as f64).sqrt());
-                let eye = Tensor::eye(d, (Kind::Double, Device::Cpu));
-                let exact = if what.starts_with("Rényi") {
-                    d_half(&Tensor::zeros([d], (Kind::Double, Device::Cpu)), &eye, &mu, &(&eye * (scale * scale)))?
-                        .double_value(&[])
-                } else {
-                    let s2 = scale * scale;
-                    0.5 * (d as f64 / s2 + shift * shift / s2 - d as f64 + d as f64 * s2.ln())
-                };
+                let exact = exact_divergence(pair, what, d)?;
                 for &n in &grid.sizes {
-                    let mut errors: Vec<Vec<f64>> = vec![Vec::new(); grid.ks.len()];
-                    for rep in 0..grid.repetitions {
-                        crate::seed::seed_torch(crate::seed::derive_seed(
-                            args.seed,
-                            &[name, what, &d.to_string(), &n.to_string(), &rep.to_string()],
-                        ));
-                        let p = Tensor::randn([n, d], (Kind::Double, device));
-                        let q = Tensor::randn([n, d], (Kind::Double, device)) * scale + mu.to_device(device);
-                        let rho = nearest_distances(&p, &p, kmax, true, block(d))?;
-                        let nu = nearest_distances(&p, &q, kmax, false, block(d))?;
-                        for (i, &k) in grid.ks.iter().enumerate() {
-                            let (r, v) = (rho.select(1, k as i64 - 1), nu.select(1, k as i64 - 1));
-                            let est = if what.starts_with("Rényi") {
-                                renyi_from_distances(&r, &v, n, d, k, 0.5)?
-                            } else {
-                                kl_divergence_from_distances(&r, &v, n, d)?
-                            };
-                            errors[i].push(est.nats - exact);
-                        }
-                    }
-                    let cells: Vec<String> = errors
-                        .iter()
-                        .map(|e| {
-                            let (m, sd) = mean_sd(e);
-                            if e.len() > 1 {
-                                format!("{m:+.3} ± {sd:.3}")
-                            } else {
-                                format!("{m:+.3}")
-                            }
-                        })
-                        .collect();
+                    let errors = divergence_errors(study, pair, what, d, n, exact)?;
+                    let cells: Vec<String> = errors.iter().map(|e| cell(e, 3)).collect();
                     writeln!(md, "| {d} | {n} | {exact:.4} | {} |", cells.join(" | "))?;
                 }
             }
             writeln!(md)?;
         }
     }
-    coverage_section(&mut md, &args, device)?;
+    Ok(())
+}
+
+/// μ of the pair's q in d dimensions, on the CPU: every coordinate shift/√d.
+fn pair_mean(pair: &GaussianPair, d: i64) -> Tensor {
+    Tensor::ones([d], (Kind::Double, Device::Cpu)) * (pair.shift / (d as f64).sqrt())
+}
+
+/// The exact divergence `what` (D½ or KL) of p from q, nats.
+fn exact_divergence(pair: &GaussianPair, what: &str, d: i64) -> anyhow::Result<f64> {
+    let (scale, shift) = (pair.scale, pair.shift);
+    let eye = Tensor::eye(d, (Kind::Double, Device::Cpu));
+    Ok(if what.starts_with("Rényi") {
+        d_half(&Tensor::zeros([d], (Kind::Double, Device::Cpu)), &eye, &pair_mean(pair, d), &(&eye * (scale * scale)))?
+            .double_value(&[])
+    } else {
+        let s2 = scale * scale;
+        0.5 * (d as f64 / s2 + shift * shift / s2 - d as f64 + d as f64 * s2.ln())
+    })
+}
+
+/// The estimate's error (estimate − exact, nats) for n samples of each of the pair in d
+/// dimensions, per k, one value per repetition.
+fn divergence_errors(
+    study: &Study<'_>,
+    pair: &GaussianPair,
+    what: &str,
+    d: i64,
+    n: i64,
+    exact: f64,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let (grid, device) = (&study.grid, study.device);
+    let mu = pair_mean(pair, d);
+    let mut errors: Vec<Vec<f64>> = vec![Vec::new(); grid.ks.len()];
+    for rep in 0..grid.repetitions {
+        crate::seed::seed_torch(crate::seed::derive_seed(
+            study.args.seed,
+            &[pair.name, what, &d.to_string(), &n.to_string(), &rep.to_string()],
+        ));
+        let p = Tensor::randn([n, d], (Kind::Double, device));
+        let q = Tensor::randn([n, d], (Kind::Double, device)) * pair.scale + mu.to_device(device);
+        let rho = nearest_distances(&p, &p, grid.kmax(), true, study.block(d))?;
+        let nu = nearest_distances(&p, &q, grid.kmax(), false, study.block(d))?;
+        for (i, &k) in grid.ks.iter().enumerate() {
+            let (r, v) = (rho.select(1, k as i64 - 1), nu.select(1, k as i64 - 1));
+            let est = if what.starts_with("Rényi") {
+                renyi_from_distances(&r, &v, n, d, k, 0.5)?
+            } else {
+                kl_divergence_from_distances(&r, &v, n, d)?
+            };
+            errors[i].push(est.nats - exact);
+        }
+    }
+    Ok(errors)
+}
+
+/// What the tables say, in words, and the study's wall time since `started`.
+fn reading_section(md: &mut String, started: Instant) -> anyhow::Result<()> {
     writeln!(
         md,
         "## Reading these tables\n\n\
@@ -319,18 +418,20 @@ pub fn run(args: StudyArgs) -> anyhow::Result<bool> {
          Wall time of this study: {:.0} s.",
         started.elapsed().as_secs_f64()
     )?;
-    for section in &speed {
-        writeln!(md, "\n{section}")?;
-    }
+    Ok(())
+}
+
+/// Writes the Markdown to `--out` (creating its folder) or to stdout.
+fn write_out(args: &StudyArgs, md: &str) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            std::fs::write(path, &md).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, md).with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("upbench: wrote {}", path.display());
         }
         None => out!("{md}"),
     }
-    Ok(true)
+    Ok(())
 }
