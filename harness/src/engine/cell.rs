@@ -224,8 +224,8 @@ fn time_model(
     };
     let seed = derive_seed(file.seed, &["timing", task_name, &config.label]);
     let level = file.statistics.confidence_level;
-    let timed =
-        run::with_criterion(model, &batch, samples, &sample_shape, &file.timing, level, seed, (&dir, directory));
+    let calls = run::TimedCalls { model, measurements: &batch, n_samples: samples, sample_shape: &sample_shape, seed };
+    let timed = run::with_criterion(calls, &file.timing, level, run::CriterionDir { path: &dir, name: directory });
     if scratch {
         let _ = std::fs::remove_dir_all(&dir);
     }

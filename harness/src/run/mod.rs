@@ -11,7 +11,9 @@ mod throughput;
 
 pub use given::{Expected, GivenError, GivenSamples};
 pub(crate) use throughput::timing_of_any_schema;
-pub use throughput::{criterion_fits, with_criterion, CallTimes, Timing, TimingConfig, TimingSource};
+pub use throughput::{
+    criterion_fits, with_criterion, CallTimes, CriterionDir, TimedCalls, Timing, TimingConfig, TimingSource,
+};
 
 use tch::{Kind, Tensor};
 use upbench_sdk::conformance::{check_output, ConformanceError};

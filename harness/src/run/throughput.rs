@@ -317,26 +317,68 @@ fn quiet_criterion_environment() {
     });
 }
 
-/// Times `model` on `measurements` with criterion (warm-up, flat sampling, Tukey outliers,
-/// bootstrap at `level`), writing its files into `dir` (emptied first); `directory` is how the
-/// results name it. Each call produces `n_samples` samples per measurement, with seeds from
-/// `seed` on.
-#[allow(clippy::too_many_arguments)]
+/// A model's calls as criterion times them: each on `measurements`, with `n_samples` samples per
+/// measurement of shape `sample_shape`, seeds from `seed` on.
+pub struct TimedCalls<'a> {
+    /// The model called.
+    pub model: &'a mut ModelBox,
+    /// The batch every call restores.
+    pub measurements: &'a Tensor,
+    /// Samples per measurement each call produces.
+    pub n_samples: u32,
+    /// The shape of one sample.
+    pub sample_shape: &'a [i64],
+    /// The first call's seed is `seed + 1`, the next `seed + 2`, …
+    pub seed: u64,
+}
+
+/// Where criterion writes its files: `path`, emptied first, and how the results name that
+/// directory (`None` for a scratch one they do not mention).
+pub struct CriterionDir<'a> {
+    /// Where the files go.
+    pub path: &'a Path,
+    /// The directory as the results name it (relative to the run directory).
+    pub name: Option<String>,
+}
+
+/// Times the calls with criterion (warm-up, flat sampling, Tukey outliers, bootstrap at
+/// `level`) under `config`, writing its files into `dir`, then reads back what it found.
 pub fn with_criterion(
-    model: &mut ModelBox,
-    measurements: &Tensor,
-    n_samples: u32,
-    sample_shape: &[i64],
+    calls: TimedCalls<'_>,
     config: &TimingConfig,
     level: f64,
-    seed: u64,
-    (dir, directory): (&Path, Option<String>),
+    dir: CriterionDir<'_>,
 ) -> Result<Timing, RunError> {
     quiet_criterion_environment();
     // One criterion at a time per process: it redirects the process's stdout while it runs.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = crate::sync::lock(&ONE_AT_A_TIME);
-    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(dir.path);
+    let per_measurement = calls.measurements.size()[0] as f64;
+    let n_samples = calls.n_samples;
+    bench(calls, config, level, dir.path)?;
+    let found = CriterionResults::read(&dir.path.join("restore").join("calls").join("new"))?;
+    Ok(found.timing(per_measurement, n_samples, dir.name))
+}
+
+/// criterion as the suite configures it: its sample size, warm-up and measurement times, no
+/// plots, no colour, files into `dir`.
+fn configured_criterion(config: &TimingConfig, level: f64, dir: &Path) -> Criterion {
+    Criterion::default()
+        .output_directory(dir)
+        .without_plots()
+        .with_output_color(false)
+        .sample_size(config.sample_size.max(10))
+        .warm_up_time(Duration::from_secs_f64(config.warm_up_secs.max(1e-9)))
+        .measurement_time(Duration::from_secs_f64(config.measurement_secs.max(1e-9)))
+        .nresamples(10_000)
+        .confidence_level(level)
+}
+
+/// Runs criterion's benchmark `restore/calls` on the calls, stdout on stderr meanwhile; the
+/// first call that fails stops the timing and comes back as the error.
+fn bench(calls: TimedCalls<'_>, config: &TimingConfig, level: f64, dir: &Path) -> Result<(), RunError> {
+    let TimedCalls { model, measurements, n_samples, sample_shape, seed } = calls;
     let sync = || {
         if let tch::Device::Cuda(i) = measurements.device() {
             tch::Cuda::synchronize(i as i64);
@@ -345,15 +387,7 @@ pub fn with_criterion(
     let mut failure: Option<RunError> = None;
     let mut call = 0u64;
     stdout_on_stderr(|| {
-        let mut criterion = Criterion::default()
-            .output_directory(dir)
-            .without_plots()
-            .with_output_color(false)
-            .sample_size(config.sample_size.max(10))
-            .warm_up_time(Duration::from_secs_f64(config.warm_up_secs.max(1e-9)))
-            .measurement_time(Duration::from_secs_f64(config.measurement_secs.max(1e-9)))
-            .nresamples(10_000)
-            .confidence_level(level);
+        let mut criterion = configured_criterion(config, level, dir);
         let mut group = criterion.benchmark_group("restore");
         group.sampling_mode(SamplingMode::Flat);
         group.bench_function("calls", |bencher| {
@@ -377,37 +411,54 @@ pub fn with_criterion(
         });
         group.finish();
     });
-    if let Some(e) = failure {
-        return Err(e);
+    failure.map_or(Ok(()), Err)
+}
+
+/// What criterion wrote for one benchmark: its estimates, its samples and Tukey's fences.
+struct CriterionResults {
+    estimates: CriterionEstimates,
+    sample: CriterionSample,
+    fences: [f64; 4],
+}
+
+impl CriterionResults {
+    /// Reads `estimates.json`, `sample.json` and `tukey.json` from `found`; a missing or
+    /// malformed file is named.
+    fn read(found: &Path) -> Result<CriterionResults, RunError> {
+        let read = |name: &str| {
+            std::fs::read(found.join(name))
+                .map_err(|e| RunError::Malformed(format!("criterion wrote no {name} in {}: {e}", found.display())))
+        };
+        let estimates: CriterionEstimates = serde_json::from_slice(&read("estimates.json")?)
+            .map_err(|e| RunError::Malformed(format!("criterion's estimates.json: {e}")))?;
+        let sample: CriterionSample = serde_json::from_slice(&read("sample.json")?)
+            .map_err(|e| RunError::Malformed(format!("criterion's sample.json: {e}")))?;
+        let fences: [f64; 4] = serde_json::from_slice(&read("tukey.json")?)
+            .map_err(|e| RunError::Malformed(format!("criterion's tukey.json: {e}")))?;
+        Ok(CriterionResults { estimates, sample, fences })
     }
-    let found = dir.join("restore").join("calls").join("new");
-    let read = |name: &str| {
-        std::fs::read(found.join(name))
-            .map_err(|e| RunError::Malformed(format!("criterion wrote no {name} in {}: {e}", found.display())))
-    };
-    let estimates: CriterionEstimates = serde_json::from_slice(&read("estimates.json")?)
-        .map_err(|e| RunError::Malformed(format!("criterion's estimates.json: {e}")))?;
-    let sample: CriterionSample = serde_json::from_slice(&read("sample.json")?)
-        .map_err(|e| RunError::Malformed(format!("criterion's sample.json: {e}")))?;
-    let fences: [f64; 4] = serde_json::from_slice(&read("tukey.json")?)
-        .map_err(|e| RunError::Malformed(format!("criterion's tukey.json: {e}")))?;
-    let per_call: Vec<f64> = sample.times.iter().zip(&sample.iters).map(|(t, i)| t / i.max(1.0)).collect();
-    let outliers = per_call.iter().filter(|&&t| t < fences[1] || t > fences[2]).count();
-    let n = sample.times.len();
-    let mean = estimates.mean.seconds(n);
-    let per_measurement = measurements.size()[0] as f64;
-    Ok(Timing {
-        source: TimingSource::Criterion {
-            samples: n,
-            calls: sample.iters.iter().sum::<f64>() as u64,
-            outliers,
-            directory,
-        },
-        mean_call_secs: Some(mean),
-        median_call_secs: Some(estimates.median.seconds(n)),
-        samples_per_sec: rate(per_measurement * f64::from(n_samples), &mean),
-        measurements_per_sec: Some(rate(per_measurement, &mean)),
-    })
+
+    /// The timing of calls on `per_measurement` measurements with `n_samples` samples each:
+    /// mean and median call time, rates from the mean, outliers outside the inner fences.
+    fn timing(self, per_measurement: f64, n_samples: u32, directory: Option<String>) -> Timing {
+        let CriterionResults { estimates, sample, fences } = self;
+        let per_call: Vec<f64> = sample.times.iter().zip(&sample.iters).map(|(t, i)| t / i.max(1.0)).collect();
+        let outliers = per_call.iter().filter(|&&t| t < fences[1] || t > fences[2]).count();
+        let n = sample.times.len();
+        let mean = estimates.mean.seconds(n);
+        Timing {
+            source: TimingSource::Criterion {
+                samples: n,
+                calls: sample.iters.iter().sum::<f64>() as u64,
+                outliers,
+                directory,
+            },
+            mean_call_secs: Some(mean),
+            median_call_secs: Some(estimates.median.seconds(n)),
+            samples_per_sec: rate(per_measurement * f64::from(n_samples), &mean),
+            measurements_per_sec: Some(rate(per_measurement, &mean)),
+        }
+    }
 }
 
 #[cfg(test)]
