@@ -129,17 +129,66 @@ fn bound_ratio_by_projection(
     }
 }
 
-/// Judges one model configuration.
+/// Judges one model configuration: its estimates with intervals, where they place it against
+/// the bound, and whether they can be trusted.
 pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConfig) -> Judgement {
-    let n = stats.log_uncertainty.len();
     let d = truth.dim;
     // Without N(X|Y) the ratios to it are NaN and the region is unplaced.
     let n_inh = truth.inherent.value().unwrap_or(f64::NAN);
+    let Estimates { uncertainty, perception: p, bound_ratio, mse, implied_inherent } =
+        estimates(stats, d, n_inh, config.intervals);
+    let mse_over_mmse = truth.mmse.filter(|m| *m > 0.0).map(|m| mse.scaled(1.0 / m));
+    let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
+    let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
+    let region = place(truth, &p, &uncertainty_ratio, config.band_tolerance);
+    let mut reasons = estimate_reasons(stats, &p, &bound_ratio, region);
+    reasons.extend(not_converged(stats, truth, config.band_tolerance));
+    let validity = if reasons.is_empty() {
+        Validity::Valid { shrinkage_used: stats.shrinkage_used }
+    } else {
+        Validity::Invalid(reasons)
+    };
+    let headroom = Headroom {
+        uncertainty: uncertainty.point - bound_value,
+        perception_nats: bound::perception_at(uncertainty.point / n_inh, d).map(|p_star| p.point - p_star),
+    };
+    let convergence = convergence(stats, &uncertainty, &p);
+    Judgement {
+        uncertainty,
+        uncertainty_ratio,
+        perception_nats: p,
+        bound: bound_value,
+        bound_ratio,
+        implied_inherent,
+        mse,
+        mse_over_mmse,
+        region,
+        validity,
+        headroom,
+        convergence,
+    }
+}
+
+/// The judge's estimates over the observations, each with its interval.
+struct Estimates {
+    uncertainty: Estimate,
+    perception: Estimate,
+    /// U / (η(P; d)·N(X|Y)).
+    bound_ratio: Estimate,
+    mse: Estimate,
+    /// U / η(P; d).
+    implied_inherent: Estimate,
+}
+
+/// U, P, U/bound, MSE and U/η(P) over the `stats`' observations, resampled jointly; the two
+/// ratios' intervals by projection where P's interval reaches 0 ([`bound_ratio_by_projection`]).
+fn estimates(stats: &ObservationStats, d: usize, n_inh: f64, intervals: Intervals) -> Estimates {
+    let n = stats.log_uncertainty.len();
     // Every statistic on the scale where it is closest to normal (ln U, P, ln U/bound, ln MSE),
     // as the t-interval wants; the ends are mapped back.
     let log_ratio_of = |log_u: f64, p: f64| log_u - (bound::eta(p.max(0.0), d) * n_inh).ln();
     let log_implied_of = |log_u: f64, p: f64| log_u - bound::eta(p.max(0.0), d).ln();
-    let [log_u, p, log_ratio, log_mse, log_implied] = config.intervals.estimate(n, |idx| {
+    let [log_u, p, log_ratio, log_mse, log_implied] = intervals.estimate(n, |idx| {
         let chosen: Vec<usize> = idx.collect();
         let log_u = mean_of(&stats.log_uncertainty, &mut chosen.iter().copied());
         let p = mean_of(&stats.perception, &mut chosen.iter().copied());
@@ -149,24 +198,31 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConf
     let (uncertainty, mut ratio, mse) = (log_u.exp(), log_ratio.exp(), log_mse.exp());
     let mut implied_inherent = log_implied.exp();
     if p.point.is_finite() && p.ci.lower <= 0.0 {
-        ratio.ci = bound_ratio_by_projection(stats, config.intervals, &log_ratio_of);
-        implied_inherent.ci = bound_ratio_by_projection(stats, config.intervals, &log_implied_of);
+        ratio.ci = bound_ratio_by_projection(stats, intervals, &log_ratio_of);
+        implied_inherent.ci = bound_ratio_by_projection(stats, intervals, &log_implied_of);
     }
-    let mse_over_mmse = truth.mmse.filter(|m| *m > 0.0).map(|m| mse.scaled(1.0 / m));
-    let uncertainty_ratio = uncertainty.scaled(1.0 / n_inh);
-    let bound_value = bound::eta(p.point.max(0.0), d) * n_inh;
-    let band_top = truth.inherent.gaussian().unwrap_or(f64::NAN) / n_inh;
+    Estimates { uncertainty, perception: p, bound_ratio: ratio, mse, implied_inherent }
+}
+
+/// Where the box of P's and U/N(X|Y)'s intervals lies: unplaced without N(X|Y), and below an
+/// estimated (not exact) N(X|Y)'s bound rather than impossible.
+fn place(truth: &TaskTruth<'_>, p: &Estimate, uncertainty_ratio: &Estimate, band_tolerance: f64) -> Region {
+    let band_top = truth.inherent.gaussian().unwrap_or(f64::NAN) / truth.inherent.value().unwrap_or(f64::NAN);
     let confidence_box = ConfidenceBox {
         perception: (p.ci.lower, p.ci.upper),
         uncertainty_ratio: (uncertainty_ratio.ci.lower, uncertainty_ratio.ci.upper),
     };
-    let region = match (truth.inherent, Region::from_box(confidence_box, d, band_top, config.band_tolerance)) {
+    match (truth.inherent, Region::from_box(confidence_box, truth.dim, band_top, band_tolerance)) {
         (InherentUncertainty::Unknown { .. }, _) => Region::Unplaced,
         (InherentUncertainty::Estimated { .. }, Region::Impossible) => Region::BelowEstimatedBound,
         (_, region) => region,
-    };
+    }
+}
 
-    let mut reasons = sample_size_reasons(stats.samples_per_observation, stats.dim, n);
+/// Why the estimates cannot be trusted, from the samples and the estimates themselves: sample
+/// sizes, non-finite values, a negative divergence, a ratio below the exact bound, ties.
+fn estimate_reasons(stats: &ObservationStats, p: &Estimate, bound_ratio: &Estimate, region: Region) -> Vec<Reason> {
+    let mut reasons = sample_size_reasons(stats.samples_per_observation, stats.dim, stats.log_uncertainty.len());
     if stats.log_uncertainty.iter().chain(&stats.mse).any(|v| !v.is_finite())
         || stats.perception.iter().any(|v| v.is_nan())
     {
@@ -176,11 +232,16 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConf
         reasons.push(Reason::NegativeDivergence { upper: p.ci.upper });
     }
     if region == Region::Impossible {
-        reasons.push(Reason::BelowBound { upper: ratio.ci.upper });
+        reasons.push(Reason::BelowBound { upper: bound_ratio.ci.upper });
     }
     if stats.ties > 0 {
         reasons.push(Reason::Ties { points: stats.ties });
     }
+    reasons
+}
+
+/// U and P at each subsample size (K/4, K/2) and at all K samples.
+fn convergence(stats: &ObservationStats, uncertainty: &Estimate, p: &Estimate) -> Vec<ConvergencePoint> {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let mut convergence: Vec<ConvergencePoint> = stats
         .subsamples
@@ -196,48 +257,30 @@ pub fn judge(stats: &ObservationStats, truth: &TaskTruth<'_>, config: &JudgeConf
         uncertainty: uncertainty.point,
         perception_nats: p.point,
     });
-    if let Some(half) = stats.subsamples.last() {
-        let eta_of = |v: f64| bound::eta(v.max(0.0), d).ln();
-        let drift = [
-            ("U", drifted(&stats.log_uncertainty, &half.log_uncertainty, |v| v, config.band_tolerance)),
-            ("η(P)", drifted(&stats.perception, &half.perception, eta_of, config.band_tolerance)),
-        ];
-        for (quantity, change) in drift {
-            if let Some(change) = change {
-                reasons.push(Reason::NotConverged {
-                    raise: truth.raise,
-                    quantity: quantity.into(),
-                    from_samples: half.samples_per_observation,
-                    to_samples: stats.samples_per_observation,
-                    change,
-                });
-            }
-        }
-    }
-    let validity = if reasons.is_empty() {
-        Validity::Valid { shrinkage_used: stats.shrinkage_used }
-    } else {
-        Validity::Invalid(reasons)
-    };
+    convergence
+}
 
-    let headroom = Headroom {
-        uncertainty: uncertainty.point - bound_value,
-        perception_nats: bound::perception_at(uncertainty.point / n_inh, d).map(|p_star| p.point - p_star),
-    };
-    Judgement {
-        uncertainty,
-        uncertainty_ratio,
-        perception_nats: p,
-        bound: bound_value,
-        bound_ratio: ratio,
-        implied_inherent,
-        mse,
-        mse_over_mmse,
-        region,
-        validity,
-        headroom,
-        convergence,
-    }
+/// [`Reason::NotConverged`] for U and for η(P) where they still drift between K/2 and K
+/// samples ([`drifted`]).
+fn not_converged(stats: &ObservationStats, truth: &TaskTruth<'_>, band_tolerance: f64) -> Vec<Reason> {
+    let Some(half) = stats.subsamples.last() else { return Vec::new() };
+    let eta_of = |v: f64| bound::eta(v.max(0.0), truth.dim).ln();
+    let drift = [
+        ("U", drifted(&stats.log_uncertainty, &half.log_uncertainty, |v| v, band_tolerance)),
+        ("η(P)", drifted(&stats.perception, &half.perception, eta_of, band_tolerance)),
+    ];
+    drift
+        .into_iter()
+        .filter_map(|(quantity, change)| {
+            Some(Reason::NotConverged {
+                raise: truth.raise,
+                quantity: quantity.into(),
+                from_samples: half.samples_per_observation,
+                to_samples: stats.samples_per_observation,
+                change: change?,
+            })
+        })
+        .collect()
 }
 
 /// The reasons that follow from the sample sizes alone: K ≤ d samples per observation (a
