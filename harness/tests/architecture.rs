@@ -597,30 +597,12 @@ fn function_lengths(src: &Path) -> Vec<(String, String, usize)> {
 /// The most lines a production function may take: one screen.
 const MAX_FUNCTION_LINES: usize = 80;
 
-/// The functions that were longer when the limit came (issue [12], item 4), at their length
-/// then: a ratchet. None may grow, each leaves the list when it is split, and no other function
-/// may pass the limit.
-const STILL_TOO_LONG: &[(&str, &str, usize)] = &[
-    ("report/plots/distortion.rs", "Distortion::draw", 94),
-];
-
 #[test]
 fn every_function_reads_in_one_screen() {
-    let mut problems = Vec::new();
-    for (file, name, lines) in function_lengths(&harness_src()) {
-        let known = STILL_TOO_LONG.iter().find(|(f, n, _)| *f == file && *n == name);
-        match known {
-            None if lines > MAX_FUNCTION_LINES => {
-                problems.push(format!("{file}: {name} has {lines} lines (at most {MAX_FUNCTION_LINES}): split it"))
-            }
-            Some((_, _, then)) if lines > *then => {
-                problems.push(format!("{file}: {name} grew to {lines} lines (was {then}): split it instead"))
-            }
-            Some(_) if lines <= MAX_FUNCTION_LINES => problems.push(format!(
-                "{file}: {name} now has {lines} lines: take it off STILL_TOO_LONG in tests/architecture.rs"
-            )),
-            _ => {}
-        }
-    }
+    let problems: Vec<String> = function_lengths(&harness_src())
+        .into_iter()
+        .filter(|(_, _, lines)| *lines > MAX_FUNCTION_LINES)
+        .map(|(file, name, lines)| format!("{file}: {name} has {lines} lines (at most {MAX_FUNCTION_LINES}): split it"))
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -49,10 +49,52 @@ impl Distortion<'_> {
 }
 
 impl Plot for Distortion<'_> {
+    /// The legend, the log axes, the regions (MSE < U shaded, the diagonal, U = N(X|Y)), then
+    /// each plugin's markers on top.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let t = self.task;
-        let known = inherent_known(t);
-        let unit = uncertainty_unit(t);
+        let spans = self.spans();
+        let (x_lo, x_hi, y_lo, y_hi) = (spans.x_lo, spans.x_hi, spans.y_lo, spans.y_hi);
+        let area = with_legend(root, &self.legend())?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(
+                (x_lo..x_hi).log_scale().with_key_points(log_ticks(x_lo, x_hi)),
+                (y_lo..y_hi).log_scale().with_key_points(log_ticks(y_lo, y_hi)),
+            )
+            .map_err(text)?;
+        let (x_desc, y_desc) = self.axis_descriptions();
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&|v: &f64| tick(*v))
+            .y_label_formatter(&|v: &f64| tick(*v))
+            .light_line_style(TRANSPARENT)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(text)?;
+        self.draw_regions(&mut chart, &spans)?;
+        self.draw_results(&mut chart, &spans)
+    }
+}
+
+/// The plot's log ranges, in its unit: U along x, MSE along y.
+#[derive(Clone, Copy)]
+struct Spans {
+    x_lo: f64,
+    x_hi: f64,
+    y_lo: f64,
+    y_hi: f64,
+}
+
+impl Distortion<'_> {
+    /// The ranges over every point and interval end, with U = N(X|Y) when it is known.
+    fn spans(&self) -> Spans {
+        let known = inherent_known(self.task);
+        let unit = uncertainty_unit(self.task);
         let us = self.results.iter().flat_map(|r| {
             let u = &r.judgement.uncertainty;
             [u.point / unit, u.ci.lower / unit, u.ci.upper / unit]
@@ -65,43 +107,48 @@ impl Plot for Distortion<'_> {
         // mean, so on real images MSE runs tens of times above U.
         let (x_lo, x_hi) = log_span(us, known);
         let (y_lo, y_hi) = log_span(mses, known);
-        let symbol = inherent_symbol(t);
+        Spans { x_lo, x_hi, y_lo, y_hi }
+    }
+
+    /// The legend: the region no model reaches, the diagonal, the least uncertainty when
+    /// N(X|Y) is known, each plugin's colour.
+    fn legend(&self) -> Vec<(String, Mark)> {
         let mut legend = vec![
             ("MSE < U: no model in expectation".to_string(), Mark::Fill(BELOW_DIAGONAL)),
             ("MSE = U".to_string(), Mark::Line(BLACK)),
         ];
-        if known {
-            legend.push((format!("U = {symbol} (least possible)"), Mark::Line(BOUND_LINE)));
+        if inherent_known(self.task) {
+            legend.push((format!("U = {} (least possible)", inherent_symbol(self.task)), Mark::Line(BOUND_LINE)));
         }
         for (plugin, c, _) in by_plugin(self.results, self.plugins) {
             legend.push((plugin, Mark::Dot(c)));
         }
-        let area = with_legend(root, &legend)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(
-                (x_lo..x_hi).log_scale().with_key_points(log_ticks(x_lo, x_hi)),
-                (y_lo..y_hi).log_scale().with_key_points(log_ticks(y_lo, y_hi)),
-            )
-            .map_err(text)?;
-        let (x_desc, y_desc) = if known {
+        legend
+    }
+
+    /// The axes' titles: in units of N(X|Y) when it is known, else per dimension.
+    fn axis_descriptions(&self) -> (String, String) {
+        if inherent_known(self.task) {
+            let symbol = inherent_symbol(self.task);
             (format!("uncertainty U / {symbol}"), format!("distortion MSE / {symbol}"))
         } else {
             ("uncertainty U (per dimension)".to_string(), "distortion MSE (per dimension)".to_string())
-        };
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_label_formatter(&|v: &f64| tick(*v))
-            .y_label_formatter(&|v: &f64| tick(*v))
-            .light_line_style(TRANSPARENT)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(text)?;
+        }
+    }
+
+    /// The region MSE < U shaded, the diagonal MSE = U, and the line U = N(X|Y) when it is
+    /// known and in range.
+    fn draw_regions<DB, X, Y>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+        spans: &Spans,
+    ) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
+    {
+        let Spans { x_lo, x_hi, y_lo, y_hi } = *spans;
         let steps = 200;
         let diagonal: Vec<(f64, f64)> = (0..=steps)
             .map(|k| {
@@ -114,11 +161,26 @@ impl Plot for Distortion<'_> {
         chart.draw_series(std::iter::once(Polygon::new(below, BELOW_DIAGONAL.filled()))).map_err(text)?;
         let on_diagonal = diagonal.into_iter().filter(|&(x, y)| x == y);
         chart.draw_series(LineSeries::new(on_diagonal, BLACK.stroke_width(1))).map_err(text)?;
-        if known && (x_lo..=x_hi).contains(&1.0) {
+        if inherent_known(self.task) && (x_lo..=x_hi).contains(&1.0) {
             chart
                 .draw_series(LineSeries::new(vec![(1.0, y_lo), (1.0, y_hi)], BOUND_LINE.stroke_width(2)))
                 .map_err(text)?;
         }
+        Ok(())
+    }
+
+    /// Each plugin's configurations with positive finite U and MSE, with their intervals.
+    fn draw_results<DB, X, Y>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+        spans: &Spans,
+    ) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
+    {
+        let unit = uncertainty_unit(self.task);
         for (_, c, group) in by_plugin(self.results, self.plugins) {
             let point = |r: &ConfigResult| (r.judgement.uncertainty.point / unit, r.judgement.mse.point / unit);
             let group: Vec<&ConfigResult> = group
@@ -126,7 +188,7 @@ impl Plot for Distortion<'_> {
                 .filter(|r| [point(r).0, point(r).1].iter().all(|v| v.is_finite() && *v > 0.0))
                 .collect();
             // log axes: interval ends at or below zero are drawn to the axis
-            let (x, y) = (|v: f64| v.max(x_lo), |v: f64| v.max(y_lo));
+            let (x, y) = (|v: f64| v.max(spans.x_lo), |v: f64| v.max(spans.y_lo));
             let markers: Vec<Marker> = group
                 .iter()
                 .map(|r| {
@@ -139,7 +201,7 @@ impl Plot for Distortion<'_> {
                     }
                 })
                 .collect();
-            draw_markers(&mut chart, &markers, c)?;
+            draw_markers(chart, &markers, c)?;
         }
         Ok(())
     }
