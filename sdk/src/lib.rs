@@ -131,7 +131,9 @@ pub use metadata::PluginMetadata;
 pub use model::{Model, ModelBox, Model_TO};
 pub use module::{PluginModule, PluginModuleRef};
 pub use params::{Param, ParamKind, ParamSpec, ParamValue, ParamValue_NE, Params};
-pub use task::{GaussianPrior, ImageTaskSpec, MixturePrior, TaskKind, TaskSpec};
+pub use task::{
+    GaussianPrior, ImageTaskSpec, MixturePrior, TaskKind, TaskSpec, DATA_DIR_EXTENSION, MODELS_DIR_EXTENSION,
+};
 pub use tensor::{DType, Device, DeviceKind, OwnedTensor, TensorOwner, TensorOwnerBox, TensorOwner_TO, TensorView};
 
 /// The abi_stable this SDK is built on, re-exported: [`export_plugin!`] expands through it, so a

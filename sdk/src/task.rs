@@ -8,7 +8,7 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::{Device, Extensions};
+use crate::{Device, Extensions, ParamValue};
 
 /// The restoration problems upbench poses.
 ///
@@ -179,9 +179,63 @@ pub struct TaskSpec {
     pub extensions: Extensions,
 }
 
+/// The [`TaskSpec::extensions`] entry (SDK 1.3) naming the run's directory of pretrained weights
+/// and other model files: an absolute path, as text.
+pub const MODELS_DIR_EXTENSION: &str = "models_dir";
+
+/// The [`TaskSpec::extensions`] entry (SDK 1.3) naming the run's data directory (registered image
+/// sets, which plugins may train or fit on): an absolute path, as text.
+pub const DATA_DIR_EXTENSION: &str = "data_dir";
+
 impl TaskSpec {
     /// The task kind, if this SDK version knows it.
     pub fn kind(&self) -> Option<TaskKind> {
         self.kind.parse().ok()
+    }
+
+    /// The run's models directory ([`MODELS_DIR_EXTENSION`]); `None` from a harness older than
+    /// 1.3, or when the run has none. Relative weight names are meant to be looked up here.
+    pub fn models_dir(&self) -> Option<&str> {
+        self.text_extension(MODELS_DIR_EXTENSION)
+    }
+
+    /// The run's data directory ([`DATA_DIR_EXTENSION`]); `None` from a harness older than 1.3.
+    pub fn data_dir(&self) -> Option<&str> {
+        self.text_extension(DATA_DIR_EXTENSION)
+    }
+
+    /// This spec with the run's directories as extensions (what the harness sends from 1.3 on):
+    /// plugins find files through the task they are given, not through the process environment.
+    pub fn with_directories(mut self, models_dir: Option<&str>, data_dir: Option<&str>) -> TaskSpec {
+        for (name, dir) in [(MODELS_DIR_EXTENSION, models_dir), (DATA_DIR_EXTENSION, data_dir)] {
+            if let Some(dir) = dir {
+                self.extensions = self.extensions.with(name, ParamValue::Text(dir.into()));
+            }
+        }
+        self
+    }
+
+    fn text_extension(&self, name: &str) -> Option<&str> {
+        match self.extensions.get(name) {
+            Some(ParamValue::Text(text)) => Some(text.as_str()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing;
+    use crate::TaskKind;
+
+    #[test]
+    fn the_run_directories_travel_as_extensions_and_are_absent_from_older_harnesses() {
+        let plain = testing::standard_task(TaskKind::ImageSuperResolution);
+        assert_eq!((plain.models_dir(), plain.data_dir()), (None, None));
+        let told = plain.clone().with_directories(Some("/m"), Some("/d"));
+        assert_eq!((told.models_dir(), told.data_dir()), (Some("/m"), Some("/d")));
+        let again = told.with_directories(Some("/m2"), None);
+        assert_eq!((again.models_dir(), again.data_dir()), (Some("/m2"), Some("/d")));
+        assert_eq!(again.extensions.names().collect::<Vec<_>>(), ["data_dir", "models_dir"]);
     }
 }

@@ -48,7 +48,7 @@ impl Plugin for CarnM {
         .with_param(ParamSpec::new(
             "weights",
             ParamValue::Text("carn_m_x4.safetensors".into()),
-            "safetensors file (CARN-pytorch names, ×4 upsampler); relative names are looked up in UPBENCH_MODELS_DIR",
+            "safetensors file (CARN-pytorch names, ×4 upsampler); relative names are looked up in the run's models directory (--models-dir)",
         ))
         .with_param(tile)
         .with_param(overlap)
@@ -62,7 +62,7 @@ impl Plugin for CarnM {
         let precision = Precision::from_params(params, device)?;
         let mut vs = nn::VarStore::new(device);
         let net = Carn::new(&vs.root());
-        weights::load_checked(&mut vs, params.text("weights")?)?;
+        weights::load_checked(&mut vs, task, params.text("weights")?)?;
         precision.prepare(&mut vs);
         vs.freeze();
         Ok(CarnMModel { task: image, net, tiling, precision, _vs: vs })

@@ -29,7 +29,7 @@ impl Plugin for Dncnn {
             .with_param(ParamSpec::new(
                 "weights",
                 ParamValue::Text("dncnn_sigma25.safetensors".into()),
-                "safetensors file; relative names are looked up in UPBENCH_MODELS_DIR",
+                "safetensors file; relative names are looked up in the run's models directory (--models-dir)",
             ))
     }
 
@@ -62,7 +62,7 @@ impl Plugin for Dncnn {
             net = net.add(conv(index, FEATURES, FEATURES, false)).add(bn).add_fn(|x| x.relu());
         }
         let net = net.add(conv(2 + 3 * MIDDLE_LAYERS, FEATURES, 1, false));
-        weights::load(&mut vs, params.text("weights")?)?;
+        weights::load(&mut vs, task, params.text("weights")?)?;
         Ok(DncnnModel { task: image, net, _vs: vs })
     }
 }

@@ -22,7 +22,7 @@ impl Plugin for Espcn {
             .with_param(ParamSpec::new(
                 "weights",
                 ParamValue::Text("espcn_x4.safetensors".into()),
-                "safetensors file; relative names are looked up in UPBENCH_MODELS_DIR",
+                "safetensors file; relative names are looked up in the run's models directory (--models-dir)",
             ))
             .with_param(ParamSpec::new(
                 "colour_space",
@@ -58,7 +58,7 @@ impl Plugin for Espcn {
             nn::conv2d(&root / name, i, o, k, nn::ConvConfig { padding, ..Default::default() })
         };
         let (c1, c2, c3) = (conv("conv_1", 3, 64, 5, 2), conv("conv_2", 64, 32, 3, 1), conv("conv_3", 32, 48, 3, 1));
-        weights::load(&mut vs, params.text("weights")?)?;
+        weights::load(&mut vs, task, params.text("weights")?)?;
         let net = nn::seq().add(c1).add_fn(|x| x.tanh()).add(c2).add_fn(|x| x.tanh()).add(c3);
         Ok(EspcnModel { task: image, net, convert, _vs: vs })
     }

@@ -27,15 +27,16 @@ const KINDS: [TaskKind; 3] = [TaskKind::ImageSuperResolution, TaskKind::ImageDen
 /// Fitted priors keyed by (training set, channels).
 type PriorCache = HashMap<(String, usize), Arc<StationaryPrior>>;
 
-/// Fitted priors by (training set, channels): a γ sweep fits once.
-fn fitted(training: &str, channels: usize) -> Result<Arc<StationaryPrior>, PluginError> {
+/// Fitted priors by (training set, channels), the set read from the task's data directory: a γ
+/// sweep fits once.
+fn fitted(training: &str, channels: usize, task: &TaskSpec) -> Result<Arc<StationaryPrior>, PluginError> {
     static CACHE: Mutex<Option<PriorCache>> = Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let map = cache.get_or_insert_with(HashMap::new);
     if let Some(p) = map.get(&(training.to_string(), channels)) {
         return Ok(p.clone());
     }
-    let prior = StationaryPrior::fit_named(training, &image_kit::data_dir(), channels)
+    let prior = StationaryPrior::fit_named(training, &image_kit::data_dir(task), channels)
         .map_err(|e| PluginError::Failed(format!("cannot fit the prior on '{training}': {e}").into()))?;
     let prior = Arc::new(prior);
     map.insert((training.to_string(), channels), prior.clone());
@@ -69,7 +70,7 @@ impl Plugin for GaussianPrior {
         .with_param(ParamSpec::new(
             "training",
             ParamValue::Text("kodak24".into()),
-            "training set for the power spectra: a set under UPBENCH_DATA_DIR, or \"dead-leaves\"",
+            "training set for the power spectra: a set in the run's data directory, or \"dead-leaves\"",
         ))
     }
 
@@ -91,7 +92,7 @@ impl Plugin for GaussianPrior {
                 .into(),
             ));
         }
-        let prior = fitted(params.text("training")?, image.channels as usize)?;
+        let prior = fitted(params.text("training")?, image.channels as usize, task)?;
         let rounding = if image.kind == TaskKind::ImageSuperResolution { 1.0 / (12.0 * 255.0 * 255.0) } else { 0.0 };
         let adapt = params.bool("adapt")?;
         Ok(GaussianPriorModel {

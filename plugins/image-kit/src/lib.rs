@@ -10,7 +10,7 @@ holds what they share:
   fitted on training photographs, and its exact posterior for ×s bicubic SR and denoising, with
   the closed-form entropy power of its patches; [`inpaint`] samples its posterior for masks.
 - [`dead_leaves`]: synthetic photographs-like images the program makes (no download).
-- [`weights`]: finds a `.safetensors` file (relative names under `UPBENCH_MODELS_DIR`) and loads
+- [`weights`]: finds a `.safetensors` file (relative names in the run's models directory) and loads
   it into a `VarStore` by tensor name ([`weights::load_checked`]: only a file of exactly the
   model's tensors and shapes).
 - [`tile::Tiling`]: tiled inference for super-resolution networks (the `tile` and
@@ -63,10 +63,15 @@ pub fn sr_task(
     Ok(image)
 }
 
-/// The environment variable naming the data directory (the harness sets it from `--data-dir`).
+/// The environment variable a user may set to name the data directory, read when the harness
+/// sends none (SDK < 1.3, or a plugin run outside the harness).
 pub const DATA_DIR_VAR: &str = "UPBENCH_DATA_DIR";
 
-/// The data directory plugins read training images from: `$UPBENCH_DATA_DIR`, else `./datasets`.
-pub fn data_dir() -> std::path::PathBuf {
-    std::env::var_os(DATA_DIR_VAR).map(std::path::PathBuf::from).unwrap_or_else(|| "datasets".into())
+/// The data directory plugins read training images from: the run's, as the task states it (SDK
+/// 1.3, `upbench run --data-dir`), else `$UPBENCH_DATA_DIR`, else `./datasets`.
+pub fn data_dir(task: &upbench_sdk::TaskSpec) -> std::path::PathBuf {
+    task.data_dir()
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os(DATA_DIR_VAR).map(std::path::PathBuf::from))
+        .unwrap_or_else(|| "datasets".into())
 }

@@ -1,4 +1,5 @@
-//! Pretrained weights in safetensors files, found by name: [`load`] copies a file into a
+//! Pretrained weights in safetensors files, found by name in the run's models directory (the
+//! task's, SDK 1.3): [`load`] copies a file into a
 //! `VarStore` by tensor name; [`load_checked`] (= [`read_checked`] + [`assign`]) first checks that
 //! the file holds exactly the model's tensors, with their shapes and finite values, so that a
 //! checkpoint of another layout is a named error before any model runs.
@@ -6,33 +7,42 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use upbench_sdk::PluginError;
+use upbench_sdk::{PluginError, TaskSpec};
 use upbench_tch::tch::nn::VarStore;
 use upbench_tch::tch::Tensor;
 
-/// The environment variable naming the directory of model files.
+/// The environment variable a user may set to name the directory of model files, read when the
+/// harness sends none (SDK < 1.3, or a plugin run outside the harness).
 pub const MODELS_DIR_VAR: &str = "UPBENCH_MODELS_DIR";
 
+/// The directory relative weight names are looked up in: the run's models directory as the task
+/// states it (SDK 1.3, `upbench run --models-dir`), else `$UPBENCH_MODELS_DIR`, else `./models`.
+pub fn models_dir(task: &TaskSpec) -> PathBuf {
+    task.models_dir()
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os(MODELS_DIR_VAR).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("models"))
+}
+
 /// Where a `weights` parameter points: absolute paths as given, relative ones under
-/// `$UPBENCH_MODELS_DIR` (the harness sets it from `--models-dir`), else under `./models`.
-pub fn resolve(weights: &str) -> PathBuf {
+/// [`models_dir`].
+pub fn resolve(task: &TaskSpec, weights: &str) -> PathBuf {
     let path = Path::new(weights);
     if path.is_absolute() {
         return path.to_path_buf();
     }
-    let dir = std::env::var_os(MODELS_DIR_VAR).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("models"));
-    dir.join(path)
+    models_dir(task).join(path)
 }
 
 /// The file `weights` names ([`resolve`]), when it exists; else an error that says how to point
 /// at the models directory.
-fn existing(weights: &str) -> Result<PathBuf, PluginError> {
-    let path = resolve(weights);
+fn existing(task: &TaskSpec, weights: &str) -> Result<PathBuf, PluginError> {
+    let path = resolve(task, weights);
     if !path.is_file() {
         return Err(PluginError::Failed(
             format!(
-                "weights file {} not found (give `weights` as an absolute path, or set {MODELS_DIR_VAR} / \
-                 `upbench run --models-dir` to the directory holding it)",
+                "weights file {} not found (give `weights` as an absolute path, or point `upbench run \
+                 --models-dir` (or {MODELS_DIR_VAR}) at the directory holding it)",
                 path.display()
             )
             .into(),
@@ -43,8 +53,8 @@ fn existing(weights: &str) -> Result<PathBuf, PluginError> {
 
 /// Loads every variable of `vs` from the safetensors file `weights` names, by tensor name.
 /// Errors name the file, and say how to point at the models directory when it is missing.
-pub fn load(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
-    let path = existing(weights)?;
+pub fn load(vs: &mut VarStore, task: &TaskSpec, weights: &str) -> Result<PathBuf, PluginError> {
+    let path = existing(task, weights)?;
     vs.load(&path)
         .map_err(|e| PluginError::Failed(format!("cannot load weights from {}: {e}", path.display()).into()))?;
     Ok(path)
@@ -55,8 +65,12 @@ pub fn load(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
 /// in the file, floating-point values (converted to the variable's kind) that are all finite.
 /// Each mismatch is a named error listing the offending tensors, so a checkpoint of another
 /// architecture or layout is refused before any model runs.
-pub fn read_checked(vs: &VarStore, weights: &str) -> Result<(PathBuf, HashMap<String, Tensor>), PluginError> {
-    let path = existing(weights)?;
+pub fn read_checked(
+    vs: &VarStore,
+    task: &TaskSpec,
+    weights: &str,
+) -> Result<(PathBuf, HashMap<String, Tensor>), PluginError> {
+    let path = existing(task, weights)?;
     let fail = |what: String| PluginError::Failed(format!("weights file {}: {what}", path.display()).into());
     let stored = Tensor::read_safetensors(&path).map_err(|e| fail(format!("not a readable safetensors file: {e}")))?;
     let mut stored: HashMap<String, Tensor> = stored.into_iter().collect();
@@ -111,8 +125,8 @@ pub fn assign(vs: &mut VarStore, tensors: &HashMap<String, Tensor>) -> Result<()
 
 /// [`read_checked`] then [`assign`]: the strict counterpart of [`load`], for models whose
 /// checkpoints come in several layouts (a wrong one must be refused, not half-loaded).
-pub fn load_checked(vs: &mut VarStore, weights: &str) -> Result<PathBuf, PluginError> {
-    let (path, tensors) = read_checked(vs, weights)?;
+pub fn load_checked(vs: &mut VarStore, task: &TaskSpec, weights: &str) -> Result<PathBuf, PluginError> {
+    let (path, tensors) = read_checked(vs, task, weights)?;
     assign(vs, &tensors)?;
     Ok(path)
 }

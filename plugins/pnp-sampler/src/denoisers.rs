@@ -2,7 +2,7 @@
 //! (closed form, for the exact tasks) and FFDNet (Zhang, Zuo & Zhang 2018, colour, the KAIR
 //! weights in `ffdnet_color.safetensors`) for photographs.
 
-use upbench_sdk::{MixturePrior, PluginError};
+use upbench_sdk::{MixturePrior, PluginError, TaskSpec};
 use upbench_tch::tch::{nn, Device, Kind, Tensor};
 
 use crate::sampler::{fail, Denoiser};
@@ -151,8 +151,8 @@ pub struct Ffdnet {
 }
 
 impl Ffdnet {
-    /// Loads the weights file `weights` (relative names under `UPBENCH_MODELS_DIR`) on `device`.
-    pub fn load(weights: &str, device: Device) -> Result<Self, PluginError> {
+    /// Loads the weights file `weights` (relative names in `task`'s models directory) on `device`.
+    pub fn load(task: &TaskSpec, weights: &str, device: Device) -> Result<Self, PluginError> {
         let mut vs = nn::VarStore::new(device);
         let root = vs.root() / "model";
         let conv = |i: usize, input, output| {
@@ -163,7 +163,7 @@ impl Ffdnet {
             net = net.add(conv(layer, 96, 96)).add_fn(|x| x.relu());
         }
         net = net.add(conv(22, 96, 12));
-        image_kit::weights::load(&mut vs, weights)?;
+        image_kit::weights::load(&mut vs, task, weights)?;
         Ok(Ffdnet { net, _vs: vs })
     }
 }

@@ -199,7 +199,7 @@ impl Plugin for PnpSampler {
         .with_param(ParamSpec::new(
             "weights",
             ParamValue::Text("ffdnet_color.safetensors".into()),
-            "FFDNet colour safetensors file; relative names are looked up in UPBENCH_MODELS_DIR",
+            "FFDNet colour safetensors file; relative names are looked up in the run's models directory (--models-dir)",
         ))
         .with_param(ParamSpec::new(
             "data_step",
@@ -252,7 +252,7 @@ impl Plugin for PnpSampler {
                 ));
             }
             let weights = params.text("weights")?;
-            let denoiser = Ffdnet::load(weights, device)?;
+            let denoiser = Ffdnet::load(task, weights, device)?;
             let settings = Settings {
                 eta: config.eta,
                 sigmas: config.sigmas(FFDNET_MAX_SIGMA, 1.0 / 255.0)?,

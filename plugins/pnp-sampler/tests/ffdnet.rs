@@ -29,7 +29,8 @@ fn ffdnet_matches_the_pytorch_reference() {
     tch::set_num_threads(1);
     let reference: serde_json::Value = serde_json::from_str(REFERENCE).expect("reference JSON");
     let (h, w) = (reference["height"].as_i64().unwrap(), reference["width"].as_i64().unwrap());
-    let mut net = Ffdnet::load(WEIGHTS, tch::Device::Cpu).expect("weights load");
+    let task = upbench_sdk::testing::standard_task(upbench_sdk::TaskKind::ImageDenoising);
+    let mut net = Ffdnet::load(&task, WEIGHTS, tch::Device::Cpu).expect("weights load");
     let x = pattern(h, w);
     for (key, sigma) in [("sigma30", 30.0 / 255.0), ("sigma200", 200.0 / 255.0)] {
         let want: Vec<f64> = reference[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();

@@ -56,7 +56,7 @@ impl Plugin for Rfdn {
             .with_param(ParamSpec::new(
                 "weights",
                 ParamValue::Text("rfdn_x4.safetensors".into()),
-                "safetensors file (njulj/RFDN names); relative names are looked up in UPBENCH_MODELS_DIR",
+                "safetensors file (njulj/RFDN names); relative names are looked up in the run's models directory (--models-dir)",
             ))
             .with_param(tile)
             .with_param(overlap)
@@ -70,7 +70,7 @@ impl Plugin for Rfdn {
         let precision = Precision::from_params(params, device)?;
         let mut vs = nn::VarStore::new(device);
         let net = RfdnNet::new(&vs.root());
-        weights::load_checked(&mut vs, params.text("weights")?)?;
+        weights::load_checked(&mut vs, task, params.text("weights")?)?;
         precision.prepare(&mut vs);
         vs.freeze();
         Ok(RfdnModel { task: image, net, tiling, precision, _vs: vs })

@@ -65,7 +65,7 @@ impl Plugin for Rrdb {
         .with_param(ParamSpec::new(
             "weights",
             ParamValue::Text("realesrgan_x4plus.safetensors".into()),
-            "safetensors file with BasicSR RRDBNet ×4 names; relative names are looked up in UPBENCH_MODELS_DIR",
+            "safetensors file with BasicSR RRDBNet ×4 names; relative names are looked up in the run's models directory (--models-dir)",
         ))
         .with_param(tile)
         .with_param(overlap)
@@ -79,7 +79,7 @@ impl Plugin for Rrdb {
         let precision = Precision::from_params(params, device)?;
         let mut vs = nn::VarStore::new(device);
         let net = RrdbNet::new(&vs.root());
-        weights::load_checked(&mut vs, params.text("weights")?)?;
+        weights::load_checked(&mut vs, task, params.text("weights")?)?;
         precision.prepare(&mut vs);
         vs.freeze();
         Ok(RrdbModel { task: image, net, tiling, precision, _vs: vs })

@@ -61,12 +61,12 @@ impl Plugin for SrResNet {
         .with_param(ParamSpec::new(
             "mse_weights",
             ParamValue::Text("srresnet_mse_x4.safetensors".into()),
-            "the MSE-trained generator (α = 0); relative names are looked up in UPBENCH_MODELS_DIR",
+            "the MSE-trained generator (α = 0); relative names are looked up in the run's models directory (--models-dir)",
         ))
         .with_param(ParamSpec::new(
             "gan_weights",
             ParamValue::Text("srgan_vgg54_x4.safetensors".into()),
-            "the GAN-trained generator (α = 1), same architecture; relative names are looked up in UPBENCH_MODELS_DIR",
+            "the GAN-trained generator (α = 1), same architecture; relative names are looked up in the run's models directory (--models-dir)",
         ))
         .with_param(tile)
         .with_param(overlap)
@@ -87,8 +87,8 @@ impl Plugin for SrResNet {
         let precision = Precision::from_params(params, device)?;
         let mut vs = nn::VarStore::new(device);
         let net = Generator::new(&vs.root());
-        let (_, mse) = weights::read_checked(&vs, params.text("mse_weights")?)?;
-        let (_, gan) = weights::read_checked(&vs, params.text("gan_weights")?)?;
+        let (_, mse) = weights::read_checked(&vs, task, params.text("mse_weights")?)?;
+        let (_, gan) = weights::read_checked(&vs, task, params.text("gan_weights")?)?;
         // interpolated in float32, as stored, before any change of precision
         weights::assign(&mut vs, &interpolate(&mse, &gan, alpha))?;
         precision.prepare(&mut vs);
@@ -249,18 +249,16 @@ mod pure_ends {
 
     #[test]
     fn the_ends_of_the_knob_are_the_pure_models_bit_for_bit() {
-        if std::env::var_os(weights::MODELS_DIR_VAR).is_none() {
-            std::env::set_var(weights::MODELS_DIR_VAR, concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/models"));
-        }
         let _no_grad = upbench_tch::tch::no_grad_guard();
         let x = Tensor::rand([1, 3, 20, 24], (Kind::Float, Device::Cpu));
-        let task = testing::standard_task(TaskKind::ImageSuperResolution);
+        let models = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/models");
+        let task = testing::standard_task(TaskKind::ImageSuperResolution).with_directories(Some(models), None);
         for (alpha, file) in [(0.0, "srresnet_mse_x4.safetensors"), (1.0, "srgan_vgg54_x4.safetensors")] {
             let params = testing::params_with::<SrResNet>(&[("alpha", ParamValue::Float(alpha))]);
             let knob = SrResNet::new_model(&params, &task).unwrap();
             let mut vs = nn::VarStore::new(Device::Cpu);
             let pure = Generator::new(&vs.root());
-            weights::load_checked(&mut vs, file).unwrap();
+            weights::load_checked(&mut vs, &task, file).unwrap();
             let (a, b) = (knob.net.forward_t(&x, false), pure.forward_t(&x, false));
             assert!(a.equal(&b), "α = {alpha}: max |Δ| {}", (a - b).abs().max().double_value(&[]));
         }

@@ -27,7 +27,7 @@ impl Plugin for Srvgg {
             .with_param(ParamSpec::new(
                 "weights",
                 ParamValue::Text("realesr_animevideov3_x4.safetensors".into()),
-                "safetensors file; relative names are looked up in UPBENCH_MODELS_DIR",
+                "safetensors file; relative names are looked up in the run's models directory (--models-dir)",
             ))
     }
 
@@ -55,7 +55,7 @@ impl Plugin for Srvgg {
             net = net.add(conv(2 + 2 * layer, FEATURES, FEATURES)).add_fn(prelu(3 + 2 * layer));
         }
         let net = net.add(conv(2 + 2 * BODY_CONVS, FEATURES, 3 * 16));
-        weights::load(&mut vs, params.text("weights")?)?;
+        weights::load(&mut vs, task, params.text("weights")?)?;
         Ok(SrvggModel { task: image, net, _vs: vs })
     }
 }
