@@ -11,7 +11,7 @@ use upbench_sdk::{TaskKind, TaskSpec};
 
 use crate::device::sdk_device;
 use crate::plugin::{self, LoadedPlugin, PluginConfig};
-use crate::record::{Failure, Stage};
+use crate::record::{Cause, Failure, Stage};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
 use crate::suite::PluginEntry;
@@ -63,7 +63,7 @@ fn task_specs(plan: &RunPlan, problems: &mut Vec<Failure>, broken: &mut Vec<Stri
     let mut specs = Vec::new();
     for config in &file.tasks {
         match ExactTask::build(config, derive_seed(file.seed, &["task", &config.name])) {
-            Ok(task) => specs.push((task.kind, task.spec(device))),
+            Ok(task) => specs.push((task.kind, plan.plugin_spec(task.spec(device)))),
             Err(e) => {
                 problems.push(task_problem(plan, &config.name, e.to_string()));
                 broken.push(config.name.clone());
@@ -72,7 +72,7 @@ fn task_specs(plan: &RunPlan, problems: &mut Vec<Failure>, broken: &mut Vec<Stri
     }
     for config in &file.image_tasks {
         // Its spec needs no data: configurations are checked against it even when data is missing.
-        specs.push((config.degradation.kind(), config.spec(device)));
+        specs.push((config.degradation.kind(), plan.plugin_spec(config.spec(device))));
         let found = config.problems(&plan.data_dir);
         if found.is_empty() {
             continue;
@@ -89,6 +89,7 @@ fn task_problem(plan: &RunPlan, task: &str, message: String) -> Failure {
     let at = plan.suite.offset_of(&format!("\"{task}\""));
     Failure {
         stage: Stage::Task,
+        cause: Cause::Task,
         subject: task.to_string(),
         task: Some(task.to_string()),
         message: plan.suite.error_at(at, message).to_string(),
@@ -140,6 +141,7 @@ fn check_entry<'a>(
         Err(message) => {
             problems.push(Failure {
                 stage: Stage::Load,
+                cause: Cause::PluginLoad,
                 subject: entry.reference(),
                 task: None,
                 message: located(message, entry_at),
@@ -155,6 +157,7 @@ fn check_entry<'a>(
             let at = entry.params.get(e.param_name()).map_or(entry_at, |v| v.span().start);
             problems.push(Failure {
                 stage: Stage::Configure,
+                cause: Cause::Parameter { name: e.param_name().to_string() },
                 subject,
                 task: None,
                 message: located(e.to_string(), at),
@@ -167,7 +170,8 @@ fn check_entry<'a>(
         let at = suite.text[entry_at..].find(&quoted).map_or(entry_at, |i| entry_at + i);
         let message =
             format!("`tasks` names '{unknown}', which this suite does not have (it has: {})", task_names.join(", "));
-        problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, at) });
+        let message = located(message, at);
+        problems.push(Failure { stage: Stage::Configure, cause: Cause::Suite, subject, task: None, message });
         return None;
     }
     // The specs of the tasks this entry runs on and the plugin solves, in suite order.
@@ -180,7 +184,8 @@ fn check_entry<'a>(
         let declared: Vec<&str> = loaded.metadata.task_kinds.iter().map(|k| k.as_str()).collect();
         let whose = if entry.tasks.is_some() { "the tasks it is given" } else { "this suite's tasks" };
         let message = format!("solves none of {whose} (it declares: {})", declared.join(", "));
-        problems.push(Failure { stage: Stage::Configure, subject, task: None, message: located(message, entry_at) });
+        let message = located(message, entry_at);
+        problems.push(Failure { stage: Stage::Configure, cause: Cause::Unsupported, subject, task: None, message });
         return None;
     }
     let configs = constructible(loaded, configs, fitting.first(), &|message| located(message, entry_at), problems);
@@ -203,6 +208,7 @@ fn constructible(
             Err(e) => {
                 problems.push(Failure {
                     stage: Stage::Configure,
+                    cause: Cause::Refused,
                     subject: format!("{} ({})", config.label, loaded.path.display()),
                     task: Some(spec.name.to_string()),
                     message: located(e.to_string()),

@@ -13,7 +13,7 @@ use crate::engine::{CellRequest, TaskBuilt, Workbench};
 use crate::journal::{Header, Journal, Record, TaskState};
 use crate::plan::{Cell, Plan, TaskType};
 use crate::provenance::{manifest, now};
-use crate::record::{CellOutcome, ConfigResult, Failure, RunReport, Stage, TaskSummary};
+use crate::record::{Cause, CellOutcome, ConfigResult, Failure, RunReport, Stage, TaskSummary};
 use crate::setup::RunPlan;
 use crate::worker::{WorkerLimits, WorkerPool};
 
@@ -208,6 +208,7 @@ impl Log<'_, '_> {
             if self.unwritten.is_none() {
                 let failure = Failure {
                     stage: Stage::Report,
+                    cause: Cause::Output,
                     subject: "run log".into(),
                     task: None,
                     message: format!("{e}; the run went on and its results are in memory only"),

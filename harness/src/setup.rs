@@ -21,6 +21,9 @@ pub struct RunPlan {
     pub run_id: String,
     /// Where image tasks find their sets.
     pub data_dir: PathBuf,
+    /// Where pretrained weights and metric parameter files are (`--models-dir`, else
+    /// `$UPBENCH_MODELS_DIR`, else a `models` folder beside the data directory); `None`: none.
+    pub models_dir: Option<PathBuf>,
     /// The run directory, where image tasks write their sample grids (`None`: no grids).
     pub figure_dir: Option<PathBuf>,
 }
@@ -29,4 +32,14 @@ pub struct RunPlan {
 /// libraries beside the `upbench` binary).
 pub fn executable_dir() -> Option<PathBuf> {
     std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+impl RunPlan {
+    /// `spec` as plugins receive it in this run: with the run's models and data directories
+    /// (SDK 1.3 task extensions), so that plugins find their files through the task and the
+    /// process environment is never written.
+    pub fn plugin_spec(&self, spec: upbench_sdk::TaskSpec) -> upbench_sdk::TaskSpec {
+        let text = |dir: &Path| dir.to_string_lossy().into_owned();
+        spec.with_directories(self.models_dir.as_deref().map(text).as_deref(), Some(&text(&self.data_dir)))
+    }
 }

@@ -17,16 +17,16 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{failed, CellError, CellRequest, TaskBuilt, Workbench};
+use crate::engine::{CellRequest, TaskBuilt, Workbench};
 use crate::plan::TaskType;
-use crate::record::{CellOutcome, Failure, Stage};
+use crate::record::{Cause, CellOutcome, Failure, Stage, StageTimes, WorkerEnding};
 use crate::setup::RunPlan;
 use crate::suite::Suite;
 
 /// The version of the messages between orchestrator and worker. Compatibility rule: any change
 /// to [`ToWorker`], [`FromWorker`] or a record they carry increments it; a worker refuses a run
 /// of another version at start-up ([`WorkerRefusal::Protocol`]) instead of misreading it.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Messages larger than this are refused (a corrupt length, not a real outcome).
 const MAX_FRAME: u32 = 1 << 30;
@@ -91,6 +91,7 @@ pub struct WorkerInit {
     log_dir: PathBuf,
     run_id: String,
     data_dir: PathBuf,
+    models_dir: Option<PathBuf>,
     figure_dir: Option<PathBuf>,
 }
 
@@ -112,6 +113,7 @@ impl WorkerInit {
             log_dir: plan.log_dir.clone(),
             run_id: plan.run_id.clone(),
             data_dir: plan.data_dir.clone(),
+            models_dir: plan.models_dir.clone(),
             figure_dir: plan.figure_dir.clone(),
         }
     }
@@ -132,6 +134,7 @@ impl WorkerInit {
             log_dir: self.log_dir,
             run_id: self.run_id,
             data_dir: self.data_dir,
+            models_dir: self.models_dir,
             figure_dir: self.figure_dir,
         })
     }
@@ -263,28 +266,29 @@ impl WorkerPool {
     /// replaced for the next cell.
     pub fn run(&mut self, request: &CellRequest) -> CellOutcome {
         let cell = &request.cell;
-        match self.exchange(ToWorker::Cell(Box::new(request.clone()))) {
-            Ok(FromWorker::Done(outcome)) => *outcome,
-            Ok(other) => failed(cell, &CellError::Worker(self.broken(&other))),
-            Err(message) => failed(cell, &CellError::Worker(message)),
-        }
+        let error = match self.exchange(ToWorker::Cell(Box::new(request.clone()))) {
+            Ok(FromWorker::Done(outcome)) => return *outcome,
+            Ok(other) => self.broken(&other),
+            Err(error) => error,
+        };
+        let failure = error.failure(Stage::Run, cell.subject(), &cell.task);
+        CellOutcome { results: Vec::new(), failures: vec![failure], stages: StageTimes::default() }
     }
 
     /// Builds a task in the current worker, which keeps it for the task's cells.
     pub fn build_task(&mut self, name: &str, task_type: TaskType) -> TaskBuilt {
-        let reply = self.exchange(ToWorker::Task(name.to_string(), task_type));
-        let message = match reply {
+        let error = match self.exchange(ToWorker::Task(name.to_string(), task_type)) {
             Ok(FromWorker::Built(built)) => return *built,
             Ok(other) => self.broken(&other),
-            Err(message) => message,
+            Err(error) => error,
         };
-        let problem = Failure { stage: Stage::Task, subject: name.to_string(), task: Some(name.to_string()), message };
+        let problem = error.failure(Stage::Task, name.to_string(), name);
         TaskBuilt { summaries: None, problems: vec![problem], build_secs: 0.0 }
     }
 
     /// Sends one request and waits for its reply within the cell timeout; any other end is
     /// described, and the worker is gone afterwards.
-    fn exchange(&mut self, request: ToWorker) -> Result<FromWorker, String> {
+    fn exchange(&mut self, request: ToWorker) -> Result<FromWorker, WorkerError> {
         if self.current.is_none() {
             self.current = Some(self.start()?);
         }
@@ -298,40 +302,80 @@ impl WorkerPool {
             Ok(()) => worker.replies.recv_timeout(self.limits.cell_timeout),
             Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
         };
-        let message = match reply {
+        let known = match reply {
             Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(e)) => format!("the worker's reply could not be read ({e})"),
+            Ok(Err(e)) => Some(Fault::Unreadable(e)),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = worker.child.kill();
-                format!(
-                    "did not finish within the cell timeout of {} s (--cell-timeout); its worker was killed",
-                    self.limits.cell_timeout.as_secs()
-                )
+                Some(Fault::CellTimeout(self.limits.cell_timeout))
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => String::new(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
         };
         let worker = self.current.take().expect("current worker");
-        Err(self.bury(worker, message))
+        Err(self.bury(worker, known, false))
     }
 
     /// A reply of the wrong kind: the worker is stopped and replaced.
-    fn broken(&mut self, reply: &FromWorker) -> String {
-        let message = format!("the worker broke the protocol (it sent {reply:?})");
+    fn broken(&mut self, reply: &FromWorker) -> WorkerError {
+        let fault = Fault::WrongReply(format!("{reply:?}"));
         match self.current.take() {
             Some(mut worker) => {
                 let _ = worker.child.kill();
-                self.bury(worker, message)
+                self.bury(worker, Some(fault), false)
             }
-            None => message,
+            None => WorkerError { fault, starting: false, stderr: None },
         }
     }
 
     /// Starts a worker and waits until it has read the run.
-    fn start(&mut self) -> Result<Worker, String> {
+    fn start(&mut self) -> Result<Worker, WorkerError> {
         self.started += 1;
-        std::fs::create_dir_all(&self.log_dir).map_err(|e| format!("{}: {e}", self.log_dir.display()))?;
+        let not_started = |fault: Fault| WorkerError { fault, starting: true, stderr: None };
+        let io = |what: &Path| {
+            let what = what.display().to_string();
+            move |error| not_started(Fault::Spawn { what, error })
+        };
+        std::fs::create_dir_all(&self.log_dir).map_err(io(&self.log_dir))?;
         let stderr_log = self.log_dir.join(format!("worker-{}.log", self.started));
-        let stderr = std::fs::File::create(&stderr_log).map_err(|e| format!("{}: {e}", stderr_log.display()))?;
+        let stderr = std::fs::File::create(&stderr_log).map_err(io(&stderr_log))?;
+        let mut child = self.command(stderr).spawn().map_err(io(&self.executable))?;
+        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(not_started(Fault::NoPipes));
+        };
+        let (send, replies) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            match read_frame::<FromWorker>(&mut stdout) {
+                Ok(Some(message)) => {
+                    if send.send(Ok(message)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                    return;
+                }
+            }
+        });
+        let init = write_frame(&mut stdin, &ToWorker::Init(Box::new(self.init.clone())));
+        let mut worker = Worker { child, stdin: Some(stdin), replies, stderr_log, request_start: 0 };
+        let known = match init.map(|()| worker.replies.recv_timeout(STARTUP_TIMEOUT)) {
+            Ok(Ok(Ok(FromWorker::Ready))) => return Ok(worker),
+            Ok(Ok(Ok(FromWorker::Refused(why)))) => Some(Fault::Refused(why)),
+            Ok(Ok(Ok(other))) => Some(Fault::WrongReply(format!("{other:?}"))),
+            Ok(Ok(Err(e))) => Some(Fault::Unreadable(e)),
+            Ok(Err(mpsc::RecvTimeoutError::Timeout)) => {
+                let _ = worker.child.kill();
+                Some(Fault::StartTimeout(STARTUP_TIMEOUT))
+            }
+            Ok(Err(mpsc::RecvTimeoutError::Disconnected)) | Err(_) => None,
+        };
+        Err(self.bury(worker, known, true))
+    }
+
+    /// The command that starts a worker: `upbench worker`, its stderr to `stderr`, killed with
+    /// its orchestrator, within the memory limit.
+    fn command(&self, stderr: std::fs::File) -> Command {
         let mut command = Command::new(&self.executable);
         command.arg("worker").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(stderr);
         let memory_bytes = self.limits.memory_bytes;
@@ -351,71 +395,122 @@ impl WorkerPool {
                 Ok(())
             });
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start a worker process ({} worker): {e}", self.executable.display()))?;
-        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err("the worker process has no pipes".into());
-        };
-        let (send, replies) = mpsc::channel();
-        std::thread::spawn(move || loop {
-            match read_frame::<FromWorker>(&mut stdout) {
-                Ok(Some(message)) => {
-                    if send.send(Ok(message)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    let _ = send.send(Err(e));
-                    return;
-                }
-            }
-        });
-        let init = write_frame(&mut stdin, &ToWorker::Init(Box::new(self.init.clone())));
-        let mut worker = Worker { child, stdin: Some(stdin), replies, stderr_log, request_start: 0 };
-        let message = match init.map(|()| worker.replies.recv_timeout(STARTUP_TIMEOUT)) {
-            Ok(Ok(Ok(FromWorker::Ready))) => return Ok(worker),
-            Ok(Ok(Ok(FromWorker::Refused(why)))) => format!("the worker refused the run: {why}"),
-            Ok(Ok(Ok(other))) => format!("the worker broke the protocol (sent {other:?} at start)"),
-            Ok(Ok(Err(e))) => format!("the worker's first reply could not be read ({e})"),
-            Ok(Err(mpsc::RecvTimeoutError::Timeout)) => {
-                let _ = worker.child.kill();
-                format!("the worker did not start within {} s", STARTUP_TIMEOUT.as_secs())
-            }
-            Ok(Err(mpsc::RecvTimeoutError::Disconnected)) | Err(_) => String::new(),
-        };
-        Err(format!("cannot start a worker process: {}", self.bury(worker, message)))
+        command
     }
 
-    /// Waits for a worker that is gone or being killed, and says how it ended: `message` (when
-    /// the cause is known already), its signal or exit status, and its last stderr lines.
-    fn bury(&self, mut worker: Worker, message: String) -> String {
+    /// Waits for a worker that is gone or being killed, and says how it ended: the fault when it
+    /// is known already, else its signal or exit status; with its last stderr lines.
+    fn bury(&self, mut worker: Worker, known: Option<Fault>, starting: bool) -> WorkerError {
         drop(worker.stdin.take());
         let status = wait_briefly(&mut worker.child);
-        let mut text = message;
-        if text.is_empty() {
-            text = match status.and_then(|s| s.signal()) {
-                Some(signal) => format!("its worker process was killed by {}", signal_name(signal)),
-                None => match status.and_then(|s| s.code()) {
-                    Some(code) => format!("its worker process exited with status {code} before answering"),
-                    None => "its worker process ended before answering".to_string(),
-                },
-            };
-            if let (Some(bytes), Some(libc::SIGABRT | libc::SIGKILL)) =
-                (self.limits.memory_bytes, status.and_then(|s| s.signal()))
-            {
-                text.push_str(&format!(" (workers may use {} of address space, --worker-memory)", human_bytes(bytes)));
-            }
-        }
-        let excerpt = stderr_excerpt(&worker.stderr_log, worker.request_start);
-        if let Some((first, rest)) = excerpt.split_first() {
-            text.push_str(&format!("; its stderr ({}) said: {first}", worker.stderr_log.display()));
-            rest.iter().for_each(|line| text.push_str(&format!("\n    {line}")));
-        }
-        text
+        let fault = known.unwrap_or_else(|| match (status.and_then(|s| s.signal()), status.and_then(|s| s.code())) {
+            (Some(signal), _) => Fault::Killed { signal, memory_limit: self.limits.memory_bytes },
+            (None, Some(code)) => Fault::Exited(code),
+            (None, None) => Fault::Ended,
+        });
+        let lines = stderr_excerpt(&worker.stderr_log, worker.request_start);
+        let stderr = (!lines.is_empty()).then(|| (worker.stderr_log.clone(), lines));
+        WorkerError { fault, starting, stderr }
     }
 }
+
+/// Why a worker did not answer a request: typed for the failure's [`Cause`], and written out as
+/// its message (with the last lines of the worker's stderr).
+#[derive(Debug)]
+pub struct WorkerError {
+    fault: Fault,
+    /// Whether it happened while the worker was being started.
+    starting: bool,
+    /// The worker's stderr log and its last lines since the request.
+    stderr: Option<(PathBuf, Vec<String>)>,
+}
+
+/// What went wrong with a worker.
+#[derive(Debug)]
+enum Fault {
+    /// The log folder, log file or process could not be created (`what` names which).
+    Spawn { what: String, error: std::io::Error },
+    /// The process had no pipes.
+    NoPipes,
+    /// It refused the run.
+    Refused(WorkerRefusal),
+    /// It did not get ready within the start-up limit.
+    StartTimeout(Duration),
+    /// It did not answer within the cell timeout.
+    CellTimeout(Duration),
+    /// Its reply could not be read.
+    Unreadable(std::io::Error),
+    /// It replied with a message of the wrong kind (shown).
+    WrongReply(String),
+    /// It was killed by `signal`; `memory_limit` is the address-space limit it ran under.
+    Killed { signal: i32, memory_limit: Option<u64> },
+    /// It exited with a status.
+    Exited(i32),
+    /// It ended and its status could not be read.
+    Ended,
+}
+
+impl WorkerError {
+    /// How the worker ended, as its failure records it.
+    pub fn ending(&self) -> WorkerEnding {
+        match &self.fault {
+            Fault::Spawn { .. } | Fault::NoPipes => WorkerEnding::NotStarted,
+            Fault::Refused(_) => WorkerEnding::Refused,
+            Fault::StartTimeout(limit) | Fault::CellTimeout(limit) => {
+                WorkerEnding::TimedOut { limit_s: limit.as_secs() }
+            }
+            Fault::Unreadable(_) | Fault::WrongReply(_) => WorkerEnding::Protocol,
+            Fault::Killed { signal, .. } => WorkerEnding::Killed { signal: *signal },
+            Fault::Exited(code) => WorkerEnding::Exited { code: *code },
+            Fault::Ended => WorkerEnding::Ended,
+        }
+    }
+
+    /// Its record at `stage`, for `subject` on `task`.
+    fn failure(&self, stage: Stage, subject: String, task: &str) -> Failure {
+        let cause = Cause::Worker { ending: self.ending() };
+        Failure { stage, cause, subject, task: Some(task.to_string()), message: self.to_string() }
+    }
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.starting && !matches!(self.fault, Fault::Spawn { .. } | Fault::NoPipes) {
+            f.write_str("cannot start a worker process: ")?;
+        }
+        match &self.fault {
+            Fault::Spawn { what, error } => write!(f, "cannot start a worker process ({what}): {error}")?,
+            Fault::NoPipes => f.write_str("cannot start a worker process: it has no pipes")?,
+            Fault::Refused(why) => write!(f, "the worker refused the run: {why}")?,
+            Fault::StartTimeout(limit) => write!(f, "the worker did not start within {} s", limit.as_secs())?,
+            Fault::CellTimeout(limit) => write!(
+                f,
+                "did not finish within the cell timeout of {} s (--cell-timeout); its worker was killed",
+                limit.as_secs()
+            )?,
+            Fault::Unreadable(e) => write!(f, "the worker's reply could not be read ({e})")?,
+            Fault::WrongReply(reply) => write!(f, "the worker broke the protocol (it sent {reply})")?,
+            Fault::Killed { signal, memory_limit } => {
+                write!(f, "its worker process was killed by {}", signal_name(*signal))?;
+                if let (Some(bytes), libc::SIGABRT | libc::SIGKILL) = (memory_limit, *signal) {
+                    write!(f, " (workers may use {} of address space, --worker-memory)", human_bytes(*bytes))?;
+                }
+            }
+            Fault::Exited(code) => write!(f, "its worker process exited with status {code} before answering")?,
+            Fault::Ended => f.write_str("its worker process ended before answering")?,
+        }
+        if let Some((log, lines)) = &self.stderr {
+            let (first, rest) = lines.split_first().expect("an excerpt has lines");
+            write!(f, "; its stderr ({}) said: {first}", log.display())?;
+            for line in rest {
+                write!(f, "\n    {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for WorkerError {}
 
 impl Drop for WorkerPool {
     fn drop(&mut self) {

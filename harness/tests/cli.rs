@@ -502,3 +502,26 @@ fn estimate_refuses_empty_input_by_name() {
     assert!(stderr(&out).contains("empty.npy: no observations (n = 0 in [n, K, d])"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 }
+
+#[test]
+fn plugins_find_their_weights_through_the_task_not_the_environment() {
+    // A process whose environment names no models directory: only `--models-dir`, which reaches
+    // the plugin in its task spec (SDK 1.3 extension `models_dir`), says where ESPCN's weights
+    // are; without it the plugin refuses, naming the file it looked for.
+    let library = plugins().join("libupbench_plugin_espcn_x4.so");
+    let check = |models: Option<&Path>| {
+        let mut command = upbench();
+        command.env_remove("UPBENCH_MODELS_DIR").env_remove("UPBENCH_DATA_DIR");
+        command.args(["check-plugin", "--task", "image-super-resolution", "--data-dir", "/nonexistent-data"]);
+        if let Some(models) = models {
+            command.arg("--models-dir").arg(models);
+        }
+        command.arg(&library).output().unwrap()
+    };
+    let found = check(Some(&crate::util::models_dir()));
+    assert_eq!(found.status.code(), Some(0), "{}{}", stdout(&found), stderr(&found));
+    let lost = check(None);
+    let said = format!("{}{}", stdout(&lost), stderr(&lost));
+    assert_ne!(lost.status.code(), Some(0), "{said}");
+    assert!(said.contains("espcn_x4.safetensors") && said.contains("not found"), "{said}");
+}

@@ -134,6 +134,7 @@ fn a_missing_data_directory_names_the_files_and_the_run_goes_on() {
         log_dir: tempfile::tempdir().unwrap().keep(),
         run_id: "t".into(),
         data_dir: "/nonexistent-data".into(),
+        models_dir: None,
         figure_dir: None,
     };
     let report = upbench::pipeline::run_suite(&plan, &mut upbench::pipeline::Silent);

@@ -148,6 +148,27 @@ fn every_hostile_plugin_fails_alone_and_is_named_everywhere() {
     }
     assert!(failure("hostile(behaviour=\"refuse-large\")", "den4").contains("refuses d = 4"));
     assert_eq!(failures.len(), 2 * behaviours.len() + 2 + 2 + 1, "{stdout}");
+    // Each failure's typed cause, which scripts read instead of the message.
+    let cause = |label: &str| {
+        let found = failures.iter().find(|f| f["task"] == "den1" && f["subject"].as_str().unwrap().starts_with(label));
+        found.unwrap_or_else(|| panic!("no failure of {label}:\n{stdout}"))["cause"].clone()
+    };
+    let worker = |ending: serde_json::Value| serde_json::json!({"kind": "worker", "ending": ending});
+    let killed = |signal: i32| worker(serde_json::json!({"how": "killed", "signal": signal}));
+    assert_eq!(cause("hostile(behaviour=\"segfault\")"), killed(libc::SIGSEGV));
+    assert_eq!(cause("hostile(behaviour=\"abort\")"), killed(libc::SIGABRT));
+    assert_eq!(
+        cause("hostile(behaviour=\"endless-loop\")"),
+        worker(serde_json::json!({"how": "timed-out", "limit_s": 8}))
+    );
+    for (label, kind) in [
+        ("hostile(behaviour=\"nan\")", "non-finite-output"),
+        ("hostile(behaviour=\"wrong-shape\")", "malformed-output"),
+        ("panicking", "model-error"),
+        ("lying(lie=\"double-strides\")", "malformed-output"),
+    ] {
+        assert_eq!(cause(label), serde_json::json!({ "kind": kind }), "{label}");
+    }
     // A crash quotes the worker's stderr, which the plugin's prints went to: the protocol on
     // stdout survived them.
     assert!(failure("hostile(behaviour=\"stack-overflow\")", "den1").contains("its stderr ("), "{stdout}");

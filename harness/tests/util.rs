@@ -126,6 +126,7 @@ fn run_parsed(suite: Suite, progress: &mut dyn Progress) -> RunReport {
         log_dir,
         run_id: "test".into(),
         data_dir: data_dir(),
+        models_dir: None,
         figure_dir: None,
     };
     point_plugins_at_models();
@@ -167,7 +168,7 @@ pub fn result<'a>(report: &'a RunReport, task: &str, label: &str) -> &'a upbench
 pub fn assert_valid_results(json: &serde_json::Value) {
     static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
     let (schemas, index) = SCHEMA.get_or_init(|| {
-        let url = "https://upbench.dev/schema/results-v3.schema.json";
+        let url = "https://upbench.dev/schema/results-v4.schema.json";
         let schema: serde_json::Value = serde_json::from_str(upbench::record::SCHEMA).expect("the schema is JSON");
         let mut schemas = boon::Schemas::new();
         let mut compiler = boon::Compiler::new();

@@ -8,7 +8,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use upbench_sdk::testing::{self, Outcome};
 use upbench_sdk::{TaskKind, TaskSpec};
 
-use super::config::point_plugins_at_models;
+use super::config::models_dir;
 use super::CheckPluginArgs;
 use crate::plugin::{load, resolve_params};
 
@@ -25,7 +25,10 @@ pub fn run(args: CheckPluginArgs) -> anyhow::Result<bool> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let given = args.params.iter().map(|p| parse_param(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let data_dir = crate::task::images::data_dir(args.data_dir.as_deref());
-    point_plugins_at_models(args.models_dir.clone(), &data_dir);
+    let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
+    // What a run would tell the plugin: the models and data directories (SDK 1.3).
+    let models = models_dir(args.models_dir.clone(), &data_dir).map(|d| d.to_string_lossy().into_owned());
+    let data = data_dir.to_string_lossy().into_owned();
     let plugin = load(&args.library, &std::env::temp_dir().join("upbench-logs"))?;
     // Relative paths on the command line are read from the working directory.
     let configs = resolve_params(&plugin.metadata, &given, Path::new("."), None)
@@ -45,7 +48,7 @@ pub fn run(args: CheckPluginArgs) -> anyhow::Result<bool> {
     table.set_header(vec!["task", "configuration", "mode", "checks", "problems"]);
     let mut all_passed = true;
     for &kind in &kinds {
-        let task = task_for(kind, &args);
+        let task = task_for(kind, &args).with_directories(models.as_deref(), Some(&data));
         for config in &configs {
             let report = testing::check_plugin(plugin.module(), &config.params, &task);
             all_passed &= report.passed();

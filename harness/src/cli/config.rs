@@ -65,9 +65,9 @@ impl RunConfig {
         };
         let run_dir = args.out.join(&run_id);
         let data_dir = absolute(&crate::task::images::data_dir(args.data_dir.as_deref()));
-        point_plugins_at_models(args.models_dir.clone(), &data_dir);
+        let models_dir = models_dir(args.models_dir.clone(), &data_dir);
         args.data_dir = Some(data_dir.clone());
-        args.models_dir = std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from);
+        args.models_dir = models_dir.clone();
         let isolation = isolation(&args, &suite, device)?;
         Ok(RunConfig {
             plan: RunPlan {
@@ -77,6 +77,7 @@ impl RunConfig {
                 log_dir: run_dir.join("logs"),
                 run_id,
                 data_dir,
+                models_dir,
                 figure_dir: Some(run_dir.clone()),
             },
             run_dir,
@@ -196,23 +197,17 @@ fn isolation(args: &RunArgs, suite: &Suite, device: tch::Device) -> anyhow::Resu
     }
 }
 
-/// Image plugins read `UPBENCH_DATA_DIR` (training images) and `UPBENCH_MODELS_DIR` (weights;
-/// see the `image-kit` crate): the first is set to the run's data directory; the second from
-/// `--models-dir`, or, when the environment has none, to the `models` folder beside the data
-/// directory if there is one (the layout of `../shared`). Called before any plugin is loaded,
-/// while the process has one thread.
-pub(crate) fn point_plugins_at_models(explicit: Option<PathBuf>, data_dir: &std::path::Path) {
-    const VAR: &str = "UPBENCH_MODELS_DIR";
-    std::env::set_var(crate::task::images::registry::DATA_DIR_ENV, data_dir.canonicalize().unwrap_or(data_dir.into()));
+/// The run's models directory, which plugins receive in their task spec (SDK 1.3) and the
+/// metrics read: `--models-dir`, else `$UPBENCH_MODELS_DIR`, else the `models` folder beside the
+/// data directory if there is one (the layout of `../shared`); made absolute.
+pub(crate) fn models_dir(explicit: Option<PathBuf>, data_dir: &std::path::Path) -> Option<PathBuf> {
     let beside_data = || {
         let parent = data_dir.parent()?;
         let dir = if parent.as_os_str().is_empty() { PathBuf::from("models") } else { parent.join("models") };
         dir.is_dir().then_some(dir)
     };
-    let chosen = explicit.or_else(|| std::env::var_os(VAR).is_none().then(beside_data).flatten());
-    if let Some(dir) = chosen {
-        std::env::set_var(VAR, dir.canonicalize().unwrap_or(dir));
-    }
+    let chosen = explicit.or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).or_else(beside_data)?;
+    Some(chosen.canonicalize().unwrap_or(chosen))
 }
 
 fn sanitize(name: &str) -> String {

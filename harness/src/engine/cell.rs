@@ -112,7 +112,7 @@ fn sample_model<'a>(
     estimator: &dyn crate::estimate::Estimator,
 ) -> Result<Sampled<'a>, CellError> {
     let file = &plan.suite.file;
-    let spec = task.task.spec(crate::device::sdk_device(plan.device));
+    let spec = plan.plugin_spec(task.task.spec(crate::device::sdk_device(plan.device)));
     let constructing = Instant::now();
     let mut model = plugin.new_model(&config.params, &spec).map_err(CellError::Construct)?;
     let construct_secs = secs_since(constructing);
@@ -255,23 +255,24 @@ impl<'p> Workbench<'p> {
 
     fn build(&mut self, name: &str, task_type: TaskType) -> TaskBuilt {
         self.prepared = None;
-        let problem = |error: &dyn std::fmt::Display| Failure {
+        let problem = |error: CellError| Failure {
             stage: Stage::Task,
+            cause: error.cause(),
             subject: name.to_string(),
             task: Some(name.to_string()),
             message: error.to_string(),
         };
         let task = match prepare(self.plan, name, task_type) {
             Ok(task) => task,
-            Err(e) => return TaskBuilt { summaries: None, problems: vec![problem(&e)], build_secs: 0.0 },
+            Err(e) => return TaskBuilt { summaries: None, problems: vec![problem(e)], build_secs: 0.0 },
         };
         match task.summaries(self.plan) {
             Ok((summaries, lacking)) => {
                 self.prepared = Some((name.to_string(), task));
-                let problems = lacking.iter().map(|e| problem(e)).collect();
+                let problems = lacking.into_iter().map(|e| problem(e.into())).collect();
                 TaskBuilt { summaries: Some(summaries), problems, build_secs: 0.0 }
             }
-            Err(e) => TaskBuilt { summaries: None, problems: vec![problem(&e)], build_secs: 0.0 },
+            Err(e) => TaskBuilt { summaries: None, problems: vec![problem(e.into())], build_secs: 0.0 },
         }
     }
 

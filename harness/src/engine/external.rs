@@ -14,7 +14,7 @@ use crate::assemble::{self, RunRecords};
 use crate::check::CheckedSuite;
 use crate::plan::TaskType;
 use crate::provenance;
-use crate::record::{Failure, RunReport, Stage, TaskSummary};
+use crate::record::{Cause, Failure, RunReport, Stage, TaskSummary};
 use crate::run::{Expected, GivenError, GivenSamples};
 use crate::setup::RunPlan;
 
@@ -164,7 +164,13 @@ fn build(plan: &RunPlan, name: &str) -> Result<Built, ExternalError> {
     let (summaries, lacking) = task.summaries(plan).map_err(|e| failed(e.into()))?;
     let problems = lacking
         .into_iter()
-        .map(|e| Failure { stage: Stage::Task, subject: name.into(), task: Some(name.into()), message: e.to_string() })
+        .map(|e| Failure {
+            stage: Stage::Task,
+            cause: Cause::Task,
+            subject: name.into(),
+            task: Some(name.into()),
+            message: e.to_string(),
+        })
         .collect();
     Ok(Built { task, summaries, problems })
 }
@@ -379,5 +385,11 @@ fn sample_files(samples: &SamplesAt, now: &ExportManifest) -> Vec<PathBuf> {
 }
 
 fn given_failure(task: &str, label: &str, e: &CellError) -> Failure {
-    Failure { stage: e.stage(), subject: label.to_string(), task: Some(task.into()), message: e.to_string() }
+    Failure {
+        stage: e.stage(),
+        cause: e.cause(),
+        subject: label.to_string(),
+        task: Some(task.into()),
+        message: e.to_string(),
+    }
 }

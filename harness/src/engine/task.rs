@@ -14,7 +14,7 @@ use crate::estimate::{Estimate, EstimateError, Estimator, ObservationStats};
 use crate::judge::Reason;
 use crate::plan::Cell;
 use crate::plugin::{LoadError, LoadedPlugin, ParamError, PluginConfig};
-use crate::record::{Failure, ImageScore, Stage, StageTimes, TaskSummary};
+use crate::record::{Cause, Failure, ImageScore, Stage, StageTimes, TaskSummary};
 use crate::run::{self, CallTimes, GivenSamples, RunError};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
@@ -94,9 +94,6 @@ pub enum CellError {
         /// Why.
         message: String,
     },
-    /// The worker process running the cell died, hung or broke the protocol (described).
-    #[error("{0}")]
-    Worker(String),
 }
 
 impl CellError {
@@ -108,7 +105,7 @@ impl CellError {
                 Stage::Configure
             }
             CellError::NoTask(_) | CellError::Task(_) | CellError::NoSummary => Stage::Task,
-            CellError::Run { .. } | CellError::Timing(_) | CellError::Worker(_) => Stage::Run,
+            CellError::Run { .. } | CellError::Timing(_) => Stage::Run,
             CellError::Estimate(_) | CellError::ImageLeftOut { .. } | CellError::NothingEstimated { .. } => {
                 Stage::Estimate
             }
@@ -117,9 +114,42 @@ impl CellError {
     }
 }
 
+impl CellError {
+    /// The kind of fault its record states ([`Cause`]), from its type.
+    pub fn cause(&self) -> Cause {
+        match self {
+            CellError::Load(_) => Cause::PluginLoad,
+            CellError::LibraryChanged => Cause::PluginChanged,
+            CellError::NoEntry(_) | CellError::NoConfiguration | CellError::NoTask(_) | CellError::NoSummary => {
+                Cause::PlanMismatch
+            }
+            CellError::Params(e) => Cause::Parameter { name: e.param_name().to_string() },
+            CellError::Construct(_) => Cause::Refused,
+            CellError::Task(_) => Cause::Task,
+            CellError::Run { source, .. } => match source {
+                RunError::Plugin(_) => Cause::ModelError,
+                RunError::Malformed(_) => Cause::MalformedOutput,
+                RunError::NonFinite => Cause::NonFiniteOutput,
+                RunError::Torch(_) => Cause::Torch,
+            },
+            CellError::Timing(_) => Cause::Timing,
+            CellError::Estimate(_) | CellError::ImageLeftOut { .. } | CellError::NothingEstimated { .. } => {
+                Cause::Estimate
+            }
+            CellError::Grid { .. } => Cause::Output,
+        }
+    }
+}
+
 /// The record of `error` in `cell`.
 pub(crate) fn failure(cell: &Cell, error: &CellError) -> Failure {
-    Failure { stage: error.stage(), subject: cell.subject(), task: Some(cell.task.clone()), message: error.to_string() }
+    Failure {
+        stage: error.stage(),
+        cause: error.cause(),
+        subject: cell.subject(),
+        task: Some(cell.task.clone()),
+        message: error.to_string(),
+    }
 }
 
 /// A task built: its summaries (none when it could not be built) and its problems.

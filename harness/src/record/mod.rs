@@ -17,7 +17,7 @@ mod result;
 mod task;
 
 pub use cell::CellOutcome;
-pub use failure::{Failure, Stage};
+pub use failure::{Cause, Failure, Stage, WorkerEnding};
 pub use manifest::{git_commit, libtorch_build, Manifest, PluginRecord};
 pub use profile::{CellTime, Profile, StageTimes, TaskTime};
 pub use result::{ConfigResult, Frontier, ImageScore};
@@ -28,12 +28,12 @@ use serde::{Deserialize, Serialize};
 /// Version of the results format. Compatibility rule: adding fields keeps the number (readers
 /// ignore unknown fields); renaming, removing or changing the meaning of one increments it.
 /// Version 2 writes ±∞ and NaN as text where version 1 wrote `null`; version 3 states a task's
-/// N(X|Y) as one tagged `inherent` object where version 2 had four fields. Older versions are
-/// read.
-pub const SCHEMA_VERSION: u32 = 3;
+/// N(X|Y) as one tagged `inherent` object where version 2 had four fields; version 4 gives
+/// every failure a typed `cause`. Older versions are read.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The JSON Schema of [`SCHEMA_VERSION`], as shipped in `harness/schema/`.
-pub const SCHEMA: &str = include_str!("../../schema/results-v3.schema.json");
+pub const SCHEMA: &str = include_str!("../../schema/results-v4.schema.json");
 
 /// Everything a run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
