@@ -39,7 +39,7 @@ impl Task for PreparedExact {
         let (task, file) = (&self.task, &plan.suite.file);
         let summary = TaskSummary {
             name: task.name.clone(),
-            kind: task.kind.to_string(),
+            kind: task.kind,
             prior: task.prior.label(),
             signal_dim: task.dim,
             measurement_dim: task.measurement_dim,

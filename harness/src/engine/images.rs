@@ -17,9 +17,7 @@ use crate::judge::Reason;
 use crate::record::{ImageScore, ImageTaskInfo, TaskSummary};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
-use crate::task::images::{
-    Colour, ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate,
-};
+use crate::task::images::{ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate};
 use crate::task::{InherentUncertainty, TaskError};
 
 /// What the report says about N(X|Y) when the task has no estimate.
@@ -92,7 +90,7 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
     let channels = task.channels();
     TaskSummary {
         name: format!("{}/p{patch}", c.name),
-        kind: c.degradation.kind().to_string(),
+        kind: c.degradation.kind(),
         prior: format!("natural images ({})", c.dataset),
         signal_dim: channels * patch * patch,
         measurement_dim: 0,
@@ -107,10 +105,7 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
             task: c.name.clone(),
             dataset: c.dataset.clone(),
             images: task.cases.len(),
-            colour: match c.colour {
-                Colour::Rgb => "rgb".into(),
-                Colour::Grey => "grey".into(),
-            },
+            colour: c.colour,
             degradation: c.degradation.label(),
             patch,
             border: border(c),

@@ -2,10 +2,11 @@
 //! [`ImageTaskInfo`].
 
 use serde::{Deserialize, Serialize};
+use upbench_sdk::TaskKind;
 
 use crate::estimate::fidelity::Evaluation;
 use crate::estimate::Estimate;
-use crate::task::images::LrSource;
+use crate::task::images::{Colour, LrSource};
 use crate::task::InherentUncertainty;
 
 /// One task as run.
@@ -14,8 +15,10 @@ use crate::task::InherentUncertainty;
 pub struct TaskSummary {
     /// Name in the suite.
     pub name: String,
-    /// Denoising, inpainting or super-resolution.
-    pub kind: String,
+    /// Denoising, inpainting or super-resolution, exact or on images (written as its SDK name,
+    /// e.g. `image-super-resolution`).
+    #[serde(with = "task_kind")]
+    pub kind: TaskKind,
     /// The prior, e.g. `ar1(ρ=0.8)`.
     pub prior: String,
     /// d.
@@ -48,7 +51,8 @@ pub struct TaskSummary {
 #[derive(Deserialize)]
 struct TaskSummaryRecord {
     name: String,
-    kind: String,
+    #[serde(with = "task_kind")]
+    kind: TaskKind,
     prior: String,
     signal_dim: usize,
     measurement_dim: usize,
@@ -114,6 +118,22 @@ fn legacy_image_task(name: &str, task: String) -> String {
     name.rsplit_once("/p").map_or(name, |(base, _)| base).to_string()
 }
 
+/// A [`TaskKind`] as its SDK name (`denoising`, `image-super-resolution`, …): the words every
+/// schema version wrote. An unknown name is an error naming it.
+mod task_kind {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use upbench_sdk::TaskKind;
+
+    pub fn serialize<S: Serializer>(kind: &TaskKind, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(kind.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TaskKind, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl TaskSummary {
     /// The suite's task this summary belongs to: its own name for an exact task, the image task
     /// for a patch side. Failures name this.
@@ -134,8 +154,8 @@ pub struct ImageTaskInfo {
     pub dataset: String,
     /// Images used.
     pub images: usize,
-    /// `rgb` or `grey`.
-    pub colour: String,
+    /// RGB, or grey (`rgb`, `grey`).
+    pub colour: Colour,
     /// e.g. `bicubic ×4`.
     pub degradation: String,
     /// p, the patch side (d = C·p²).

@@ -24,6 +24,15 @@ pub enum Colour {
     Grey,
 }
 
+impl std::fmt::Display for Colour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Colour::Rgb => "rgb",
+            Colour::Grey => "grey",
+        })
+    }
+}
+
 /// How the measurement is made from the ground truth. Noise levels are in grey levels (0–255).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
