@@ -6,7 +6,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use upbench::judge::bound::eta;
 
-use crate::util::plugins;
+use crate::util::{plugins, SuiteBuilder};
 
 fn upbench() -> Command {
     plugins();
@@ -21,25 +21,20 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const SMALL_SUITE: &str = r#"
-name = "small"
-seed = 5
-[sampling]
-observations = 16
-samples_per_observation = 512
-[timing]
-budget_secs = 0
-[[task]]
-name = "ar1-d8"
-dim = 8
-prior = { kind = "ar1", rho = 0.7 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.5, 1.0] }
-[[plugin]]
-name = "posterior-mean"
-"#;
+/// One exact task, a γ sweep and the posterior mean: three configurations.
+fn small_suite() -> SuiteBuilder {
+    SuiteBuilder::new(5)
+        .name("small")
+        .sampling(16, 512)
+        .task(
+            "ar1-d8",
+            r#"dim = 8
+            prior = { kind = "ar1", rho = 0.7 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .plugin_with("gamma-optimal", "gamma = [0.5, 1.0]")
+        .plugin("posterior-mean")
+}
 
 #[test]
 fn theory_prints_eta() {
@@ -54,8 +49,7 @@ fn theory_prints_eta() {
 #[test]
 fn run_writes_table_json_csv_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("small.toml");
-    std::fs::write(&suite, SMALL_SUITE).unwrap();
+    let suite = small_suite().write(dir.path(), "small.toml");
     let out = upbench()
         .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--out"])
         .arg(dir.path().join("reports"))
@@ -85,8 +79,7 @@ fn run_writes_table_json_csv_and_manifest() {
 #[test]
 fn run_json_prints_the_results_for_scripts() {
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("small.toml");
-    std::fs::write(&suite, SMALL_SUITE).unwrap();
+    let suite = small_suite().write(dir.path(), "small.toml");
     let out = upbench()
         .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--json", "--quiet", "--out"])
         .arg(dir.path().join("reports"))
@@ -104,43 +97,39 @@ fn run_json_prints_the_results_for_scripts() {
 fn a_bad_suite_names_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("bad.toml");
-    std::fs::write(&suite, SMALL_SUITE.replace("observations = 16", "observations = 16\nobservatons = 3")).unwrap();
+    // A misspelt key, which no builder writes: edited into the text.
+    let text = small_suite().toml().replace("observations = 16", "observations = 16\nobservatons = 3");
+    let typo_line = text.lines().position(|l| l == "observatons = 3").unwrap() + 1;
+    std::fs::write(&suite, text).unwrap();
     let out = upbench().args(["run", suite.to_str().unwrap(), "--out"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("bad.toml: TOML parse error at line 6, column 1"), "{err}");
+    assert!(err.contains(&format!("bad.toml: TOML parse error at line {typo_line}, column 1")), "{err}");
     assert!(err.contains("unknown field `observatons`"), "{err}");
 }
 
-/// Every mistake a suite can hold that only a plugin or the data can reveal, at once.
-const SUITE_WITH_EVERY_MISTAKE: &str = r#"
-[[image_task]]
-name = "set5-x4"
-dataset = "set5"
-degradation = { kind = "super-resolution", scale = 4 }
-patches = [4]
-[[plugin]]
-name = "no-such-plugin"
-[[plugin]]
-name = "gamma-optimal"
-params = { gama = 0.5 }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.5, "half"] }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.5, 2.0] }
-[[plugin]]
-name = "dncnn-s25"
-[[plugin]]
-name = "espcn-x4"
-"#;
+/// [`small_suite`] with every mistake a suite can hold that only a plugin or the data can
+/// reveal, at once.
+fn suite_with_every_mistake() -> SuiteBuilder {
+    small_suite()
+        .image_task(
+            "set5-x4",
+            r#"dataset = "set5"
+            degradation = { kind = "super-resolution", scale = 4 }
+            patches = [4]"#,
+        )
+        .plugin("no-such-plugin")
+        .plugin_with("gamma-optimal", "gama = 0.5")
+        .plugin_with("gamma-optimal", r#"gamma = [0.5, "half"]"#)
+        .plugin_with("gamma-optimal", "gamma = [0.5, 2.0]")
+        .plugin("dncnn-s25")
+        .plugin("espcn-x4")
+}
 
 #[test]
 fn run_check_lists_every_problem_at_once_with_its_place_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(&suite, format!("{SMALL_SUITE}{SUITE_WITH_EVERY_MISTAKE}")).unwrap();
+    let suite = suite_with_every_mistake().write(dir.path(), "s.toml");
     let line_of = |needle: &str| {
         let text = std::fs::read_to_string(&suite).unwrap();
         text[..text.find(needle).unwrap()].matches('\n').count() + 1
@@ -176,7 +165,7 @@ fn run_check_lists_every_problem_at_once_with_its_place_and_runs_nothing() {
         assert!(!out.exists(), "nothing is written before the checks pass");
     }
     // The suite without its mistakes is ready, and --check still runs nothing.
-    std::fs::write(&suite, SMALL_SUITE).unwrap();
+    small_suite().write(dir.path(), "s.toml");
     let result = upbench().args(["run", suite.to_str().unwrap(), "--check", "--out"]).arg(&out).output().unwrap();
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     assert!(stdout(&result).contains("ready — 2 plugin entries (3 configurations) on 1 task; nothing was run"));
@@ -186,8 +175,7 @@ fn run_check_lists_every_problem_at_once_with_its_place_and_runs_nothing() {
 #[test]
 fn a_failing_plugin_exits_non_zero_but_keeps_the_results() {
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(&suite, format!("{SMALL_SUITE}\n[[plugin]]\nname = \"panicking\"\n")).unwrap();
+    let suite = small_suite().plugin("panicking").write(dir.path(), "s.toml");
     let out = upbench()
         .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--quiet", "--out"])
         .arg(dir.path())

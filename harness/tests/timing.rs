@@ -5,7 +5,7 @@
 
 use upbench::run::TimingSource;
 
-use crate::util::run;
+use crate::util::{run, SuiteBuilder};
 
 /// Example 1 (16 observations) and the timed fixture: calls of 0.5 × and 1.5 × `millis` in turn.
 fn suite(millis: f64, timing: &str, calls_file: &std::path::Path) -> String {
@@ -14,24 +14,14 @@ fn suite(millis: f64, timing: &str, calls_file: &std::path::Path) -> String {
 
 /// The same, its constructor spinning for `setup_millis`.
 fn suite_with_setup(millis: f64, setup_millis: f64, timing: &str, calls_file: &std::path::Path) -> String {
-    format!(
-        r#"
-name = "timing"
-seed = 1
-[sampling]
-observations = 16
-samples_per_observation = 64
-[timing]
-{timing}
-[[task]]
-name = "example-1"
-preset = "example-1"
-[[plugin]]
-name = "timed"
-params = {{ millis = {millis}, setup_millis = {setup_millis}, calls_file = "{}" }}
-"#,
-        calls_file.display()
-    )
+    let params = format!("millis = {millis}, setup_millis = {setup_millis}, calls_file = \"{}\"", calls_file.display());
+    SuiteBuilder::new(1)
+        .name("timing")
+        .sampling(16, 64)
+        .timing(timing)
+        .preset("example-1", "example-1")
+        .plugin_with("timed", &params)
+        .toml()
 }
 
 fn calls(file: &std::path::Path) -> usize {

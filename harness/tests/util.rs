@@ -187,3 +187,188 @@ pub fn assert_report_valid(report: &RunReport) {
     let bytes = JsonExporter.serialize(report).expect("serialises");
     assert_valid_results(&serde_json::from_slice(&bytes).expect("results.json is JSON"));
 }
+
+/// A suite's TOML, built from defaults so that a test states only what it cares about:
+/// `[sampling]` with 16 observations of 256 samples and `[timing] budget_secs = 0` (no criterion
+/// calls) unless set, then the tasks and plugin entries in the order added. Multi-line fields are
+/// written one per line, trimmed, so a test may indent them; nothing else is added, so the line
+/// and column of a field are those of a hand-written suite of the same entries.
+#[derive(Debug, Clone)]
+pub struct SuiteBuilder {
+    name: Option<String>,
+    seed: u64,
+    threads: Option<usize>,
+    observations: usize,
+    samples_per_observation: usize,
+    /// Other tables (`[statistics]`, `[estimator]`), with their fields.
+    sections: Vec<(String, String)>,
+    timing: String,
+    /// `[[task]]`, `[[image_task]]` and `[[plugin]]` entries, rendered.
+    entries: Vec<String>,
+}
+
+/// The lines of `fields`, trimmed, without empty ones.
+fn field_lines(fields: &str) -> impl Iterator<Item = &str> {
+    fields.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
+impl SuiteBuilder {
+    /// A suite with master seed `seed` and no name (the run names it after its file).
+    pub fn new(seed: u64) -> SuiteBuilder {
+        SuiteBuilder {
+            name: None,
+            seed,
+            threads: None,
+            observations: 16,
+            samples_per_observation: 256,
+            sections: Vec::new(),
+            timing: "budget_secs = 0".into(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// The master seed, in place of the one given to [`SuiteBuilder::new`].
+    pub fn seed(mut self, seed: u64) -> SuiteBuilder {
+        self.seed = seed;
+        self
+    }
+
+    /// The suite's `name`.
+    pub fn name(mut self, name: &str) -> SuiteBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// `threads`.
+    pub fn threads(mut self, threads: usize) -> SuiteBuilder {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// `[sampling]`: observations per task and samples per observation.
+    pub fn sampling(mut self, observations: usize, samples_per_observation: usize) -> SuiteBuilder {
+        self.observations = observations;
+        self.samples_per_observation = samples_per_observation;
+        self
+    }
+
+    /// Another table, e.g. `section("statistics", "confidence_level = 0.995")`.
+    pub fn section(mut self, table: &str, fields: &str) -> SuiteBuilder {
+        self.sections.push((table.into(), fields.into()));
+        self
+    }
+
+    /// `[timing]`'s fields, in place of `budget_secs = 0`.
+    pub fn timing(mut self, fields: &str) -> SuiteBuilder {
+        self.timing = fields.into();
+        self
+    }
+
+    /// An exact task: `[[task]]` named `name` with `fields` (dim, prior, operator, …).
+    pub fn task(self, name: &str, fields: &str) -> SuiteBuilder {
+        self.entry("task", name, fields)
+    }
+
+    /// An exact task from a preset (`preset = "example-1"`).
+    pub fn preset(self, name: &str, preset: &str) -> SuiteBuilder {
+        self.entry("task", name, &format!("preset = \"{preset}\""))
+    }
+
+    /// An image task: `[[image_task]]` named `name` with `fields` (dataset, degradation, …).
+    pub fn image_task(self, name: &str, fields: &str) -> SuiteBuilder {
+        self.entry("image_task", name, fields)
+    }
+
+    /// The plugin named `name`, with its default parameters.
+    pub fn plugin(self, name: &str) -> SuiteBuilder {
+        self.plugin_entry(Plugin::named(name))
+    }
+
+    /// The plugin named `name` with `params`, the inline table's inside (`gamma = [0.5, 1.0]`).
+    pub fn plugin_with(self, name: &str, params: &str) -> SuiteBuilder {
+        self.plugin_entry(Plugin::named(name).params(params))
+    }
+
+    /// Any `[[plugin]]` entry (a path, a label, the tasks it is limited to).
+    pub fn plugin_entry(mut self, plugin: Plugin) -> SuiteBuilder {
+        self.entries.push(format!("[[plugin]]\n{}", plugin.lines.join("\n")));
+        self
+    }
+
+    fn entry(mut self, table: &str, name: &str, fields: &str) -> SuiteBuilder {
+        let mut text = format!("[[{table}]]\nname = \"{name}\"");
+        for line in field_lines(fields) {
+            text.push('\n');
+            text.push_str(line);
+        }
+        self.entries.push(text);
+        self
+    }
+
+    /// The suite's text.
+    pub fn toml(&self) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        if let Some(name) = &self.name {
+            lines.push(format!("name = \"{name}\""));
+        }
+        lines.push(format!("seed = {}", self.seed));
+        if let Some(threads) = self.threads {
+            lines.push(format!("threads = {threads}"));
+        }
+        lines.push("[sampling]".into());
+        lines.push(format!("observations = {}", self.observations));
+        lines.push(format!("samples_per_observation = {}", self.samples_per_observation));
+        for (table, fields) in &self.sections {
+            lines.push(format!("[{table}]"));
+            lines.extend(field_lines(fields).map(str::to_string));
+        }
+        lines.push("[timing]".into());
+        lines.extend(field_lines(&self.timing).map(str::to_string));
+        lines.extend(self.entries.iter().cloned());
+        lines.join("\n") + "\n"
+    }
+
+    /// Writes the suite to `dir/file` and returns that path.
+    pub fn write(&self, dir: &Path, file: &str) -> PathBuf {
+        let path = dir.join(file);
+        std::fs::write(&path, self.toml()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    }
+}
+
+/// One `[[plugin]]` entry for [`SuiteBuilder::plugin_entry`], its fields in the order given.
+#[derive(Debug, Clone)]
+pub struct Plugin {
+    lines: Vec<String>,
+}
+
+impl Plugin {
+    /// The plugin named `name` (found in the plugin directories).
+    pub fn named(name: &str) -> Plugin {
+        Plugin { lines: vec![format!("name = \"{name}\"")] }
+    }
+
+    /// The plugin library at `path`.
+    pub fn at(path: impl AsRef<Path>) -> Plugin {
+        Plugin { lines: vec![format!("path = \"{}\"", path.as_ref().display())] }
+    }
+
+    /// Its configurations' label.
+    pub fn label(mut self, label: &str) -> Plugin {
+        self.lines.push(format!("label = \"{label}\""));
+        self
+    }
+
+    /// The tasks it runs on (else every task it declares).
+    pub fn tasks(mut self, tasks: &[&str]) -> Plugin {
+        let quoted: Vec<String> = tasks.iter().map(|t| format!("\"{t}\"")).collect();
+        self.lines.push(format!("tasks = [{}]", quoted.join(", ")));
+        self
+    }
+
+    /// `params = { … }` with `params` inside the braces.
+    pub fn params(mut self, params: &str) -> Plugin {
+        self.lines.push(format!("params = {{ {params} }}"));
+        self
+    }
+}
