@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::quality::BuiltIn;
 use crate::estimate::{EstimatorConfig, IntervalMethod, Intervals};
 use crate::run::TimingConfig;
 use crate::task::images::ImageTaskConfig;
@@ -85,6 +86,62 @@ pub struct SuiteFile {
     /// The plugins and their parameter sweeps.
     #[serde(rename = "plugin")]
     pub plugins: Vec<PluginEntry>,
+    /// `[metrics]`: the per-image quality metrics image tasks compute.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: which per-image quality metrics (`docs/metrics.md`) image tasks compute on each
+/// configuration's outputs and on the ground truth.
+///
+/// ```toml
+/// [metrics]
+/// measures = ["niqe", "brisque", "st-lpips"]   # or "none"
+/// ```
+///
+/// Without it, every built-in metric whose parameter file is in the models directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `"none"`, or a list of `niqe`, `brisque`, `st-lpips`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<toml::Spanned<toml::Value>>,
+}
+
+/// Which metrics a suite asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsChoice {
+    /// No `[metrics]` choice: every built-in metric whose parameter file is present.
+    Default,
+    /// These, in this order (empty: `"none"`).
+    Chosen(Vec<BuiltIn>),
+}
+
+impl MetricsConfig {
+    /// The choice, or the byte offset and text of what is wrong with it.
+    pub fn choice(&self) -> Result<MetricsChoice, (usize, String)> {
+        let Some(spanned) = &self.measures else { return Ok(MetricsChoice::Default) };
+        let at = spanned.span().start;
+        let known = || BuiltIn::ALL.map(BuiltIn::suite_name).join(", ");
+        match spanned.get_ref() {
+            toml::Value::String(s) if s == "none" => Ok(MetricsChoice::Chosen(Vec::new())),
+            toml::Value::Array(items) => {
+                let mut chosen = Vec::new();
+                for item in items {
+                    let name = item.as_str().ok_or_else(|| (at, format!("metrics measures: {item} is not a name")))?;
+                    let metric = BuiltIn::parse(name).ok_or_else(|| {
+                        (at, format!("unknown metric '{name}' in [metrics] measures; known: {}", known()))
+                    })?;
+                    if chosen.contains(&metric) {
+                        return Err((at, format!("metric '{name}' is named twice in [metrics] measures")));
+                    }
+                    chosen.push(metric);
+                }
+                Ok(MetricsChoice::Chosen(chosen))
+            }
+            other => Err((at, format!("[metrics] measures must be \"none\" or a list of {}; got {other}", known()))),
+        }
+    }
 }
 
 /// libtorch CPU threads when neither the suite nor the command line says. Runs at one count are
@@ -333,6 +390,7 @@ impl Suite {
             return Err(self.error_at(self.offset_of("threads"), "threads must be at least 1".into()));
         }
         self.validate_timing()?;
+        self.file.metrics.choice().map_err(|(at, message)| self.error_at(at, message))?;
         let mut names = std::collections::HashSet::new();
         for task in &f.image_tasks {
             if !names.insert(task.name.as_str()) {
@@ -431,6 +489,26 @@ mod tests {
         let text = MINIMAL.replace("observations = 8", "observations = \"eight\"");
         let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
         assert!(err.contains("line 3, column 16"), "{err}");
+    }
+
+    #[test]
+    fn metrics_are_chosen_by_name_and_a_bad_name_is_located() {
+        let with = |m: &str| MINIMAL.replace("[[task]]", &format!("[metrics]\nmeasures = {m}\n[[task]]"));
+        let s = Suite::parse(MINIMAL, "s.toml", PathBuf::new(), "s").unwrap();
+        assert_eq!(s.file.metrics.choice(), Ok(MetricsChoice::Default));
+        let s = Suite::parse(&with("[\"st-lpips\", \"niqe\"]"), "s.toml", PathBuf::new(), "s").unwrap();
+        assert_eq!(s.file.metrics.choice(), Ok(MetricsChoice::Chosen(vec![BuiltIn::StLpips, BuiltIn::Niqe])));
+        let s = Suite::parse(&with("\"none\""), "s.toml", PathBuf::new(), "s").unwrap();
+        assert_eq!(s.file.metrics.choice(), Ok(MetricsChoice::Chosen(Vec::new())));
+        let err = Suite::parse(&with("[\"niqe\", \"lpips\"]"), "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.starts_with("s.toml:6:12: unknown metric 'lpips'"), "{err}");
+        let err = Suite::parse(&with("\"all\""), "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.starts_with("s.toml:6:12: [metrics] measures must be"), "{err}");
+        let err = Suite::parse(&with("[\"niqe\", \"niqe\"]"), "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.contains("named twice"), "{err}");
+        let text = MINIMAL.replace("[[task]]", "[metrics]\nmeasure = \"none\"\n[[task]]");
+        let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
+        assert!(err.contains("unknown field `measure`") && err.contains("line 6"), "{err}");
     }
 
     #[test]

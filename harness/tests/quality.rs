@@ -300,3 +300,124 @@ fn parameter_files_are_checked() {
     let err = StLpips::load(d, Device::Cpu).err().unwrap();
     assert!(matches!(&err, QualityError::Parameter { name, .. } if name.ends_with(".filt")), "{err}");
 }
+
+/// A tiny image task in a run: two 200×200 dead-leaves images (two 96-px NIQE blocks a side after
+/// the 4-px crop), bicubic ×4 and a sampler. Each image's NIQE, BRISQUE and ST-LPIPS in the run's
+/// `results.json` equal the metric computed directly on the same output (the bicubic upscale,
+/// recomputed here with image-kit from the task's own measurements) and the ground truth row
+/// equals the no-reference metrics on the ground-truth images; `images.csv` carries both.
+const TINY_RUN: &str = r#"
+seed = 3
+[timing]
+budget_secs = 0
+[[image_task]]
+name = "dl"
+dataset = "dead-leaves"
+images = 2
+image_size = 200
+degradation = { kind = "super-resolution", scale = 4 }
+samples_per_image = 4
+patches = [4]
+[[plugin]]
+name = "bicubic"
+[[plugin]]
+name = "gaussian-prior"
+params = { gamma = 1.0, training = "dead-leaves" }
+"#;
+
+/// 8-bit values of an image `[C, H, W]` in [0, 1], as the run rounds outputs.
+fn to_image8(x: &Tensor) -> Image8 {
+    let (c, h, w) = (x.size()[0] as usize, x.size()[1] as usize, x.size()[2] as usize);
+    let q = (x.to_kind(Kind::Double).clamp(0.0, 1.0) * 255.0).round().permute([1, 2, 0]).contiguous();
+    let values: Vec<f64> = Vec::try_from(q.flatten(0, -1)).unwrap();
+    Image8 { height: h, width: w, channels: c, data: values.iter().map(|&v| v as u8).collect() }
+}
+
+#[test]
+fn a_run_scores_each_image_as_the_metrics_do_directly_and_the_ground_truth_once() {
+    use upbench::record::{score_of, RunReport};
+    use upbench::task::images::{ImageTask, ImageTaskConfig};
+    let report = crate::util::run(TINY_RUN);
+    // through results.json's serialisation and back
+    let report: RunReport = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+    let task = &report.tasks[0];
+    let quality = task.image.as_ref().unwrap().quality.as_ref().expect("the task records its metrics");
+    let names: Vec<&str> = quality.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["niqe", "brisque", "stlpips-alex"], "skipped: {:?}", quality.skipped);
+    assert!(quality.skipped.is_empty() && quality.sample.contains("first sample"));
+
+    // the same task, built as the run builds it
+    let suite = upbench::suite::Suite::parse(TINY_RUN, "t.toml", crate::util::workspace(), "t").unwrap();
+    let config: &ImageTaskConfig = &suite.file.image_tasks[0];
+    let seed = upbench::seed::derive_seed(suite.file.seed, &["image-task", "dl"]);
+    let built = ImageTask::build(config, &data_dir(), seed).unwrap();
+    let niqe = Niqe::load(&models_dir(), 4).unwrap();
+    let brisque = Brisque::load(&models_dir()).unwrap();
+    let stlpips = StLpips::load(&models_dir(), Device::Cpu).unwrap();
+
+    let bicubic = crate::util::result(&report, "dl/p4", "bicubic");
+    assert_eq!(bicubic.images.len(), 2);
+    for (case, score) in built.cases.iter().zip(&bicubic.images) {
+        assert_eq!(case.name, score.image);
+        let truth = to_image8(&case.truth);
+        let up = image_kit::resample::upsample_bicubic(&case.measurement.unsqueeze(0), 4).clamp(0.0, 1.0);
+        let output = to_image8(&up.get(0));
+        let direct = [
+            niqe.score(&output, None).unwrap(),
+            brisque.score(&output, None).unwrap(),
+            stlpips.score(&output, Some(&truth)).unwrap(),
+        ];
+        let recorded: Vec<f64> =
+            names.iter().map(|m| score_of(&score.quality, m).unwrap_or_else(|| panic!("{m} missing"))).collect();
+        eprintln!("{}: recorded {recorded:?}, direct {direct:?}", case.name);
+        for k in 0..2 {
+            assert!(
+                relative(recorded[k], direct[k]) < 1e-9,
+                "{} {}: {} vs {}",
+                case.name,
+                names[k],
+                recorded[k],
+                direct[k]
+            );
+        }
+        // the run compares cached ground-truth features, the direct path one batch of two
+        assert!((recorded[2] - direct[2]).abs() < 1e-5, "{}: ST-LPIPS {} vs {}", case.name, recorded[2], direct[2]);
+        // the ground truth row: the no-reference metrics on the ground truth itself
+        let gt = quality.ground_truth.iter().find(|g| g.image == case.name).unwrap();
+        assert_eq!(score_of(&gt.scores, "niqe"), Some(niqe.score(&truth, None).unwrap()));
+        assert_eq!(score_of(&gt.scores, "brisque"), Some(brisque.score(&truth, None).unwrap()));
+        assert_eq!(score_of(&gt.scores, "stlpips-alex"), None, "full-reference: not on the ground truth");
+    }
+    // per configuration: the mean over the images with an interval, for the sampler too
+    for r in report.results.iter() {
+        let niqe_mean = r.quality.iter().find(|q| q.metric == "niqe").unwrap();
+        let values: Vec<f64> = r.images.iter().map(|i| score_of(&i.quality, "niqe").unwrap()).collect();
+        assert!((niqe_mean.estimate.point - values.iter().sum::<f64>() / 2.0).abs() < 1e-12);
+        assert!(niqe_mean.estimate.ci.lower <= niqe_mean.estimate.point && niqe_mean.estimate.n == 2);
+        assert_eq!(niqe_mean.better, Better::Lower);
+    }
+    let gt_mean = quality.ground_truth_means.iter().find(|q| q.metric == "brisque").unwrap();
+    assert_eq!(gt_mean.estimate.n, 2);
+    // images.csv: a column per metric, the ground truth's rows
+    let csv = upbench::report::Exporter::serialize(&upbench::report::ImagesCsvExporter, &report).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",niqe,brisque,stlpips-alex"), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.starts_with("dl/p4,ground truth,ground truth,")).count(), 2, "{csv}");
+    // the run's profile counts the metrics stage
+    let profile = report.profile.as_ref().unwrap();
+    assert!(profile.cell_totals().metrics_secs > 0.0);
+}
+
+/// `[metrics] measures = "none"` computes none and says so in the footnote.
+#[test]
+fn a_suite_can_turn_the_metrics_off_and_the_footnote_says_so() {
+    let text = TINY_RUN
+        .replace("[[plugin]]\nname = \"gaussian-prior\"\nparams = { gamma = 1.0, training = \"dead-leaves\" }\n", "")
+        .replace("[timing]", "[metrics]\nmeasures = \"none\"\n[timing]");
+    let report = crate::util::run(&text);
+    let quality = report.tasks[0].image.as_ref().unwrap().quality.as_ref().unwrap();
+    assert!(quality.metrics.is_empty() && quality.skipped.len() == 3);
+    assert!(report.results.iter().all(|r| r.quality.is_empty() && r.images.iter().all(|i| i.quality.is_empty())));
+    let footnote = upbench::report::scores::footnote(&report, upbench::report::scores::IntervalStyle::Brackets);
+    assert!(footnote.contains("Quality metrics skipped: niqe (not chosen in the suite's [metrics])"), "{footnote}");
+}

@@ -197,6 +197,7 @@ fn judged(
             timing: sampled.timing.clone(),
             sample_grids: measured.sample_grids.clone(),
             images: images.next().unwrap_or_default(),
+            quality: measured.quality.clone(),
         });
     }
     results

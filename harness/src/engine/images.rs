@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use tch::Tensor;
 
+use super::quality::ImageMetrics;
 use super::sample_grid::{self, GridInput};
 use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use crate::draw::file_stem;
 use crate::draw::grid;
 use crate::estimate::{fidelity, images, mean_of, Estimate, Estimator, ObservationStats, SubsampleStats};
 use crate::judge::Reason;
-use crate::record::{ImageScore, ImageTaskInfo, TaskSummary};
+use crate::record::{ImageScore, ImageTaskInfo, QualityScore, TaskSummary};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
 use crate::task::images::{ImageCase, ImageTask, ImageTaskConfig, InherentEstimate, StationaryGaussianEstimate};
@@ -26,6 +27,8 @@ const NO_INHERENT: &str = "unknown (no estimate for this task), so no bound is d
 /// An image task with its degraded images.
 pub(crate) struct PreparedImage {
     task: ImageTask,
+    /// Its quality metrics, loaded on first use and kept for the cells that follow.
+    metrics: ImageMetrics,
 }
 
 impl PreparedImage {
@@ -33,7 +36,7 @@ impl PreparedImage {
     /// measurements).
     pub(crate) fn new(plan: &RunPlan, config: &ImageTaskConfig) -> Result<PreparedImage, TaskError> {
         let seed = derive_seed(plan.suite.file.seed, &["image-task", &config.name]);
-        Ok(PreparedImage { task: ImageTask::build(config, &plan.data_dir, seed)? })
+        Ok(PreparedImage { task: ImageTask::build(config, &plan.data_dir, seed)?, metrics: ImageMetrics::new() })
     }
 }
 
@@ -48,8 +51,12 @@ impl Task for PreparedImage {
                 Ok(e) => (e, None),
                 Err(e) => (None, Some(e)),
             };
-        let summaries =
+        let mut summaries: Vec<TaskSummary> =
             config.patches.iter().map(|&p| summary(task, p, estimate.as_ref().map(|e| e.for_patch(p)))).collect();
+        let quality = self.metrics.ground_truth(plan, &config.name, border(config), &task.cases);
+        for image in summaries.iter_mut().filter_map(|s| s.image.as_mut()) {
+            image.quality = Some(quality.clone());
+        }
         Ok((summaries, problem))
     }
 
@@ -62,7 +69,7 @@ impl Task for PreparedImage {
     }
 
     fn measure(&self, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) -> Result<Measured, CellError> {
-        measure(&self.task, run, summaries)
+        measure(&self.task, &self.metrics, run, summaries)
     }
 
     /// The first image.
@@ -111,6 +118,7 @@ fn summary(task: &ImageTask, patch: usize, inherent: Option<InherentEstimate>) -
             border: border(c),
             evaluation: c.evaluation,
             lr: task.lr,
+            quality: None,
         }),
         observations: task.cases.len(),
         samples_per_observation: c.samples_per_image,
@@ -174,6 +182,7 @@ impl Gathered {
                     ssim: s.ssim,
                     uncertainty: at.map(|i| self.log_uncertainty[i].exp()),
                     perception_nats: at.map(|i| self.perception[i]),
+                    quality: Vec::new(),
                 }
             })
             .collect()
@@ -259,10 +268,17 @@ impl<'a> RestoredImage<'a> {
 
 /// Runs the model on every image (a batch of equal-sized images per call) and estimates each
 /// image on each patch side; an image that cannot be estimated on a side costs only itself.
-fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) -> Result<Measured, CellError> {
+fn measure(
+    task: &ImageTask,
+    metrics: &ImageMetrics,
+    run: &mut ModelRun<'_>,
+    summaries: &[TaskSummary],
+) -> Result<Measured, CellError> {
     let c = &task.config;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
     let mut scored: Vec<ScoredImage> = Vec::new();
+    // each image's quality metrics, in order
+    let mut quality: Vec<Vec<QualityScore>> = Vec::new();
     let mut measured = Measured::default();
     for observations in batches(&task.cases, c.batch_images) {
         let batch = &task.cases[observations.clone()];
@@ -274,6 +290,12 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
             estimate_image(task, run, &image, &mut gathered, &mut measured.notes);
             scored.push(image.score(border(c) as i64));
             run.stages.estimate_secs += secs_since(estimating);
+            let scoring = Instant::now();
+            let (scores, problems) =
+                metrics.score_output(run.plan, border(c), (first + i, case), &image.samples, &image.truth);
+            quality.push(scores);
+            measured.notes.extend(problems.into_iter().map(CellError::Quality));
+            run.stages.metrics_secs += secs_since(scoring);
             let drawing = Instant::now();
             if first + i < c.grid_images {
                 draw_image_grid(task, run, &image, &mut measured);
@@ -284,6 +306,13 @@ fn measure(task: &ImageTask, run: &mut ModelRun<'_>, summaries: &[TaskSummary]) 
     every_side_estimated(&gathered, summaries, &measured.notes)?;
     measured.image_scores = Some(mean_scores(task, run, &scored));
     measured.images = gathered.iter().map(|g| g.image_scores(&scored)).collect();
+    for side in &mut measured.images {
+        for (score, q) in side.iter_mut().zip(&quality) {
+            score.quality = q.clone();
+        }
+    }
+    let per_image: Vec<&[QualityScore]> = quality.iter().map(Vec::as_slice).collect();
+    measured.quality = metrics.means(run.plan, border(c), (&c.name, run.label), &per_image);
     measured.stats = gathered
         .into_iter()
         .zip(summaries)

@@ -9,6 +9,7 @@ mod cell;
 mod exact;
 mod external;
 mod images;
+mod quality;
 mod sample_grid;
 mod task;
 

@@ -14,7 +14,7 @@ use crate::estimate::{Estimate, EstimateError, Estimator, ObservationStats};
 use crate::judge::Reason;
 use crate::plan::Cell;
 use crate::plugin::{LoadError, LoadedPlugin, ParamError, PluginConfig};
-use crate::record::{Cause, Failure, ImageScore, Stage, StageTimes, TaskSummary};
+use crate::record::{Cause, Failure, ImageScore, QualityMean, Stage, StageTimes, TaskSummary};
 use crate::run::{self, CallTimes, GivenSamples, RunError};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
@@ -83,6 +83,10 @@ pub enum CellError {
         /// Each image's failure, joined.
         causes: String,
     },
+    /// A quality metric (NIQE, BRISQUE, ST-LPIPS) could not score an image's output; the image
+    /// lacks that score, the rest stands.
+    #[error("quality metric: {0}")]
+    Quality(String),
     /// Timing failed after the quality numbers were in.
     #[error("timing failed after the quality numbers were measured: {0}")]
     Timing(RunError),
@@ -106,9 +110,10 @@ impl CellError {
             }
             CellError::NoTask(_) | CellError::Task(_) | CellError::NoSummary => Stage::Task,
             CellError::Run { .. } | CellError::Timing(_) => Stage::Run,
-            CellError::Estimate(_) | CellError::ImageLeftOut { .. } | CellError::NothingEstimated { .. } => {
-                Stage::Estimate
-            }
+            CellError::Estimate(_)
+            | CellError::ImageLeftOut { .. }
+            | CellError::NothingEstimated { .. }
+            | CellError::Quality(_) => Stage::Estimate,
             CellError::Grid { .. } => Stage::Report,
         }
     }
@@ -133,6 +138,7 @@ impl CellError {
                 RunError::Torch(_) => Cause::Torch,
             },
             CellError::Timing(_) => Cause::Timing,
+            CellError::Quality(_) => Cause::Metric,
             CellError::Estimate(_) | CellError::ImageLeftOut { .. } | CellError::NothingEstimated { .. } => {
                 Cause::Estimate
             }
@@ -285,6 +291,8 @@ pub(crate) struct Measured {
     pub image_scores: Option<(Estimate, Estimate)>,
     /// Image tasks: per summary, in order, each image's scores.
     pub images: Vec<Vec<ImageScore>>,
+    /// Image tasks: each quality metric's mean over the images.
+    pub quality: Vec<QualityMean>,
     /// Image tasks: the sample grids written, relative to the run directory.
     pub sample_grids: Vec<String>,
     /// Failures that spared the results (an image left out, a grid not written).

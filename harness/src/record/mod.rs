@@ -13,6 +13,7 @@ mod cell;
 mod failure;
 mod manifest;
 mod profile;
+mod quality;
 mod result;
 mod task;
 
@@ -20,6 +21,9 @@ pub use cell::CellOutcome;
 pub use failure::{Cause, Failure, Stage, WorkerEnding};
 pub use manifest::{git_commit, libtorch_build, Manifest, PluginRecord};
 pub use profile::{CellTime, Profile, StageTimes, TaskTime};
+pub use quality::{
+    mean_of, score_of, GroundTruthScores, QualityMean, QualityMetricInfo, QualityScore, SkippedMetric, TaskQuality,
+};
 pub use result::{ConfigResult, Frontier, ImageScore};
 pub use task::{ImageTaskInfo, TaskSummary};
 

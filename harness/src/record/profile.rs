@@ -45,6 +45,7 @@ impl Profile {
             ("plugins' restore (the measured samples)", cells.restore_secs),
             ("plugins' constructors (models built)", cells.construct_secs),
             ("estimating U, P, distortion", cells.estimate_secs),
+            ("quality metrics (NIQE, BRISQUE, ST-LPIPS)", cells.metrics_secs),
             ("judging (intervals, bound, verdicts)", cells.judge_secs),
             ("timing (criterion's extra calls)", cells.timing_secs),
             ("sample grids", cells.grids_secs),
@@ -78,6 +79,10 @@ pub struct StageTimes {
     pub construct_secs: f64,
     /// Estimating U, P and distortion (per image: PSNR-Y and SSIM too).
     pub estimate_secs: f64,
+    /// Image tasks: the per-image quality metrics (NIQE, BRISQUE, ST-LPIPS) on the outputs,
+    /// loading them included. Absent from results written before issue [13].
+    #[serde(default)]
+    pub metrics_secs: f64,
     /// Judging: intervals, the bound, region and verdict.
     pub judge_secs: f64,
     /// Measuring throughput (criterion's extra calls included).
@@ -98,6 +103,7 @@ impl StageTimes {
         self.restore_secs
             + self.construct_secs
             + self.estimate_secs
+            + self.metrics_secs
             + self.judge_secs
             + self.timing_secs
             + self.grids_secs
@@ -120,6 +126,7 @@ impl StageTimes {
         self.restore_secs += other.restore_secs;
         self.construct_secs += other.construct_secs;
         self.estimate_secs += other.estimate_secs;
+        self.metrics_secs += other.metrics_secs;
         self.judge_secs += other.judge_secs;
         self.timing_secs += other.timing_secs;
         self.grids_secs += other.grids_secs;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimate::Estimate;
 use crate::judge::Judgement;
+use crate::record::{QualityMean, QualityScore};
 
 /// One plugin configuration measured on one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,10 @@ pub struct ConfigResult {
     /// image" section, `upbench compare`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageScore>,
+    /// Image tasks: each quality metric's mean over the images (NIQE, BRISQUE, ST-LPIPS on each
+    /// image's first sample), with its interval; absent when none was computed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<QualityMean>,
 }
 
 /// One image's scores for one configuration on one patch side of an image task. The task's
@@ -73,6 +78,10 @@ pub struct ImageScore {
     /// P from this image's patches, nats; `None` as for `uncertainty`.
     #[serde(default, with = "crate::float::option")]
     pub perception_nats: Option<f64>,
+    /// The quality metrics' scores of this image's first sample (a metric that could not score
+    /// it is absent; the failure says why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<QualityScore>,
 }
 
 /// The empirical frontier of a task: every measured model proves N(X|Y) ≤ U / η(P; d)

@@ -170,6 +170,10 @@ pub struct ImageTaskInfo {
     /// tasks all degraded their own ([`LrSource::Degrade`]).
     #[serde(default = "LrSource::legacy")]
     pub lr: LrSource,
+    /// The per-image quality metrics: which, which skipped and why, and the ground truth's
+    /// scores. Absent from results written before issue [13].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::record::TaskQuality>,
 }
 
 #[cfg(test)]

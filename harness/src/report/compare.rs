@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::scores::{sig, with_ci};
 use crate::estimate::{mean_of, Estimate, IntervalMethod, Intervals};
 use crate::judge::Region;
-use crate::record::{ConfigResult, ImageScore, RunReport};
+use crate::record::{score_of, ConfigResult, ImageScore, RunReport};
 
 /// One quantity of one configuration in both runs.
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +88,10 @@ pub struct ImageChanges {
     /// The images whose PSNR-Y moved most, largest |change| first (at most three): name and
     /// change in dB.
     pub largest: Vec<(String, f64)>,
+    /// Each quality metric both runs scored (NIQE, BRISQUE, ST-LPIPS): the mean over the images
+    /// both scored of after − before, with its Student-t interval.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<(String, Estimate)>,
 }
 
 impl ImageChanges {
@@ -108,24 +112,48 @@ impl ImageChanges {
         largest.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
         largest.retain(|(_, d)| *d != 0.0);
         largest.truncate(3);
+        let mut metrics: Vec<&str> = Vec::new();
+        for (b, _) in &pairs {
+            for q in &b.quality {
+                if !metrics.contains(&q.metric.as_str()) {
+                    metrics.push(&q.metric);
+                }
+            }
+        }
+        let quality = metrics
+            .into_iter()
+            .filter_map(|metric| {
+                let d: Vec<f64> = pairs
+                    .iter()
+                    .filter_map(|(b, a)| Some(score_of(&a.quality, metric)? - score_of(&b.quality, metric)?))
+                    .collect();
+                (!d.is_empty()).then(|| (metric.to_string(), paired_mean(&d, level)))
+            })
+            .collect();
         Some(ImageChanges {
             images: pairs.len(),
             psnr_y_db: paired_mean(&psnr, level),
             ssim: paired_mean(&ssim, level),
             largest,
+            quality,
         })
     }
 
-    /// Whether the mean PSNR-Y or SSIM change's interval excludes 0.
+    /// Whether the mean PSNR-Y, SSIM or quality-metric change's interval excludes 0.
     pub fn beyond_ci(&self) -> bool {
-        [&self.psnr_y_db, &self.ssim].iter().any(|e| e.ci.lower > 0.0 || e.ci.upper < 0.0)
+        [&self.psnr_y_db, &self.ssim]
+            .into_iter()
+            .chain(self.quality.iter().map(|(_, e)| e))
+            .any(|e| e.ci.lower > 0.0 || e.ci.upper < 0.0)
     }
 
     /// `ΔPSNR-Y mean [interval] dB, ΔSSIM mean [interval] over n images; most: name ±x dB, …`.
     pub fn describe(&self) -> String {
         let mark = if self.beyond_ci() { " ◆" } else { "" };
+        let metrics: String =
+            self.quality.iter().map(|(metric, change)| format!(", Δ{metric} {}", with_ci(change))).collect();
         let mut text = format!(
-            "ΔPSNR-Y {} dB, ΔSSIM {} over {} images{mark}",
+            "ΔPSNR-Y {} dB, ΔSSIM {}{metrics} over {} images{mark}",
             with_ci(&self.psnr_y_db),
             with_ci(&self.ssim),
             self.images

@@ -2,7 +2,7 @@
 //! `images.csv`, one row per image, configuration and patch side of the image tasks.
 
 use super::{Exporter, ReportError};
-use crate::record::RunReport;
+use crate::record::{mean_of, score_of, RunReport};
 
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
 pub struct CsvExporter;
@@ -23,7 +23,11 @@ impl Exporter for CsvExporter {
     }
 
     fn serialize(&self, report: &RunReport) -> Result<Vec<u8>, ReportError> {
+        let metrics = run_metrics(report);
         let mut out = String::from(HEADER);
+        for m in &metrics {
+            out.push_str(&format!(",{m},{m}_lo,{m}_hi"));
+        }
         out.push('\n');
         for r in &report.results {
             let j = &r.judgement;
@@ -63,6 +67,13 @@ impl Exporter for CsvExporter {
                 let ends = e.as_ref().map_or([f64::NAN; 3], |e| [e.point, e.ci.lower, e.ci.upper]);
                 cells.extend(ends.iter().map(|v| format!("{v:e}")));
             }
+            for m in &metrics {
+                let ends = mean_of(&r.quality, m).map_or([f64::NAN; 3], |q| {
+                    let e = &q.estimate;
+                    [e.point, e.ci.lower, e.ci.upper]
+                });
+                cells.extend(ends.iter().map(|v| format!("{v:e}")));
+            }
             out.push_str(&cells.join(","));
             out.push('\n');
         }
@@ -70,9 +81,27 @@ impl Exporter for CsvExporter {
     }
 }
 
+/// The quality metrics any image task of the run computed, in the order they first appear.
+fn run_metrics(report: &RunReport) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for quality in report.tasks.iter().filter_map(|t| t.image.as_ref()?.quality.as_ref()) {
+        for m in &quality.metrics {
+            if !names.contains(&m.name) {
+                names.push(m.name.clone());
+            }
+        }
+    }
+    names
+}
+
 /// `images.csv`: each image's PSNR-Y, SSIM, U and P per configuration and patch side (empty
-/// cells where an image was left out of a patch side); only the header without image tasks.
+/// cells where an image was left out of a patch side), then one column per quality metric (on
+/// the image's first sample); each image task's patch side ends with `ground truth` rows, the
+/// no-reference metrics on the ground-truth images. Only the header without image tasks.
 pub struct ImagesCsvExporter;
+
+/// The `plugin` and `label` of the ground-truth rows.
+const GROUND_TRUTH: &str = "ground truth";
 
 const IMAGES_HEADER: &str = "task,plugin,label,image,psnr_y_db,ssim,uncertainty,perception_nats";
 
@@ -82,21 +111,36 @@ impl Exporter for ImagesCsvExporter {
     }
 
     fn serialize(&self, report: &RunReport) -> Result<Vec<u8>, ReportError> {
+        let metrics = run_metrics(report);
         let mut out = String::from(IMAGES_HEADER);
+        for m in &metrics {
+            out.push_str(&format!(",{}", field(m)));
+        }
         out.push('\n');
-        for r in &report.results {
-            for i in &r.images {
-                let optional = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
-                let cells = [
-                    field(&r.task),
-                    field(&r.plugin),
-                    field(&r.label),
-                    field(&i.image),
-                    format!("{:e}", i.psnr_y_db),
-                    format!("{:e}", i.ssim),
-                    optional(i.uncertainty),
-                    optional(i.perception_nats),
-                ];
+        let optional = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
+        for task in &report.tasks {
+            for r in report.results.iter().filter(|r| r.task == task.name) {
+                for i in &r.images {
+                    let mut cells = vec![
+                        field(&r.task),
+                        field(&r.plugin),
+                        field(&r.label),
+                        field(&i.image),
+                        format!("{:e}", i.psnr_y_db),
+                        format!("{:e}", i.ssim),
+                        optional(i.uncertainty),
+                        optional(i.perception_nats),
+                    ];
+                    cells.extend(metrics.iter().map(|m| optional(score_of(&i.quality, m))));
+                    out.push_str(&cells.join(","));
+                    out.push('\n');
+                }
+            }
+            let Some(quality) = task.image.as_ref().and_then(|i| i.quality.as_ref()) else { continue };
+            for truth in quality.ground_truth.iter().filter(|_| !quality.metrics.is_empty()) {
+                let mut cells = vec![field(&task.name), GROUND_TRUTH.into(), GROUND_TRUTH.into(), field(&truth.image)];
+                cells.extend(std::iter::repeat_n(String::new(), 4));
+                cells.extend(metrics.iter().map(|m| optional(score_of(&truth.scores, m))));
                 out.push_str(&cells.join(","));
                 out.push('\n');
             }

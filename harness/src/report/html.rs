@@ -7,10 +7,12 @@ use std::path::Path;
 use base64::Engine;
 
 use super::plots::Figure;
-use super::scores::{footnote, global_failures, incomplete_notice, scores, sig, with_ci, IntervalStyle};
+use super::scores::{
+    footnote, global_failures, incomplete_notice, metric_title, scores, sig, with_ci, IntervalStyle, GROUND_TRUTH,
+};
 use crate::draw::file_stem;
 use crate::judge::Region;
-use crate::record::{ConfigResult, RunReport, TaskSummary};
+use crate::record::{score_of, ConfigResult, QualityScore, RunReport, TaskQuality, TaskSummary};
 
 /// Text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -131,7 +133,8 @@ fn task_sections(report: &RunReport, figures: &[Figure], run_dir: &Path) -> Stri
         }
         page.push_str("</div>\n");
         let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.task).collect();
-        page.push_str(&per_image(&results));
+        let summary = report.tasks.iter().find(|t| t.name == task.task);
+        page.push_str(&per_image(&results, summary.and_then(|t| t.image.as_ref()?.quality.as_ref())));
         if report.tasks.iter().any(|t| t.name == task.task && is_first_patch_side(report, t)) {
             page.push_str(&grids(&results, run_dir));
         }
@@ -240,29 +243,43 @@ fn figure(f: &Figure) -> String {
 
 /// Image tasks: each image's scores per configuration, folded (a set has up to hundreds of
 /// images), rows by image in the set's order and then by the table's rank.
-fn per_image(results: &[&ConfigResult]) -> String {
+fn per_image(results: &[&ConfigResult], quality: Option<&TaskQuality>) -> String {
     let Some(first) = results.iter().find(|r| !r.images.is_empty()) else { return String::new() };
     let optional = |v: Option<f64>| v.map_or_else(|| "left out".to_string(), sig);
+    let metrics = quality.map_or(&[][..], |q| q.metrics.as_slice());
+    let metric_cell = |scores: &[QualityScore], name: &str| score_of(scores, name).map_or_else(|| "—".to_string(), sig);
     let mut rows = Vec::new();
     for (index, image) in first.images.iter().enumerate() {
         for r in results {
             let Some(score) = r.images.get(index).filter(|s| s.image == image.image) else { continue };
-            rows.push(vec![
+            let mut row = vec![
                 score.image.clone(),
                 r.label.clone(),
                 format!("{:.2}", score.psnr_y_db),
                 format!("{:.4}", score.ssim),
                 optional(score.uncertainty),
                 optional(score.perception_nats),
-            ]);
+            ];
+            row.extend(metrics.iter().map(|m| metric_cell(&score.quality, &m.name)));
+            rows.push(row);
+        }
+        let truth = quality.and_then(|q| q.ground_truth.iter().find(|g| g.image == image.image));
+        if let Some(truth) = truth.filter(|_| !metrics.is_empty()) {
+            let mut row = vec![image.image.clone(), GROUND_TRUTH.to_string()];
+            row.extend(["—"; 4].map(String::from));
+            row.extend(metrics.iter().map(|m| metric_cell(&truth.scores, &m.name)));
+            rows.push(row);
         }
     }
-    let header = ["image", "configuration", "PSNR-Y (dB)", "SSIM", "U", "P (nats)"];
+    let mut header = vec!["image", "configuration", "PSNR-Y (dB)", "SSIM", "U", "P (nats)"];
+    header.extend(metrics.iter().map(metric_title));
+    let mut numeric = vec![false, false, true, true, true, true];
+    numeric.extend(metrics.iter().map(|_| true));
     format!(
         "<details class=\"per-image\">\n<summary>Per image: {} images × {} configurations (also in images.csv)</summary>\n{}</details>\n",
         first.images.len(),
         results.len(),
-        html_table(&header, &[false, false, true, true, true, true], &rows, None)
+        html_table(&header, &numeric, &rows, None)
     )
 }
 

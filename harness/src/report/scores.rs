@@ -1,9 +1,10 @@
 //! The score table's content, once: captions, headers, cells and failures per task, as text.
 //! The terminal table, the HTML report and the Markdown export only lay it out.
 
+use crate::estimate::quality::Better;
 use crate::estimate::Estimate;
 use crate::judge::{Region, Validity};
-use crate::record::{ConfigResult, Failure, RunReport, TaskSummary};
+use crate::record::{mean_of, ConfigResult, Failure, QualityMetricInfo, RunReport, TaskSummary};
 use crate::task::images::LrSource;
 use crate::task::InherentUncertainty;
 
@@ -62,7 +63,7 @@ pub struct CompactColumn {
 /// A row of a [`CompactTable`].
 #[derive(Debug, Clone)]
 pub struct CompactRow {
-    /// The configuration's rank.
+    /// The configuration's rank; 0 for a reference row (the ground truth), which has none.
     pub rank: usize,
     /// Its label, whole.
     pub label: String,
@@ -223,9 +224,12 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
     } else {
         vec![("MSE/MMSE ↓", true), ("PSNR ↑ (dB)", true), ("samples/s ↑", false), ("verdict", false)]
     });
+    let metrics = quality_metrics(task);
+    let at = columns.iter().position(|c| c.0 == "SSIM ↑").map_or(columns.len(), |i| i + 1);
+    columns.splice(at..at, metrics.iter().map(|m| (metric_title(m), false)));
     let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
     let region_column = columns.iter().position(|c| c.0 == "region").unwrap_or_default();
-    let rows = results
+    let mut rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
             let j = &r.judgement;
@@ -248,6 +252,11 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
                 (Some(psnr), Some(ssim)) => {
                     row.push(format!("{:.2} [{:.2}, {:.2}]", psnr.point, psnr.ci.lower, psnr.ci.upper));
                     row.push(format!("{:.4}", ssim.point));
+                    row.extend(
+                        metrics
+                            .iter()
+                            .map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| with_ci(&q.estimate))),
+                    );
                 }
                 _ => row.push(format!("{:.2}", r.psnr_db)),
             }
@@ -262,6 +271,9 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
             row
         })
         .collect();
+    if let Some(row) = ground_truth_row(task, columns.len(), at) {
+        rows.push(row);
+    }
     TaskScores {
         task: task.name.clone(),
         caption: caption(task),
@@ -282,14 +294,17 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
 fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
     let image = task.image.is_some();
     let column = |title, numeric, leave_out| CompactColumn { title, numeric, leave_out };
-    let columns = vec![
-        column("U ↓", true, Some(2)),
+    let metrics = quality_metrics(task);
+    // the quality metrics rank below U, U/bound and the distortion column: left out first
+    let mut columns = vec![
+        column("U ↓", true, Some(4)),
         column("P ↓ (nats)", true, None),
-        column("U/bound", true, Some(1)),
+        column("U/bound", true, Some(3)),
         column("region", false, None),
-        if image { column("PSNR-Y ↑", true, Some(0)) } else { column("MSE/MMSE ↓", true, Some(0)) },
-        column("verdict", false, None),
+        if image { column("PSNR-Y ↑", true, Some(2)) } else { column("MSE/MMSE ↓", true, Some(2)) },
     ];
+    columns.extend(metrics.iter().map(|m| column(metric_title(m), true, Some(0))));
+    columns.push(column("verdict", false, None));
     let mut reasons: Vec<String> = Vec::new();
     let mut regions_used = Vec::new();
     let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
@@ -313,21 +328,36 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
             if !regions_used.contains(&j.region) {
                 regions_used.push(j.region);
             }
+            let mut cells = vec![
+                plus_minus(&j.uncertainty),
+                plus_minus(&j.perception_nats),
+                plus_minus(&j.bound_ratio),
+                region_word(j.region).to_string(),
+                distortion.map_or("—".into(), plus_minus),
+            ];
+            cells.extend(
+                metrics.iter().map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))),
+            );
+            cells.push(verdict);
             CompactRow {
                 rank: r.rank,
                 label: r.label.clone(),
                 mark: if r.stochastic { "" } else { DETERMINISTIC },
-                cells: vec![
-                    plus_minus(&j.uncertainty),
-                    plus_minus(&j.perception_nats),
-                    plus_minus(&j.bound_ratio),
-                    region_word(j.region).to_string(),
-                    distortion.map_or("—".into(), plus_minus),
-                    verdict,
-                ],
+                cells,
             }
         })
         .collect();
+    let mut rows: Vec<CompactRow> = rows;
+    if let Some(quality) = task.image.as_ref().and_then(|i| i.quality.as_ref()).filter(|_| !metrics.is_empty()) {
+        let mut cells = vec!["—".to_string(); 5];
+        cells.extend(
+            metrics.iter().map(|m| {
+                mean_of(&quality.ground_truth_means, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))
+            }),
+        );
+        cells.push(String::new());
+        rows.push(CompactRow { rank: 0, label: GROUND_TRUTH.into(), mark: "", cells });
+    }
     let mut notes: Vec<String> =
         reasons.iter().enumerate().map(|(i, text)| format!("{} {text}", note_mark(i + 1))).collect();
     let shortened: Vec<String> = regions_used
@@ -339,6 +369,42 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
         notes.push(format!("Region: {}.", shortened.join("; ")));
     }
     CompactTable { columns, rows, notes }
+}
+
+/// The label of the tables' reference row: the no-reference quality metrics on the ground truth.
+pub const GROUND_TRUTH: &str = "ground truth";
+
+/// The quality metrics an image task computed, in column order (none for an exact task).
+pub fn quality_metrics(task: &TaskSummary) -> Vec<QualityMetricInfo> {
+    task.image.as_ref().and_then(|i| i.quality.as_ref()).map_or_else(Vec::new, |q| q.metrics.clone())
+}
+
+/// A metric's column title, with the arrow of its better direction.
+pub fn metric_title(metric: &QualityMetricInfo) -> &'static str {
+    match (metric.name.as_str(), metric.better) {
+        ("niqe", _) => "NIQE ↓",
+        ("brisque", _) => "BRISQUE ↓",
+        ("stlpips-alex", _) => "ST-LPIPS ↓",
+        // a metric without a fixed title (a user's): its name, kept for the run's tables
+        (name, better) => {
+            let arrow = if better == Better::Lower { "↓" } else { "↑" };
+            Box::leak(format!("{name} {arrow}").into_boxed_str())
+        }
+    }
+}
+
+/// The wide table's *ground truth* row: the no-reference metrics' means over the ground-truth
+/// images in their columns (from `first_metric` on), a dash elsewhere; `None` without metrics.
+fn ground_truth_row(task: &TaskSummary, width: usize, first_metric: usize) -> Option<Vec<String>> {
+    let quality = task.image.as_ref()?.quality.as_ref().filter(|q| !q.metrics.is_empty())?;
+    let mut row = vec!["—".to_string(); width];
+    row[0] = String::new();
+    row[1] = GROUND_TRUTH.into();
+    for (k, m) in quality.metrics.iter().enumerate() {
+        row[first_metric + k] =
+            mean_of(&quality.ground_truth_means, &m.name).map_or("—".into(), |q| with_ci(&q.estimate));
+    }
+    Some(row)
 }
 
 /// A region in a word for the narrow table.
@@ -376,6 +442,14 @@ fn task_notes(report: &RunReport, task: &TaskSummary) -> Vec<String> {
             "Frontier: every model proves N(X|Y) ≤ U/η(P; d); the tightest here is {} ({}); eff. = that bound over each model's.",
             with_ci(&f.inherent),
             f.label
+        ));
+    }
+    if let Some(quality) = task.image.as_ref().and_then(|i| i.quality.as_ref()).filter(|q| !q.metrics.is_empty()) {
+        let names: Vec<&str> = quality.metrics.iter().map(|m| metric_title(m)).collect();
+        notes.push(format!(
+            "{}: on the {}, mean over images [interval]; \"{GROUND_TRUTH}\": the no-reference ones on the ground-truth images (`docs/metrics.md`).",
+            names.join(", "),
+            quality.sample
         ));
     }
     let deterministic = report.results.iter().any(|r| r.task == task.name && !r.stochastic);
@@ -493,11 +567,31 @@ pub fn footnote(report: &RunReport, style: IntervalStyle) -> String {
         (false, true) => "PSNR-Y: 8-bit luma, border cropped, as the SR literature computes it. ",
         (false, false) => "",
     };
+    let psnr = format!("{psnr}{}", skipped_metrics_note(report));
     format!(
         "{intervals} Bound = η(P; d)·N(X|Y); region and verdict use the whole box of the P and U intervals. {psnr}Throughput: criterion on extra calls of the first batch where they fit the timing budget (interval: its bootstrap); * from the quality run's own calls. Estimator: {}. Device: {}.",
         estimator_label(&report.manifest.estimator),
         report.manifest.device
     ) + &time
+}
+
+/// Which quality metrics the image tasks skipped and why, one sentence with a trailing space;
+/// empty when none was skipped (or the run has no image task).
+fn skipped_metrics_note(report: &RunReport) -> String {
+    let mut skipped: Vec<String> = Vec::new();
+    for quality in report.tasks.iter().filter_map(|t| t.image.as_ref()?.quality.as_ref()) {
+        for s in &quality.skipped {
+            let text = format!("{} ({})", s.name, s.reason);
+            if !skipped.contains(&text) {
+                skipped.push(text);
+            }
+        }
+    }
+    if skipped.is_empty() {
+        String::new()
+    } else {
+        format!("Quality metrics skipped: {}. ", skipped.join("; "))
+    }
 }
 
 /// The estimator as the footnote names it: its kind, and for k-NN its k, α and whether the

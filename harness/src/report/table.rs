@@ -192,9 +192,15 @@ fn narrow_table(compact: &CompactTable, shorten: bool, left_out: &[usize]) -> St
     header.extend(shown.iter().map(|&i| aligned(compact.columns[i].title, compact.columns[i].numeric)));
     table.set_header(header);
     for row in &compact.rows {
+        // a reference row (rank 0) whose columns are all left out says nothing
+        if row.rank == 0 && shown.iter().all(|&i| matches!(row.cells[i].as_str(), "—" | "")) {
+            continue;
+        }
         let label = if shorten { short_label(&row.label) } else { row.label.clone() };
         let model = if row.mark.is_empty() { label } else { format!("{label} {}", row.mark) };
-        let mut cells = vec![aligned(&row.rank.to_string(), true), Cell::new(model)];
+        // rank 0: a reference row (the ground truth), not ranked
+        let rank = if row.rank == 0 { String::new() } else { row.rank.to_string() };
+        let mut cells = vec![aligned(&rank, true), Cell::new(model)];
         cells.extend(shown.iter().map(|&i| aligned(&row.cells[i], compact.columns[i].numeric)));
         table.add_row(cells);
     }

@@ -55,6 +55,60 @@ pub trait QualityMeasure: Send + Sync {
     fn score(&self, image: &Image8, reference: Option<&Image8>) -> Result<f64, QualityError>;
 }
 
+/// The built-in measures, by the names a suite's `[metrics] measures` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltIn {
+    /// [`Niqe`].
+    Niqe,
+    /// [`Brisque`].
+    Brisque,
+    /// [`StLpips`].
+    StLpips,
+}
+
+impl BuiltIn {
+    /// Every built-in measure, in the tables' column order.
+    pub const ALL: [BuiltIn; 3] = [BuiltIn::Niqe, BuiltIn::Brisque, BuiltIn::StLpips];
+
+    /// The measure a suite names: `niqe`, `brisque`, `st-lpips` (or its column name
+    /// `stlpips-alex`).
+    pub fn parse(name: &str) -> Option<BuiltIn> {
+        match name {
+            "niqe" => Some(BuiltIn::Niqe),
+            "brisque" => Some(BuiltIn::Brisque),
+            "st-lpips" | "stlpips" | "stlpips-alex" => Some(BuiltIn::StLpips),
+            _ => None,
+        }
+    }
+
+    /// The name a suite uses for it.
+    pub fn suite_name(self) -> &'static str {
+        match self {
+            BuiltIn::Niqe => "niqe",
+            BuiltIn::Brisque => "brisque",
+            BuiltIn::StLpips => "st-lpips",
+        }
+    }
+
+    /// Its [`QualityMeasure::name`], as records and columns show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltIn::Niqe => "niqe",
+            BuiltIn::Brisque => "brisque",
+            BuiltIn::StLpips => "stlpips-alex",
+        }
+    }
+
+    /// Its parameter file in the models directory.
+    pub fn file(self) -> &'static str {
+        match self {
+            BuiltIn::Niqe => Niqe::FILE,
+            BuiltIn::Brisque => Brisque::FILE,
+            BuiltIn::StLpips => StLpips::FILE,
+        }
+    }
+}
+
 /// Why a quality measure could not be set up or computed.
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {

@@ -111,7 +111,7 @@ impl StLpips {
             (4, 4) => (a.shallow_clone(), b.shallow_clone()),
             _ => return Err(bad(format!("inputs {:?} and {:?}; expected [N, 3, H, W]", a.size(), b.size()))),
         };
-        if a.size() != b.size() || a.size()[1] != 3 || a.device() != b.device() {
+        if a.size() != b.size() || a.device() != b.device() {
             return Err(bad(format!(
                 "inputs {:?} and {:?} on {:?} and {:?}",
                 a.size(),
@@ -120,22 +120,48 @@ impl StLpips {
                 b.device()
             )));
         }
-        let (h, w) = (a.size()[2], a.size()[3]);
+        let n = a.size()[0];
+        let both = self.unit_features(&Tensor::cat(&[a.to_kind(Kind::Float), b.to_kind(Kind::Float)], 0))?;
+        let a: Vec<Tensor> = both.iter().map(|f| f.narrow(0, 0, n)).collect();
+        let b: Vec<Tensor> = both.iter().map(|f| f.narrow(0, n, n)).collect();
+        self.distance_between(&a, &b)
+    }
+
+    /// The channel-normalised feature maps of images `x`, `[N, 3, H, W]` floats in [0, 1] on
+    /// their device: what [`StLpips::distance_between`] compares. A ground truth's can be kept
+    /// and compared with many outputs, which halves the cost of scoring each.
+    pub fn unit_features(&self, x: &Tensor) -> Result<Vec<Tensor>, QualityError> {
+        let bad = |reason: String| QualityError::Image { metric: METRIC, reason };
+        if x.dim() != 4 || x.size()[1] != 3 {
+            return Err(bad(format!("input {:?}; expected [N, 3, H, W]", x.size())));
+        }
+        let (h, w) = (x.size()[2], x.size()[3]);
         if h < 32 || w < 32 {
             return Err(bad(format!("{h}×{w} px; ST-LPIPS (alex) needs at least 32×32")));
         }
         let _no_grad = tch::no_grad_guard();
-        let device = a.device();
-        let n = a.size()[0];
-        let x = Tensor::cat(&[a.to_kind(Kind::Float), b.to_kind(Kind::Float)], 0);
+        let device = x.device();
+        let x = x.to_kind(Kind::Float);
         let x =
             (x * 2.0 - 1.0 - self.weight("scaling_layer.shift", device)) / self.weight("scaling_layer.scale", device);
         let feats =
             self.features(&x, device).map_err(|e| QualityError::Numeric { metric: METRIC, reason: e.to_string() })?;
+        Ok(feats.iter().map(|f| f / (f.square().sum_dim_intlist(1, true, Kind::Float).sqrt() + 1e-10)).collect())
+    }
+
+    /// ST-LPIPS between two sets of [`StLpips::unit_features`] of equal shapes, `[N]`.
+    pub fn distance_between(&self, a: &[Tensor], b: &[Tensor]) -> Result<Tensor, QualityError> {
+        let shapes = |f: &[Tensor]| f.iter().map(Tensor::size).collect::<Vec<_>>();
+        if a.len() != CHANNELS.len() || shapes(a) != shapes(b) {
+            let reason = format!("feature maps {:?} and {:?} differ", shapes(a), shapes(b));
+            return Err(QualityError::Image { metric: METRIC, reason });
+        }
+        let _no_grad = tch::no_grad_guard();
+        let device = a[0].device();
+        let n = a[0].size()[0];
         let mut total = Tensor::zeros([n], (Kind::Float, device));
-        for (k, f) in feats.iter().enumerate() {
-            let unit = f / (f.square().sum_dim_intlist(1, true, Kind::Float).sqrt() + 1e-10);
-            let d = (unit.narrow(0, 0, n) - unit.narrow(0, n, n)).square();
+        for (k, (fa, fb)) in a.iter().zip(b).enumerate() {
+            let d = (fa - fb.to_device(device)).square();
             let lin = self.weight(&format!("lin{k}.model.1.weight"), device);
             let s = d.conv2d(&lin, None::<&Tensor>, [1, 1], [0, 0], [1, 1], 1).mean_dim(
                 [1, 2, 3].as_slice(),
