@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use upbench::plugin::{harness_sdk_version, load, LoadError};
 use upbench_sdk::{testing, ParamValue, TaskKind};
 
-use crate::util::{build_fixture, fixture_scratch, result, run, workspace};
+use crate::util::{build_fixture, fixture_scratch, result, run, workspace, Plugin, SuiteBuilder};
 
 const FROZEN_SDK: &str = "harness/tests/fixtures/sdk-1.0.0";
 const FROZEN_PLUGIN: &str = "harness/tests/fixtures/sdk-1.0.0-plugin";
@@ -57,23 +57,11 @@ fn the_frozen_sdk_1_0_0_copy_is_unedited() {
 fn a_plugin_built_against_sdk_1_0_0_loads_and_is_scored() {
     let plugin = load(frozen_plugin(), &std::env::temp_dir()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plugin.sdk_version, "1.0.0");
-    let path = frozen_plugin().display();
-    let report = run(&format!(
-        r#"
-seed = 5
-[sampling]
-observations = 32
-samples_per_observation = 256
-[timing]
-budget_secs = 0
-[[task]]
-name = "ex1"
-preset = "example-1"
-[[plugin]]
-path = "{path}"
-params = {{ gamma = [0.0, 0.25, 1.0] }}
-"#
-    ));
+    let suite = SuiteBuilder::new(5)
+        .sampling(32, 256)
+        .preset("ex1", "example-1")
+        .plugin_entry(Plugin::at(frozen_plugin()).params("gamma = [0.0, 0.25, 1.0]"));
+    let report = run(&suite.toml());
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     for (gamma, stochastic) in [("0", false), ("0.25", true), ("1", true)] {
         let r = result(&report, "ex1", &format!("frozen-sdk-1.0.0(gamma={gamma})"));

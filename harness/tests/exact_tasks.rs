@@ -8,64 +8,46 @@ use upbench::judge::{bound::eta, Region};
 use upbench::record::RunReport;
 use upbench::task::{ExactTask, TaskConfig};
 
-use crate::util::{result, run};
+use crate::util::{result, run, SuiteBuilder};
 
 // The tests check 8 gamma-optimal intervals for containing 1 at once; at 95 % each, all eight
 // would contain it only about 2 times in 3 even for a perfect estimator. Per-interval coverage
 // 99.5 % keeps the family-wise coverage near 96 % (Bonferroni).
-const SUITE: &str = r#"
-seed = 11
-[sampling]
-observations = 64
-samples_per_observation = 4096
-[statistics]
-confidence_level = 0.995
-bootstrap_resamples = 4000
-[timing]
-budget_secs = 0
-
-[[task]]
-name = "d1"
-preset = "example-1"
-
-[[task]]
-name = "d16"
-dim = 16
-prior = { kind = "ar1", rho = 0.8 }
-operator = { kind = "denoising", noise_std = 0.5 }
-
-[[task]]
-name = "d16-inpainting"
-dim = 16
-prior = { kind = "ar1", rho = 0.9 }
-operator = { kind = "inpainting", noise_std = 0.2, observed_fraction = 0.5 }
-
-[[task]]
-name = "d64"
-dim = 64
-prior = { kind = "power-law", beta = 2.0 }
-operator = { kind = "super-resolution", noise_std = 0.1, factor = 2, blur_std = 1.0 }
-
-[[plugin]]
-name = "posterior-mean"
-[[plugin]]
-name = "posterior-sampler"
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.25, 0.5] }
-[[plugin]]
-name = "isotropic-noise"
-params = { tau = 0.3 }
-[[plugin]]
-name = "overdispersed-sampler"
-params = { spread = 1.5 }
-"#;
+fn suite() -> SuiteBuilder {
+    SuiteBuilder::new(11)
+        .sampling(64, 4096)
+        .section("statistics", "confidence_level = 0.995\nbootstrap_resamples = 4000")
+        .preset("d1", "example-1")
+        .task(
+            "d16",
+            r#"dim = 16
+            prior = { kind = "ar1", rho = 0.8 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .task(
+            "d16-inpainting",
+            r#"dim = 16
+            prior = { kind = "ar1", rho = 0.9 }
+            operator = { kind = "inpainting", noise_std = 0.2, observed_fraction = 0.5 }"#,
+        )
+        .task(
+            "d64",
+            r#"dim = 64
+            prior = { kind = "power-law", beta = 2.0 }
+            operator = { kind = "super-resolution", noise_std = 0.1, factor = 2, blur_std = 1.0 }"#,
+        )
+        .plugin("posterior-mean")
+        .plugin("posterior-sampler")
+        .plugin_with("gamma-optimal", "gamma = [0.25, 0.5]")
+        .plugin_with("isotropic-noise", "tau = 0.3")
+        .plugin_with("overdispersed-sampler", "spread = 1.5")
+}
 
 const TASKS: [(&str, usize); 4] = [("d1", 1), ("d16", 16), ("d16-inpainting", 16), ("d64", 64)];
 
 fn report() -> &'static RunReport {
     static REPORT: OnceLock<RunReport> = OnceLock::new();
-    REPORT.get_or_init(|| run(SUITE))
+    REPORT.get_or_init(|| run(&suite().toml()))
 }
 
 fn close(measured: f64, exact: f64, rel: f64, what: &str) {
@@ -176,8 +158,9 @@ fn the_frontier_never_falls_below_the_inherent_uncertainty_and_the_gamma_family_
 
 /// The suite's task `name`, built as the pipeline builds it.
 fn exact_task(name: &str) -> ExactTask {
+    let text = suite().toml();
     let section =
-        SUITE.split("[[").find(|t| t.starts_with("task]]") && t.contains(&format!("name = \"{name}\""))).unwrap();
+        text.split("[[").find(|t| t.starts_with("task]]") && t.contains(&format!("name = \"{name}\""))).unwrap();
     let cfg: TaskConfig = toml::from_str(section.trim_start_matches("task]]")).unwrap();
     ExactTask::build(&cfg, upbench::seed::derive_seed(11, &["task", name])).unwrap()
 }
@@ -235,7 +218,7 @@ fn overdispersed_sampler_sits_s_squared_above_the_bound() {
 
 #[test]
 fn results_are_bit_for_bit_reproducible() {
-    let again = run(SUITE);
+    let again = run(&suite().toml());
     for (a, b) in report().results.iter().zip(&again.results) {
         assert_eq!(a.label, b.label);
         assert_eq!(a.judgement, b.judgement, "{} on {}", a.label, a.task);
@@ -251,26 +234,19 @@ fn ranks_put_valid_results_closest_to_the_bound_first() {
 
 #[test]
 fn the_thread_count_is_set_recorded_and_reproducible_at_two_threads() {
-    let suite = r#"
-seed = 4
-threads = 2
-[sampling]
-observations = 16
-samples_per_observation = 512
-[timing]
-budget_secs = 0
-[[task]]
-name = "d16"
-dim = 16
-prior = { kind = "ar1", rho = 0.8 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.0, 0.5] }
-[[plugin]]
-name = "posterior-mean"
-"#;
-    let (a, b) = (run(suite), run(suite));
+    let suite = SuiteBuilder::new(4)
+        .threads(2)
+        .sampling(16, 512)
+        .task(
+            "d16",
+            r#"dim = 16
+            prior = { kind = "ar1", rho = 0.8 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .plugin_with("gamma-optimal", "gamma = [0.0, 0.5]")
+        .plugin("posterior-mean")
+        .toml();
+    let (a, b) = (run(&suite), run(&suite));
     assert_eq!(a.manifest.torch_threads, 2);
     assert_eq!(a.results.len(), 3);
     for (x, y) in a.results.iter().zip(&b.results) {

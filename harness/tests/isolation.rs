@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use assert_cmd::Command;
 
-use crate::util::{assert_valid_results, plugins};
+use crate::util::{assert_valid_results, plugins, SuiteBuilder};
 
 fn upbench() -> Command {
     plugins();
@@ -18,25 +18,19 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Two small denoising tasks (d = 1 and d = 4), so that a configuration can fail on one only.
-const TASKS: &str = r#"
-name = "isolation"
-seed = 3
-[sampling]
-observations = 16
-samples_per_observation = 64
-[timing]
-budget_secs = 0
-[[task]]
-name = "den1"
-preset = "example-1"
-[[task]]
-name = "den4"
-dim = 4
-prior = { kind = "identity", variance = 1.0 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[plugin]]
-name = "posterior-mean"
-"#;
+fn tasks() -> SuiteBuilder {
+    SuiteBuilder::new(3)
+        .name("isolation")
+        .sampling(16, 64)
+        .preset("den1", "example-1")
+        .task(
+            "den4",
+            r#"dim = 4
+            prior = { kind = "identity", variance = 1.0 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .plugin("posterior-mean")
+}
 
 /// The only run directory under `out`.
 fn the_run(out: &Path) -> PathBuf {
@@ -80,14 +74,11 @@ fn every_hostile_plugin_fails_alone_and_is_named_everywhere() {
         .chain(behaviours.iter().map(|(b, _)| b))
         .map(|b| format!("{b:?}"))
         .collect();
-    std::fs::write(
-        &suite,
-        format!(
-            "{TASKS}\n[[plugin]]\nname = \"hostile\"\nparams = {{ behaviour = [{}] }}\n[[plugin]]\nname = \"panicking\"\n[[plugin]]\nname = \"lying\"\nparams = {{ lie = [\"none\", \"double-strides\"] }}\n",
-            swept.join(", ")
-        ),
-    )
-    .unwrap();
+    let hostile = tasks()
+        .plugin_with("hostile", &format!("behaviour = [{}]", swept.join(", ")))
+        .plugin("panicking")
+        .plugin_with("lying", r#"lie = ["none", "double-strides"]"#);
+    std::fs::write(&suite, hostile.toml()).unwrap();
     let out = dir.path().join("out");
     let run = upbench()
         .arg("run")
@@ -180,8 +171,8 @@ fn every_hostile_plugin_fails_alone_and_is_named_everywhere() {
 fn an_interrupted_run_reports_what_it_has_and_resumes_to_the_uninterrupted_results() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("slow.toml");
-    let suite_text =
-        format!("{TASKS}\n[[plugin]]\nname = \"hostile\"\nparams = {{ behaviour = [\"well\", \"slow\"] }}\n");
+    let slow = tasks().plugin_with("hostile", r#"behaviour = ["well", "slow"]"#);
+    let suite_text = slow.toml();
     std::fs::write(&suite, &suite_text).unwrap();
 
     // Killed (SIGKILL: no chance to clean up) once its log holds den1's slow cell.
@@ -232,7 +223,7 @@ fn an_interrupted_run_reports_what_it_has_and_resumes_to_the_uninterrupted_resul
     drop(lock);
 
     // A changed suite is refused with what changed.
-    std::fs::write(&suite, suite_text.replace("seed = 3", "seed = 4")).unwrap();
+    std::fs::write(&suite, slow.seed(4).toml()).unwrap();
     let changed = upbench().args(["run", "--resume"]).arg(&run_dir).output().unwrap();
     assert_eq!(changed.status.code(), Some(2));
     let why = text(&changed.stderr);

@@ -3,7 +3,7 @@
 use upbench::plugin::{load, LoadError};
 use upbench::record::Stage;
 
-use crate::util::{incompatible_plugin, plugins, result, run};
+use crate::util::{incompatible_plugin, plugins, result, run, Plugin, SuiteBuilder};
 
 #[test]
 fn a_non_plugin_library_is_named_and_refused() {
@@ -33,42 +33,20 @@ fn an_incompatible_sdk_gives_a_one_line_summary_and_a_full_log() {
 
 #[test]
 fn failing_plugins_are_recorded_and_the_run_continues() {
-    let incompatible = incompatible_plugin().display().to_string();
-    let not_a_plugin = plugins().join("libfixture_not_a_plugin.so").display().to_string();
-    let suite = format!(
-        r#"
-seed = 3
-[sampling]
-observations = 16
-samples_per_observation = 256
-[timing]
-budget_secs = 0
-[[task]]
-name = "ex1"
-preset = "example-1"
-[[plugin]]
-name = "panicking"
-[[plugin]]
-name = "panicking"
-params = {{ panic_in_constructor = true }}
-[[plugin]]
-path = "{incompatible}"
-[[plugin]]
-path = "{not_a_plugin}"
-[[plugin]]
-path = "/nonexistent/libnothing.so"
-[[plugin]]
-name = "no-such-plugin"
-[[plugin]]
-name = "gamma-optimal"
-params = {{ gamma = 0.5, gama = 1 }}
-[[plugin]]
-name = "gamma-optimal"
-params = {{ gamma = 2.0 }}
-[[plugin]]
-name = "posterior-sampler"
-"#
-    );
+    let suite = SuiteBuilder::new(3)
+        .preset("ex1", "example-1")
+        .plugin("panicking")
+        .plugin_with("panicking", "panic_in_constructor = true")
+        .plugin_entry(Plugin::at(incompatible_plugin()))
+        .plugin_entry(Plugin::at(plugins().join("libfixture_not_a_plugin.so")))
+        .plugin_entry(Plugin::at("/nonexistent/libnothing.so"))
+        .plugin("no-such-plugin")
+        .plugin_with("gamma-optimal", "gamma = 0.5, gama = 1")
+        .plugin_with("gamma-optimal", "gamma = 2.0")
+        .plugin("posterior-sampler")
+        .toml();
+    // The line of the misspelt parameter; its value is at column 32 of `params = { … }`.
+    let gama_line = suite.lines().position(|l| l.contains("gama = 1")).unwrap() + 1;
     let report = run(&suite);
     // The good plugin still ran.
     assert!(result(&report, "ex1", "posterior-sampler").judgement.validity.is_valid());
@@ -83,7 +61,8 @@ name = "posterior-sampler"
     assert!(has(Stage::Load, "not an upbench plugin"), "{msgs:#?}");
     assert!(has(Stage::Load, "/nonexistent/libnothing.so: no such file"), "{msgs:#?}");
     assert!(has(Stage::Load, "no plugin named 'no-such-plugin'"), "{msgs:#?}");
-    assert!(has(Stage::Configure, "test.toml:26:32: plugin 'gamma-optimal' has no parameter 'gama'"), "{msgs:#?}");
+    let gama = format!("test.toml:{gama_line}:32: plugin 'gamma-optimal' has no parameter 'gama'");
+    assert!(has(Stage::Configure, &gama), "{msgs:#?}");
     assert!(has(Stage::Configure, "invalid parameter 'gamma': 2 is outside [0, 1]"), "{msgs:#?}");
     // Failures name the plugin's file.
     assert!(report
@@ -96,23 +75,20 @@ name = "posterior-sampler"
 
 #[test]
 fn views_that_lie_about_their_layout_are_refused_before_any_read() {
-    let suite = r#"
-seed = 5
-[sampling]
-observations = 8
-samples_per_observation = 64
-[timing]
-budget_secs = 0
-[[task]]
-name = "den4"
-dim = 4
-prior = { kind = "identity" }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[plugin]]
-name = "lying"
-params = { lie = ["none", "double-strides", "huge-strides", "negative-strides", "overflowing-strides", "short-buffer", "unknown-dtype"] }
-"#;
-    let report = run(suite);
+    let suite = SuiteBuilder::new(5)
+        .sampling(8, 64)
+        .task(
+            "den4",
+            r#"dim = 4
+            prior = { kind = "identity" }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .plugin_with(
+            "lying",
+            r#"lie = ["none", "double-strides", "huge-strides", "negative-strides", "overflowing-strides", "short-buffer", "unknown-dtype"]"#,
+        )
+        .toml();
+    let report = run(&suite);
     // The honest view is read and scored.
     assert!(result(&report, "den4", "lying(lie=\"none\")").judgement.uncertainty.point.is_finite());
     let msgs: Vec<String> = report.failures.iter().map(|f| format!("{} {}", f.subject, f.message)).collect();

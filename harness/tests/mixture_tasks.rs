@@ -4,30 +4,21 @@
 use upbench::judge::Region;
 use upbench::task::InherentUncertainty;
 
-use crate::util::{result, run};
+use crate::util::{result, run, SuiteBuilder};
 
 fn suite(estimator: &str) -> String {
-    format!(
-        r#"
-seed = 5
-[sampling]
-observations = 32
-samples_per_observation = 2048
-[estimator]
-kind = "{estimator}"
-[timing]
-budget_secs = 0
-[[task]]
-name = "mix"
-dim = 2
-prior = {{ kind = "gaussian-mixture", components = 2, separation = 6.0, base = {{ kind = "identity" }} }}
-operator = {{ kind = "denoising", noise_std = 2.5 }}
-[[plugin]]
-name = "posterior-mean"
-[[plugin]]
-name = "posterior-sampler"
-"#
-    )
+    SuiteBuilder::new(5)
+        .sampling(32, 2048)
+        .section("estimator", &format!("kind = \"{estimator}\""))
+        .task(
+            "mix",
+            r#"dim = 2
+            prior = { kind = "gaussian-mixture", components = 2, separation = 6.0, base = { kind = "identity" } }
+            operator = { kind = "denoising", noise_std = 2.5 }"#,
+        )
+        .plugin("posterior-mean")
+        .plugin("posterior-sampler")
+        .toml()
 }
 
 #[test]
@@ -72,26 +63,17 @@ fn the_bias_corrected_knn_entropy_puts_the_posterior_mean_on_n_x_given_y() {
     // benchmarks/mixture.toml's task (same name and seed, hence the same draws) the plain k-NN
     // estimate's interval misses that value (its bias, −1.5 %); the corrected one holds it.
     let suite = |correction: bool| {
-        format!(
-            r#"
-seed = 3
-[sampling]
-observations = 48
-samples_per_observation = 4096
-[estimator]
-kind = "knn"
-knn = {{ k = 5, bias_correction = {correction} }}
-[timing]
-budget_secs = 0
-[[task]]
-name = "mixture-d2"
-dim = 2
-prior = {{ kind = "gaussian-mixture", components = 2, separation = 4.0, base = {{ kind = "identity" }} }}
-operator = {{ kind = "inpainting", noise_std = 0.3, observed_fraction = 0.5 }}
-[[plugin]]
-name = "posterior-mean"
-"#
-        )
+        SuiteBuilder::new(3)
+            .sampling(48, 4096)
+            .section("estimator", &format!("kind = \"knn\"\nknn = {{ k = 5, bias_correction = {correction} }}"))
+            .task(
+                "mixture-d2",
+                r#"dim = 2
+                prior = { kind = "gaussian-mixture", components = 2, separation = 4.0, base = { kind = "identity" } }
+                operator = { kind = "inpainting", noise_std = 0.3, observed_fraction = 0.5 }"#,
+            )
+            .plugin("posterior-mean")
+            .toml()
     };
     let ratio = |correction: bool| {
         let report = run(&suite(correction));
