@@ -9,50 +9,40 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use upbench::journal::Journal;
 
-use crate::util::{data_dir, plugins, workspace};
+use crate::util::{data_dir, plugins, workspace, SuiteBuilder};
 
 /// Two exact tasks and a small image task, ten cells of different costs.
-const SUITE: &str = r#"
-name = "sharded"
-seed = 17
-[sampling]
-observations = 16
-samples_per_observation = 256
-[timing]
-budget_secs = 0
-[[task]]
-name = "ar1-d4"
-dim = 4
-prior = { kind = "ar1", rho = 0.6 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[task]]
-name = "white-d8"
-dim = 8
-prior = { kind = "identity" }
-operator = { kind = "denoising", noise_std = 1.0 }
-[[image_task]]
-name = "leaves"
-dataset = "dead-leaves"
-images = 8
-image_size = 64
-degradation = { kind = "super-resolution", scale = 4 }
-samples_per_image = 4
-patches = [3]
-inherent = { model = "none" }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.25, 1.0] }
-[[plugin]]
-name = "posterior-mean"
-[[plugin]]
-name = "isotropic-noise"
-params = { tau = 0.3 }
-[[plugin]]
-name = "bicubic"
-[[plugin]]
-name = "gaussian-prior"
-params = { gamma = [0.0, 1.0], training = "dead-leaves" }
-"#;
+fn suite() -> SuiteBuilder {
+    SuiteBuilder::new(17)
+        .name("sharded")
+        .task(
+            "ar1-d4",
+            r#"dim = 4
+            prior = { kind = "ar1", rho = 0.6 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .task(
+            "white-d8",
+            r#"dim = 8
+            prior = { kind = "identity" }
+            operator = { kind = "denoising", noise_std = 1.0 }"#,
+        )
+        .image_task(
+            "leaves",
+            r#"dataset = "dead-leaves"
+            images = 8
+            image_size = 64
+            degradation = { kind = "super-resolution", scale = 4 }
+            samples_per_image = 4
+            patches = [3]
+            inherent = { model = "none" }"#,
+        )
+        .plugin_with("gamma-optimal", "gamma = [0.25, 1.0]")
+        .plugin("posterior-mean")
+        .plugin_with("isotropic-noise", "tau = 0.3")
+        .plugin("bicubic")
+        .plugin_with("gaussian-prior", r#"gamma = [0.0, 1.0], training = "dead-leaves""#)
+}
 
 fn upbench() -> Command {
     plugins();
@@ -88,9 +78,7 @@ fn numbers(run_dir: &Path) -> serde_json::Value {
 }
 
 fn write_suite(dir: &Path) -> PathBuf {
-    let suite = dir.join("sharded.toml");
-    std::fs::write(&suite, SUITE).unwrap();
-    suite
+    suite().write(dir, "sharded.toml")
 }
 
 /// Runs `suite` whole, unsharded, into `dir/whole`: the reference the shards must equal.

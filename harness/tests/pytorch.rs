@@ -14,7 +14,8 @@ use upbench::suite::Suite;
 use upbench::task::images::ImageTask;
 
 use crate::util::{
-    data_dir, models_dir, plugin_dir, plugins, point_plugins_at_models, result, run_suite_file, workspace,
+    data_dir, models_dir, plugin_dir, plugins, point_plugins_at_models, result, run_suite_file, workspace, Plugin,
+    SuiteBuilder,
 };
 
 /// The project's Python (the venv `scripts/with-libtorch` makes, with torch, safetensors, numpy).
@@ -152,32 +153,30 @@ fn upbench_run(args: &[&std::ffi::OsStr], out: &Path) -> RunReport {
 
 /// Example 1 and a Gaussian task: the reference plugins, and the TorchScript posterior mean
 /// computed in float64 (whose samples NumPy reproduces bit for bit).
-const EXACT_SUITE: &str = r#"
-name = "external"
-seed = 3
-[sampling]
-observations = 32
-samples_per_observation = 512
-[timing]
-budget_secs = 0
-[[task]]
-name = "example-1"
-preset = "example-1"
-[[task]]
-name = "ar1-d4"
-dim = 4
-prior = { kind = "ar1", rho = 0.6 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[plugin]]
-name = "posterior-mean"
-[[plugin]]
-name = "posterior-sampler"
-[[plugin]]
-name = "torchscript"
-label = "shrinkage-f64"
-tasks = ["example-1"]
-params = { module = "shrinkage_half.pt", dtype = "float64" }
-"#;
+fn exact_suite() -> SuiteBuilder {
+    exact_tasks().plugin_entry(shrinkage_f64().params(r#"module = "shrinkage_half.pt", dtype = "float64""#))
+}
+
+/// [`exact_suite`] up to its TorchScript entry.
+fn exact_tasks() -> SuiteBuilder {
+    SuiteBuilder::new(3)
+        .name("external")
+        .sampling(32, 512)
+        .preset("example-1", "example-1")
+        .task(
+            "ar1-d4",
+            r#"dim = 4
+            prior = { kind = "ar1", rho = 0.6 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .plugin("posterior-mean")
+        .plugin("posterior-sampler")
+}
+
+/// [`exact_suite`]'s TorchScript entry, without its parameters.
+fn shrinkage_f64() -> Plugin {
+    Plugin::named("torchscript").label("shrinkage-f64").tasks(&["example-1"])
+}
 
 /// Exports `task` of `suite` into `dir/export`, restores it with NumPy's `model` and judges
 /// the samples; returns the judged report.
@@ -212,8 +211,7 @@ fn export_restore_judge(suite: &Path, task: &str, model: &str, dir: &Path) -> Ru
 fn numpy_samples_judged_from_an_export_score_as_the_plugins_do() {
     let modules = torchscript_modules();
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("external.toml");
-    std::fs::write(&suite, EXACT_SUITE).unwrap();
+    let suite = exact_suite().write(dir.path(), "external.toml");
     std::fs::copy(modules.join("shrinkage_half.pt"), dir.path().join("shrinkage_half.pt")).unwrap();
     let run = upbench_run(&["run".as_ref(), suite.as_os_str()], &dir.path().join("run"));
     assert!(run.failures.is_empty(), "{:?}", run.failures);
@@ -276,9 +274,8 @@ fn numpy_bicubic_judged_from_an_export_scores_as_the_bicubic_plugin() {
 #[test]
 fn judge_refuses_samples_that_do_not_answer_the_task_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("external.toml");
-    std::fs::write(&suite, EXACT_SUITE.replace("params = { module = \"shrinkage_half.pt\", dtype = \"float64\" }", ""))
-        .unwrap();
+    // The TorchScript entry without its module: export and judge never build it.
+    let suite = exact_tasks().plugin_entry(shrinkage_f64()).write(dir.path(), "external.toml");
     let export = dir.path().join("export");
     let output = upbench()
         .arg("export-task")
@@ -346,31 +343,22 @@ fn deterministic_models_are_told_apart_by_mse_over_mmse_and_marked() {
     let modules = torchscript_modules();
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(modules.join("shrinkage_half.pt"), dir.path().join("shrinkage_half.pt")).unwrap();
-    let suite = dir.path().join("deterministic.toml");
-    std::fs::write(
-        &suite,
-        r#"
-name = "deterministic"
-seed = 9
-[sampling]
-observations = 32
-samples_per_observation = 512
-[timing]
-budget_secs = 0
-[[task]]
-name = "ar1-d4"
-dim = 4
-prior = { kind = "ar1", rho = 0.6 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[plugin]]
-name = "posterior-mean"
-[[plugin]]
-name = "torchscript"
-label = "shrinkage 0.5·y"
-params = { module = "shrinkage_half.pt", dtype = "float64" }
-"#,
-    )
-    .unwrap();
+    let suite = SuiteBuilder::new(9)
+        .name("deterministic")
+        .sampling(32, 512)
+        .task(
+            "ar1-d4",
+            r#"dim = 4
+            prior = { kind = "ar1", rho = 0.6 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .plugin("posterior-mean")
+        .plugin_entry(
+            Plugin::named("torchscript")
+                .label("shrinkage 0.5·y")
+                .params(r#"module = "shrinkage_half.pt", dtype = "float64""#),
+        )
+        .write(dir.path(), "deterministic.toml");
     let run = upbench_run(&["run".as_ref(), suite.as_os_str()], &dir.path().join("run"));
     let (mean, shrink) = (result(&run, "ar1-d4", "posterior-mean"), result(&run, "ar1-d4", "shrinkage 0.5·y"));
     for r in [mean, shrink] {

@@ -9,40 +9,33 @@ use assert_cmd::Command;
 use upbench::report::plots::IMPOSSIBLE_FILL;
 use upbench::report::{read_run, Exporter, JsonExporter};
 
-use crate::util::{assert_valid_results, data_dir, plugins, workspace};
+use crate::util::{assert_valid_results, data_dir, plugins, workspace, SuiteBuilder};
 
 /// Exact tasks with a deterministic model (P = ∞) and a sweep, plus a small image task.
-const SUITE: &str = r#"
-name = "report"
-seed = 11
-[sampling]
-observations = 16
-samples_per_observation = 256
-[timing]
-budget_secs = 0
-[[task]]
-name = "ar1-d4"
-dim = 4
-prior = { kind = "ar1", rho = 0.6 }
-operator = { kind = "denoising", noise_std = 0.5 }
-[[image_task]]
-name = "leaves"
-dataset = "dead-leaves"
-images = 2
-image_size = 48
-degradation = { kind = "super-resolution", scale = 4 }
-samples_per_image = 4
-patches = [4]
-grid_images = 2
-inherent = { model = "none" }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.25, 1.0] }
-[[plugin]]
-name = "posterior-mean"
-[[plugin]]
-name = "bicubic"
-"#;
+fn report_suite() -> SuiteBuilder {
+    SuiteBuilder::new(11)
+        .name("report")
+        .task(
+            "ar1-d4",
+            r#"dim = 4
+            prior = { kind = "ar1", rho = 0.6 }
+            operator = { kind = "denoising", noise_std = 0.5 }"#,
+        )
+        .image_task(
+            "leaves",
+            r#"dataset = "dead-leaves"
+            images = 2
+            image_size = 48
+            degradation = { kind = "super-resolution", scale = 4 }
+            samples_per_image = 4
+            patches = [4]
+            grid_images = 2
+            inherent = { model = "none" }"#,
+        )
+        .plugin_with("gamma-optimal", "gamma = [0.25, 1.0]")
+        .plugin("posterior-mean")
+        .plugin("bicubic")
+}
 
 fn upbench() -> Command {
     plugins();
@@ -51,13 +44,12 @@ fn upbench() -> Command {
     cmd
 }
 
-/// One run of [`SUITE`], shared by the tests that only read it; returns its directory.
+/// One run of [`report_suite`], shared by the tests that only read it; returns its directory.
 fn run_dir() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
-        let suite = dir.join("report.toml");
-        std::fs::write(&suite, SUITE).unwrap();
+        let suite = report_suite().write(&dir, "report.toml");
         let out = upbench()
             .args(["run", suite.to_str().unwrap(), "--device", "cpu", "--quiet", "--out"])
             .arg(dir.join("reports"))
@@ -339,33 +331,26 @@ fn the_progress_bar_counts_every_planned_run_once() {
     }
     // 2 tasks × 2 gamma-optimal; the misconfigured posterior-mean is one problem found by the
     // checks before anything is planned, not a step per task.
-    let suite = r#"
-name = "count"
-seed = 1
-[sampling]
-observations = 8
-samples_per_observation = 64
-[timing]
-budget_secs = 0
-[[task]]
-name = "a"
-dim = 2
-prior = { kind = "ar1", rho = 0.5 }
-operator = { kind = "denoising", noise_std = 1.0 }
-[[task]]
-name = "b"
-dim = 3
-prior = { kind = "ar1", rho = 0.5 }
-operator = { kind = "denoising", noise_std = 1.0 }
-[[plugin]]
-name = "gamma-optimal"
-params = { gamma = [0.5, 1.0] }
-[[plugin]]
-name = "posterior-mean"
-params = { no_such_parameter = 1 }
-"#;
+    let suite = SuiteBuilder::new(1)
+        .name("count")
+        .sampling(8, 64)
+        .task(
+            "a",
+            r#"dim = 2
+            prior = { kind = "ar1", rho = 0.5 }
+            operator = { kind = "denoising", noise_std = 1.0 }"#,
+        )
+        .task(
+            "b",
+            r#"dim = 3
+            prior = { kind = "ar1", rho = 0.5 }
+            operator = { kind = "denoising", noise_std = 1.0 }"#,
+        )
+        .plugin_with("gamma-optimal", "gamma = [0.5, 1.0]")
+        .plugin_with("posterior-mean", "no_such_parameter = 1")
+        .toml();
     let mut count = Count::default();
-    let report = crate::util::run_with(suite, &mut count);
+    let report = crate::util::run_with(&suite, &mut count);
     assert_eq!(count.planned, 4);
     assert_eq!(count.finished.len(), 4, "{:?}", count.finished);
     assert_eq!(report.results.len(), 4);
