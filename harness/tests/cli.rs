@@ -65,7 +65,7 @@ fn run_writes_table_json_csv_and_manifest() {
     assert!(run.file_name().unwrap().to_str().unwrap().ends_with("-small"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
     crate::util::assert_valid_results(&json);
-    assert_eq!(json["schema_version"], 3);
+    assert_eq!(json["schema_version"], 4);
     assert_eq!(json["manifest"]["seed"], 5);
     assert_eq!(json["manifest"]["device"], "cpu");
     assert_eq!(json["manifest"]["plugins"][0]["sha256"].as_str().unwrap().len(), 64);

@@ -4,6 +4,7 @@ mod util;
 
 mod abi;
 mod architecture;
+mod calibration;
 mod cli;
 mod cluster;
 mod evaluation;

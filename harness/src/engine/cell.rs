@@ -16,6 +16,7 @@ use super::task::{
 use super::{exact, images};
 use crate::check::configurations;
 use crate::draw::file_stem;
+use crate::judge::calibration::judge_calibration;
 use crate::judge::{self, JudgeConfig, Raise, TaskTruth};
 use crate::plan::{Cell, TaskType};
 use crate::plugin::{self, LoadError, LoadedPlugin, PluginConfig};
@@ -166,6 +167,10 @@ fn judged(
         ),
     };
     let measured = &mut sampled.measured;
+    let calibration = measured.calibration.as_ref().map(|stats| {
+        let intervals = file.statistics.intervals(derive_seed(file.seed, &["calibration", &summaries[0].name, label]));
+        judge_calibration(stats.summary(&intervals))
+    });
     let mut results = Vec::with_capacity(summaries.len());
     let mut images = std::mem::take(&mut measured.images).into_iter();
     for ((stats, reason), summary) in std::mem::take(&mut measured.stats).into_iter().zip(summaries) {
@@ -198,6 +203,7 @@ fn judged(
             sample_grids: measured.sample_grids.clone(),
             images: images.next().unwrap_or_default(),
             quality: measured.quality.clone(),
+            calibration: calibration.clone(),
         });
     }
     results

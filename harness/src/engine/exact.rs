@@ -7,6 +7,7 @@ use tch::Tensor;
 use std::time::Instant;
 
 use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
+use crate::estimate::calibration::CalibrationStats;
 use crate::estimate::{self, ObservationStats};
 use crate::record::TaskSummary;
 use crate::seed::derive_seed;
@@ -31,6 +32,25 @@ impl PreparedExact {
         let samples = task.sample(n, derive_seed(file.seed, &["data", &task.name]), plan.device)?;
         let chunks = Chunks::new(&samples, k, task.dim)?;
         Ok(PreparedExact { task, samples, chunks })
+    }
+}
+
+impl PreparedExact {
+    /// For a stochastic configuration, the ranks of chunk `index`'s ground truths among their
+    /// samples `outputs` (calibration, issue [16]); `None` for a deterministic one.
+    fn ranks(
+        &self,
+        run: &ModelRun<'_>,
+        outputs: &Tensor,
+        index: usize,
+    ) -> Option<Result<CalibrationStats, crate::estimate::EstimateError>> {
+        if !run.stochastic || run.samples < 2 {
+            return None;
+        }
+        let range = &self.chunks.ranges[index];
+        let signals = self.samples.signals.narrow(0, range.start as i64, range.len() as i64);
+        let stream = ["calibration", self.task.name.as_str(), run.label, &index.to_string()];
+        Some(CalibrationStats::of(outputs, &signals, derive_seed(run.plan.suite.file.seed, &stream)))
     }
 }
 
@@ -67,6 +87,7 @@ impl Task for PreparedExact {
     fn measure(&self, run: &mut ModelRun<'_>, _summaries: &[TaskSummary]) -> Result<Measured, CellError> {
         let task = &self.task;
         let mut all: Option<ObservationStats> = None;
+        let mut calibration: Option<CalibrationStats> = None;
         for index in 0..self.chunks.len() {
             let stats = self.chunks.with(&self.samples, index, |chunk| {
                 let observations = self.chunks.ranges[index].clone();
@@ -76,16 +97,24 @@ impl Task for PreparedExact {
                     .map_err(|source| CellError::Run { on: None, source })?;
                 let started = Instant::now();
                 let stats = estimate::observation_stats(run.estimator, &outputs, !run.stochastic, &chunk.truth());
+                let ranks = self.ranks(run, &outputs, index).transpose();
                 run.stages.estimate_secs += secs_since(started);
-                Ok::<_, CellError>(stats?)
+                Ok::<_, CellError>((stats?, ranks?))
             })??;
+            let (stats, ranks) = stats;
+            if let Some(ranks) = ranks {
+                match calibration.as_mut() {
+                    Some(all) => all.extend(ranks),
+                    None => calibration = Some(ranks),
+                }
+            }
             match all.as_mut() {
                 Some(all) => all.extend(stats),
                 None => all = Some(stats),
             }
         }
         let stats = all.ok_or(TaskError::Invalid("the task has no observations".into()))?;
-        Ok(Measured { stats: vec![(stats, None)], ..Measured::default() })
+        Ok(Measured { stats: vec![(stats, None)], calibration, ..Measured::default() })
     }
 
     /// The first chunk of observations.

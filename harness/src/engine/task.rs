@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 use upbench_sdk::{ModelBox, PluginError, TaskSpec};
 
+use crate::estimate::calibration::CalibrationStats;
 use crate::estimate::{Estimate, EstimateError, Estimator, ObservationStats};
 use crate::judge::Reason;
 use crate::plan::Cell;
@@ -293,6 +294,8 @@ pub(crate) struct Measured {
     pub images: Vec<Vec<ImageScore>>,
     /// Image tasks: each quality metric's mean over the images.
     pub quality: Vec<QualityMean>,
+    /// Stochastic configurations: the ranks of the truth among the samples, for calibration.
+    pub calibration: Option<CalibrationStats>,
     /// Image tasks: the sample grids written, relative to the run directory.
     pub sample_grids: Vec<String>,
     /// Failures that spared the results (an image left out, a grid not written).

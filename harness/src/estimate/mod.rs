@@ -14,6 +14,7 @@
 //! Póczos–Schneider divergence; any law, biased at high d: `docs/estimators.md`). Both also report their values from K/4 and K/2 samples
 //! ([`SubsampleStats`]) for the convergence diagnostic.
 
+pub mod calibration;
 #[allow(clippy::module_inception)]
 mod estimate;
 mod estimator;

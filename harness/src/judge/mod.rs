@@ -6,6 +6,7 @@
 //! confidence box of (P, U) into a [`Region`] and a [`Validity`] verdict. It never prints.
 
 pub mod bound;
+pub mod calibration;
 pub mod coverage;
 pub mod ranking;
 mod verdict;

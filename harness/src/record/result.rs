@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::Estimate;
+use crate::judge::calibration::JudgedCalibration;
 use crate::judge::Judgement;
 use crate::record::{QualityMean, QualityScore};
 
@@ -56,6 +57,11 @@ pub struct ConfigResult {
     /// image's first sample), with its interval; absent when none was computed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quality: Vec<QualityMean>,
+    /// Stochastic configurations: whether their spread is honest (the truth's ranks among the
+    /// samples, coverage of their central intervals, the verdict); absent for deterministic ones
+    /// and from results written before issue [16].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<JudgedCalibration>,
 }
 
 /// One image's scores for one configuration on one patch side of an image task. The task's

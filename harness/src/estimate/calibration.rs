@@ -1,0 +1,276 @@
+//! Is a sampler's spread honest? Simulation-based calibration (Talts et al. 2018) of K samples
+//! per observation against the ground truth: the rank of the truth among the samples, per
+//! coordinate ([`CalibrationStats`]), and what the ranks say ([`Calibration`]).
+//!
+//! For a true posterior sampler the truth is one more draw from the law the samples come from,
+//! so its rank r = #{k : s_k < x} is uniform on {0, …, K}, and the central interval between the
+//! order statistics s₍ₐ₎ and s₍K+1−a₎ covers it with probability exactly (K + 1 − 2a)/(K + 1).
+//! That finite-K level is the *nominal* coverage each measured coverage is compared with; a is
+//! the smallest count of samples left out on each side that keeps it at or above the asked level
+//! (at least 1, so a K too small for a level gives a lower nominal, stated as such).
+//!
+//! Dependence: the coordinates of one observation are dependent (a posterior covariance, or
+//! neighbouring pixels), the observations are independent. So every interval is over
+//! observations — each observation's covered fraction of coordinates is one unit — and the
+//! uniformity test uses one coordinate per observation (drawn from a seeded stream), which makes
+//! its ranks independent; the pooled histogram of every coordinate is reported for reading, not
+//! tested. Ties (8-bit images, copied observed pixels) are broken uniformly at random, as SBC does.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+use tch::{Kind, Tensor};
+
+use super::{mean_of, Estimate, EstimateError, Intervals};
+
+/// The central-interval levels whose coverage is reported.
+pub const LEVELS: [f64; 3] = [0.5, 0.8, 0.9];
+
+/// Ranks of the truth among a sampler's K samples, accumulated over batches of observations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationStats {
+    /// K.
+    samples: usize,
+    /// Coordinates per observation.
+    coordinates: usize,
+    /// Ranks 0..=K of every coordinate of every observation, counted.
+    histogram: Vec<u64>,
+    /// Per observation, the fraction of its coordinates inside each level's central interval.
+    covered: Vec<[f64; LEVELS.len()]>,
+    /// Per observation, the rank of one coordinate (the uniformity test's independent ranks).
+    thinned: Vec<usize>,
+}
+
+impl CalibrationStats {
+    /// The ranks of `truth` (`[n, …]`) among `samples` (`[n, K, …]`, the same trailing shape),
+    /// ties broken and thinning coordinates drawn from `seed`. Errors when the shapes disagree
+    /// or K < 2 (one sample has no spread to calibrate).
+    pub fn of(samples: &Tensor, truth: &Tensor, seed: u64) -> Result<CalibrationStats, EstimateError> {
+        let shape = samples.size();
+        let n = truth.size().first().copied().unwrap_or(0);
+        if shape.len() < 2 || shape[0] != n || shape[2..] != truth.size()[1..] {
+            return Err(EstimateError::Shape(format!(
+                "samples {shape:?} and ground truth {:?} do not match for calibration",
+                truth.size()
+            )));
+        }
+        let k = shape[1] as usize;
+        if k < 2 {
+            return Err(EstimateError::Shape(format!("calibration needs K ≥ 2 samples per observation, got {k}")));
+        }
+        let (n, coordinates) = (n as usize, truth.numel() / (n.max(1) as usize));
+        let samples = samples.to_kind(Kind::Double).reshape([n as i64, k as i64, -1]);
+        let truth = truth.to_kind(Kind::Double).reshape([n as i64, 1, -1]);
+        let numeric = |e: tch::TchError| EstimateError::Numeric(e.to_string());
+        let count = |t: Result<Tensor, tch::TchError>| -> Result<Vec<i64>, EstimateError> {
+            let counts = t.and_then(|t| t.f_sum_dim_intlist(1, false, Kind::Int64)).map_err(numeric)?;
+            Vec::<i64>::try_from(counts.to_device(tch::Device::Cpu).reshape([-1])).map_err(numeric)
+        };
+        let below = count(samples.f_lt_tensor(&truth))?;
+        let equal = count(samples.f_eq_tensor(&truth))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut stats = CalibrationStats::empty(k, coordinates);
+        for obs in 0..n {
+            let mut inside = [0usize; LEVELS.len()];
+            let ranks: Vec<usize> = (obs * coordinates..(obs + 1) * coordinates)
+                .map(|i| (below[i] + rng.random_range(0..=equal[i])) as usize)
+                .collect();
+            for &rank in &ranks {
+                stats.histogram[rank] += 1;
+                for (level, count) in inside.iter_mut().enumerate() {
+                    let a = left_out(k, LEVELS[level]);
+                    *count += usize::from(rank >= a && rank <= k - a);
+                }
+            }
+            stats.covered.push(inside.map(|c| c as f64 / coordinates.max(1) as f64));
+            stats.thinned.push(ranks[rng.random_range(0..coordinates.max(1))]);
+        }
+        Ok(stats)
+    }
+
+    fn empty(samples: usize, coordinates: usize) -> CalibrationStats {
+        CalibrationStats {
+            samples,
+            coordinates,
+            histogram: vec![0; samples + 1],
+            covered: Vec::new(),
+            thinned: Vec::new(),
+        }
+    }
+
+    /// Appends another batch of the same K and coordinates.
+    pub fn extend(&mut self, other: CalibrationStats) {
+        debug_assert_eq!((self.samples, self.coordinates), (other.samples, other.coordinates));
+        self.histogram.iter_mut().zip(&other.histogram).for_each(|(a, b)| *a += b);
+        self.covered.extend(other.covered);
+        self.thinned.extend(other.thinned);
+    }
+
+    /// What the ranks say: coverage at each level with intervals over observations, the pooled
+    /// histogram, and the uniformity test on the thinned ranks.
+    pub fn summary(&self, intervals: &Intervals) -> Calibration {
+        let n = self.covered.len();
+        let coverage = LEVELS
+            .iter()
+            .enumerate()
+            .map(|(level, &asked)| {
+                let values: Vec<f64> = self.covered.iter().map(|c| c[level]).collect();
+                let [estimate] = intervals.estimate(n, |idx| [mean_of(&values, idx)]);
+                Coverage { level: asked, nominal: nominal(self.samples, asked), estimate }
+            })
+            .collect();
+        Calibration {
+            samples: self.samples,
+            observations: n,
+            coordinates: self.coordinates,
+            rank_histogram: self.histogram.clone(),
+            coverage,
+            uniformity: uniformity(&self.thinned, self.samples),
+        }
+    }
+}
+
+/// Samples left out on each side of the central interval for `level` among `k`: the smallest
+/// a ≥ 1 whose interval [s₍ₐ₎, s₍K+1−a₎] still has nominal coverage ≥ `level` (1 when none does).
+fn left_out(k: usize, level: f64) -> usize {
+    // The 1e-9 keeps exact cases exact: (1 − 0.9)·100/2 is 4.999… in floating point.
+    (((k + 1) as f64 * (1.0 - level) / 2.0 + 1e-9).floor() as usize).max(1)
+}
+
+/// The exact coverage of the central interval for `level` among `k` samples, for a calibrated
+/// sampler: (K + 1 − 2a)/(K + 1).
+pub fn nominal(k: usize, level: f64) -> f64 {
+    let a = left_out(k, level);
+    (k + 1).saturating_sub(2 * a) as f64 / (k + 1) as f64
+}
+
+/// Pearson's χ² test of uniform ranks on {0, …, K}, with the ranks grouped into bins that each
+/// expect at least five of them (at most 20 bins; fewer than 10 ranks: no test).
+fn uniformity(ranks: &[usize], k: usize) -> Uniformity {
+    let n = ranks.len();
+    let bins = (n / 5).clamp(2, 20).min(k + 1);
+    if n < 10 {
+        return Uniformity { ranks: n, bins, statistic: f64::NAN, p_value: f64::NAN };
+    }
+    // Bin b holds the ranks r with ⌊r·bins/(K+1)⌋ = b; its probability is its share of ranks.
+    let bin_of = |r: usize| r * bins / (k + 1);
+    let mut observed = vec![0usize; bins];
+    ranks.iter().for_each(|&r| observed[bin_of(r)] += 1);
+    let mut width = vec![0usize; bins];
+    (0..=k).for_each(|r| width[bin_of(r)] += 1);
+    let statistic: f64 = observed
+        .iter()
+        .zip(&width)
+        .map(|(&o, &w)| {
+            let expected = n as f64 * w as f64 / (k + 1) as f64;
+            (o as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    let p_value = ChiSquared::new((bins - 1) as f64).map_or(f64::NAN, |chi2| chi2.sf(statistic));
+    Uniformity { ranks: n, bins, statistic, p_value }
+}
+
+/// What the ranks of the truth say about a sampler's spread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// K, samples per observation.
+    pub samples: usize,
+    /// n, observations (the independent units of every interval).
+    pub observations: usize,
+    /// Coordinates ranked per observation (d, or the pixels of the evaluation region).
+    pub coordinates: usize,
+    /// How often the truth had each rank 0..=K among the samples, every coordinate pooled (for
+    /// reading: uniform for a calibrated sampler, ∪-shaped when the spread is too small,
+    /// ∩-shaped when too large, lopsided when biased).
+    pub rank_histogram: Vec<u64>,
+    /// Coverage of the samples' central intervals, per level in [`LEVELS`].
+    pub coverage: Vec<Coverage>,
+    /// The uniformity test on one coordinate per observation.
+    pub uniformity: Uniformity,
+}
+
+/// How often a level's central interval held the truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// The level asked for (0.5, 0.8, 0.9).
+    #[serde(with = "crate::float")]
+    pub level: f64,
+    /// What a calibrated sampler's interval covers with K samples: (K + 1 − 2a)/(K + 1).
+    #[serde(with = "crate::float")]
+    pub nominal: f64,
+    /// The measured coverage: mean over observations of the fraction of coordinates covered.
+    pub estimate: Estimate,
+}
+
+/// Pearson's χ² test of uniform ranks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Uniformity {
+    /// Ranks tested (one per observation).
+    pub ranks: usize,
+    /// Bins the ranks were grouped into.
+    pub bins: usize,
+    /// The χ² statistic (NaN: too few ranks to test).
+    #[serde(with = "crate::float")]
+    pub statistic: f64,
+    /// Its p-value with bins − 1 degrees of freedom (NaN: not tested).
+    #[serde(with = "crate::float")]
+    pub p_value: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::IntervalMethod;
+
+    fn intervals() -> Intervals {
+        Intervals { method: IntervalMethod::JackknifeT, resamples: 0, level: 0.95, seed: 1 }
+    }
+
+    #[test]
+    fn nominal_coverage_is_exact_for_finite_k() {
+        // K = 8: the 90 % interval cannot be had; [min, max] covers 7/9.
+        assert_eq!(nominal(8, 0.9), 7.0 / 9.0);
+        assert_eq!(nominal(8, 0.5), 5.0 / 9.0);
+        // K = 99: a = 5 for 90 %, 90/100 exactly.
+        assert_eq!(nominal(99, 0.9), 0.9);
+        assert_eq!(nominal(99, 0.5), 0.5);
+    }
+
+    #[test]
+    fn draws_from_the_law_of_the_truth_are_calibrated_and_narrow_ones_are_not() {
+        let _rng = crate::seed::torch_rng_lock();
+        tch::manual_seed(7);
+        let (n, k, d) = (400, 39, 6);
+        let truth = Tensor::randn([n, d], (Kind::Double, tch::Device::Cpu));
+        let honest = Tensor::randn([n, k, d], (Kind::Double, tch::Device::Cpu));
+        let summary = CalibrationStats::of(&honest, &truth, 3).unwrap().summary(&intervals());
+        assert_eq!(summary.rank_histogram.iter().sum::<u64>(), (n * d) as u64);
+        for c in &summary.coverage {
+            assert!(c.estimate.ci.lower <= c.nominal && c.nominal <= c.estimate.ci.upper, "{c:?}");
+        }
+        assert!(summary.uniformity.p_value > 0.001, "{:?}", summary.uniformity);
+        let narrow = &honest * 0.5;
+        let summary = CalibrationStats::of(&narrow, &truth, 3).unwrap().summary(&intervals());
+        for c in &summary.coverage {
+            assert!(c.estimate.ci.upper < c.nominal, "{c:?}");
+        }
+        assert!(summary.uniformity.p_value < 1e-6, "{:?}", summary.uniformity);
+        // ∪-shaped: the extreme ranks are the commonest.
+        let h = &summary.rank_histogram;
+        assert!(h[0] > 3 * h[k as usize / 2] && h[k as usize] > 3 * h[k as usize / 2], "{h:?}");
+    }
+
+    #[test]
+    fn ties_are_broken_at_random_and_shapes_are_checked() {
+        // Every sample equals the truth: ranks spread uniformly, not piled on 0.
+        let truth = Tensor::zeros([200, 4], (Kind::Double, tch::Device::Cpu));
+        let samples = Tensor::zeros([200, 9, 4], (Kind::Double, tch::Device::Cpu));
+        let stats = CalibrationStats::of(&samples, &truth, 5).unwrap();
+        assert!(stats.histogram.iter().all(|&c| c > 40), "{:?}", stats.histogram);
+        let one = Tensor::zeros([200, 1, 4], (Kind::Double, tch::Device::Cpu));
+        assert!(CalibrationStats::of(&one, &truth, 5).is_err());
+        let wrong = Tensor::zeros([200, 9, 5], (Kind::Double, tch::Device::Cpu));
+        assert!(CalibrationStats::of(&wrong, &truth, 5).is_err());
+    }
+}
