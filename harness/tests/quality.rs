@@ -421,3 +421,21 @@ fn a_suite_can_turn_the_metrics_off_and_the_footnote_says_so() {
     let footnote = upbench::report::scores::footnote(&report, upbench::report::scores::IntervalStyle::Brackets);
     assert!(footnote.contains("Quality metrics skipped: niqe (not chosen in the suite's [metrics])"), "{footnote}");
 }
+
+/// Images too small for NIQE (128 px: one 96-px block after the crop) are named once in the
+/// task's record and its table's notes, not as a failure of every configuration on every image.
+#[test]
+fn a_metric_that_cannot_score_the_set_is_noted_once_per_task() {
+    let text = TINY_RUN
+        .replace("[[plugin]]\nname = \"gaussian-prior\"\nparams = { gamma = 1.0, training = \"dead-leaves\" }\n", "")
+        .replace("image_size = 200", "image_size = 128")
+        .replace("[timing]", "[metrics]\nmeasures = [\"niqe\"]\n[timing]");
+    let report = crate::util::run(&text);
+    let quality = report.tasks[0].image.as_ref().unwrap().quality.as_ref().unwrap();
+    assert_eq!(quality.notes.len(), 2, "{:?}", quality.notes);
+    assert!(quality.notes[0].contains("niqe"), "{:?}", quality.notes);
+    assert!(report.failures.iter().all(|f| !f.message.contains("quality metric")), "{:#?}", report.failures);
+    assert!(report.results.iter().all(|r| r.quality.is_empty()));
+    let notes = &upbench::report::scores::scores(&report)[0].notes;
+    assert!(notes.iter().any(|n| n.starts_with("Not scored (ground truth and outputs): ")), "{notes:?}");
+}

@@ -279,6 +279,7 @@ fn measure(
     let mut scored: Vec<ScoredImage> = Vec::new();
     // each image's quality metrics, in order
     let mut quality: Vec<Vec<QualityScore>> = Vec::new();
+    let ground_truth = summaries.first().and_then(|s| s.image.as_ref()?.quality.as_ref());
     let mut measured = Measured::default();
     for observations in batches(&task.cases, c.batch_images) {
         let batch = &task.cases[observations.clone()];
@@ -291,8 +292,14 @@ fn measure(
             scored.push(image.score(border(c) as i64));
             run.stages.estimate_secs += secs_since(estimating);
             let scoring = Instant::now();
-            let (scores, problems) =
-                metrics.score_output(run.plan, border(c), (first + i, case), &image.samples, &image.truth);
+            let truth_scored = ground_truth.and_then(|q| q.ground_truth.iter().find(|g| g.image == case.name));
+            let (scores, problems) = metrics.score_output(
+                run.plan,
+                border(c),
+                (first + i, case),
+                (&image.samples, &image.truth),
+                truth_scored,
+            );
             quality.push(scores);
             measured.notes.extend(problems.into_iter().map(CellError::Quality));
             run.stages.metrics_secs += secs_since(scoring);

@@ -77,7 +77,7 @@ impl ImageMetrics {
                 for &metric in loaded.order.iter().filter(|m| reference(**m) == Reference::None) {
                     match loaded.score_no_reference(metric, &image) {
                         Ok(value) => scores.push(QualityScore { metric: metric.name().into(), value }),
-                        Err(e) => notes.push(format!("ground truth {}: {e}", case.name)),
+                        Err(e) => notes.push(format!("{}: {e}", case.name)),
                     }
                 }
                 GroundTruthScores { image: case.name.clone(), scores }
@@ -98,14 +98,17 @@ impl ImageMetrics {
 
     /// Every metric on the first of `samples` (`[K, C, H, W]` on the run's device) of case
     /// `index`, whose ground truth `truth` is on the same device; what could not be scored comes
-    /// back as messages beside the scores.
+    /// back as messages beside the scores. `truth_scored`: the task's record of this image's
+    /// ground truth, when there is one; a no-reference metric that could not score the ground
+    /// truth (an image too small for it: the outputs have its size) is not tried on the outputs,
+    /// and the task's record says why once.
     pub(crate) fn score_output(
         &self,
         plan: &RunPlan,
         border: usize,
         (index, case): (usize, &ImageCase),
-        samples: &Tensor,
-        truth: &Tensor,
+        (samples, truth): (&Tensor, &Tensor),
+        truth_scored: Option<&GroundTruthScores>,
     ) -> (Vec<QualityScore>, Vec<String>) {
         let loaded = self.loaded(plan, border);
         let mut scores = Vec::new();
@@ -116,6 +119,10 @@ impl ImageMetrics {
         let output = quantized(&samples.get(0));
         let image = loaded.order.iter().any(|m| reference(*m) == Reference::None).then(|| image8(&output));
         for &metric in &loaded.order {
+            let failed_on_truth = truth_scored.is_some_and(|t| t.scores.iter().all(|s| s.metric != metric.name()));
+            if reference(metric) == Reference::None && failed_on_truth {
+                continue;
+            }
             let value = match (&image, reference(metric)) {
                 (Some(image), Reference::None) => loaded.score_no_reference(metric, image),
                 _ => loaded.stlpips_against_truth(index, &output, truth),

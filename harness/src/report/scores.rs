@@ -451,6 +451,9 @@ fn task_notes(report: &RunReport, task: &TaskSummary) -> Vec<String> {
             names.join(", "),
             quality.sample
         ));
+        if !quality.notes.is_empty() {
+            notes.push(format!("Not scored (ground truth and outputs): {}.", quality.notes.join("; ")));
+        }
     }
     let deterministic = report.results.iter().any(|r| r.task == task.name && !r.stochastic);
     if deterministic {
