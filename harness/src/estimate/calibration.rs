@@ -11,7 +11,8 @@
 //!
 //! Dependence: the coordinates of one observation are dependent (a posterior covariance, or
 //! neighbouring pixels), the observations are independent. So every interval is over
-//! observations — each observation's covered fraction of coordinates is one unit — and the
+//! observations — each observation's covered fraction of coordinates is one unit, the interval a
+//! Wilson score interval on the effective number of trials ([`wilson`]) — and the
 //! uniformity test uses one coordinate per observation (drawn from a seeded stream), which makes
 //! its ranks independent; the pooled histogram of every coordinate is reported for reading, not
 //! tested. Ties (8-bit images, copied observed pixels) are broken uniformly at random, as SBC does.
@@ -19,10 +20,10 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ChiSquared, ContinuousCDF};
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 use tch::{Kind, Tensor};
 
-use super::{mean_of, Estimate, EstimateError, Intervals};
+use super::{mean_of, ConfidenceInterval, Estimate, EstimateError, Intervals};
 
 /// The central-interval levels whose coverage is reported.
 pub const LEVELS: [f64; 3] = [0.5, 0.8, 0.9];
@@ -117,6 +118,7 @@ impl CalibrationStats {
             .map(|(level, &asked)| {
                 let values: Vec<f64> = self.covered.iter().map(|c| c[level]).collect();
                 let [estimate] = intervals.estimate(n, |idx| [mean_of(&values, idx)]);
+                let estimate = wilson(estimate, intervals.level, n * self.coordinates);
                 Coverage { level: asked, nominal: nominal(self.samples, asked), estimate }
             })
             .collect();
@@ -129,6 +131,26 @@ impl CalibrationStats {
             uniformity: uniformity(&self.thinned, self.samples),
         }
     }
+}
+
+/// A coverage `estimate` (a mean of per-observation fractions, with its standard error over
+/// observations) given a Wilson score interval at `level` on its effective number of
+/// independent trials n_eff = p̂(1 − p̂)/se², at most `trials` (every coordinate independent) and
+/// at least the observations. The design-effect Wilson interval (Korn & Graubard 1998) stays
+/// inside [0, 1] and does not collapse to a point when every observation is covered (p̂ = 1,
+/// se = 0), where the Student-t interval around the mean would.
+fn wilson(estimate: Estimate, level: f64, trials: usize) -> Estimate {
+    let (p, se, n) = (estimate.point, estimate.standard_error, estimate.n);
+    let floor = n.max(1) as f64;
+    let n_eff = if se > 0.0 { (p * (1.0 - p) / (se * se)).clamp(floor, trials.max(1) as f64) } else { floor };
+    let z = Normal::new(0.0, 1.0).map_or(f64::NAN, |normal| normal.inverse_cdf(0.5 + level / 2.0));
+    let (z2, centre) = (z * z, p + z * z / (2.0 * n_eff));
+    let half = z * (p * (1.0 - p) / n_eff + z2 / (4.0 * n_eff * n_eff)).sqrt();
+    let scale = 1.0 + z2 / n_eff;
+    // Within [0, 1] in exact arithmetic; the clamp removes rounding (1 + 2e-16).
+    let (lower, upper) = (((centre - half) / scale).max(0.0), ((centre + half) / scale).min(1.0));
+    let ci = ConfidenceInterval { level, lower, upper };
+    Estimate { ci, ..estimate }
 }
 
 /// Samples left out on each side of the central interval for `level` among `k`: the smallest
@@ -259,6 +281,26 @@ mod tests {
         // ∪-shaped: the extreme ranks are the commonest.
         let h = &summary.rank_histogram;
         assert!(h[0] > 3 * h[k as usize / 2] && h[k as usize] > 3 * h[k as usize / 2], "{h:?}");
+    }
+
+    #[test]
+    fn a_coverage_of_every_observation_keeps_an_interval() {
+        // d = 1, all 32 observations covered: the mean's standard error is 0, yet 32 of 32
+        // is no proof of a coverage above 0.9 (Wilson: lower end 32/(32 + 1.96²) = 0.893).
+        let all = Estimate {
+            point: 1.0,
+            ci: ConfidenceInterval { level: 0.95, lower: 1.0, upper: 1.0 },
+            standard_error: 0.0,
+            n: 32,
+        };
+        let widened = wilson(all, 0.95, 32);
+        assert!((widened.ci.lower - 32.0 / (32.0 + 1.959964f64.powi(2))).abs() < 1e-6, "{widened:?}");
+        assert_eq!(widened.ci.upper, 1.0);
+        // Inside (0, 1) with n_eff = n it is the binomial Wilson interval: 16 of 32.
+        let half = Estimate { point: 0.5, standard_error: (0.25f64 / 32.0).sqrt(), ..all };
+        let ci = wilson(half, 0.95, 32).ci;
+        // (p + z²/2n ± z·√(p(1 − p)/n + z²/4n²))/(1 + z²/n) with z = 1.959964: [0.33631, 0.66369].
+        assert!((ci.lower - 0.33631).abs() < 1e-5 && (ci.upper - 0.66369).abs() < 1e-5, "{ci:?}");
     }
 
     #[test]
