@@ -382,8 +382,14 @@ fn per_image_scores_add_up_to_the_task_scores() {
     assert!(report.results.iter().filter(|r| r.task == "ar1-d4").all(|r| r.images.is_empty()));
 
     let csv = std::fs::read_to_string(run_dir().join("images.csv")).unwrap();
-    assert_eq!(csv.lines().next(), Some("task,plugin,label,image,psnr_y_db,ssim,uncertainty,perception_nats"));
-    assert_eq!(csv.lines().count(), 1 + rows, "{csv}");
+    // then a column per quality metric, and the ground truth's rows (docs/metrics.md)
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("task,plugin,label,image,psnr_y_db,ssim,uncertainty,perception_nats"), "{header}");
+    let quality = report.tasks.iter().find(|t| t.name == "leaves/p4").and_then(|t| t.image.as_ref()?.quality.as_ref());
+    let metrics = quality.map_or(0, |q| q.metrics.len());
+    assert_eq!(header.split(',').count(), 8 + metrics, "{header}");
+    let truth_rows = quality.filter(|q| !q.metrics.is_empty()).map_or(0, |q| q.ground_truth.len());
+    assert_eq!(csv.lines().count(), 1 + rows + truth_rows, "{csv}");
     let page = std::fs::read_to_string(run_dir().join("index.html")).unwrap();
     let section = format!("Per image: 2 images × {configurations} configurations");
     assert!(page.contains(&section), "no per-image section on the page");
@@ -395,7 +401,13 @@ fn per_image_scores_add_up_to_the_task_scores() {
     let same = upbench().arg("compare").arg(run_dir()).arg(&after).output().unwrap();
     let text = String::from_utf8_lossy(&same.stdout);
     assert_eq!(text.matches("per image: leaves/p4").count(), configurations, "{text}");
-    assert!(text.contains("ΔPSNR-Y 0 dB, ΔSSIM 0 over 2 images\n"), "{text}");
+    // the quality metrics (when the run computed them) are paired the same way: 0 for each
+    let line = text.lines().find(|l| l.starts_with("per image: leaves/p4")).unwrap();
+    assert!(line.contains("ΔPSNR-Y 0 dB, ΔSSIM 0") && line.ends_with(" over 2 images"), "{text}");
+    let scored = image_results[0].images.iter().flat_map(|i| i.quality.iter().map(|q| q.metric.as_str()));
+    for metric in scored {
+        assert!(line.contains(&format!("Δ{metric} 0")), "{line}");
+    }
     let path = after.join("results.json");
     let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let mut first_image = String::new();
