@@ -45,10 +45,11 @@ struct Loaded {
     cached_bytes: Cell<i64>,
 }
 
-/// Where the metrics' parameter files are: `UPBENCH_MODELS_DIR` (set from `--models-dir`, or to
-/// the `models` folder beside the data directory), else that folder.
+/// Where the metrics' parameter files are: the run's models directory (`--models-dir`, else
+/// `UPBENCH_MODELS_DIR`, else the `models` folder beside the data directory, as the command line
+/// resolved it), else that folder.
 pub(crate) fn models_dir(plan: &RunPlan) -> PathBuf {
-    std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+    plan.models_dir.clone().or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).unwrap_or_else(|| {
         plan.data_dir.parent().map_or_else(|| PathBuf::from("models"), |parent| parent.join("models"))
     })
 }
