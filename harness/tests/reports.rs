@@ -200,7 +200,7 @@ fn a_results_file_from_a_newer_upbench_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let run = copy_run(tmp.path());
     let path = run.join("results.json");
-    let text = std::fs::read_to_string(&path).unwrap().replacen("\"schema_version\": 3", "\"schema_version\": 99", 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"schema_version\": 4", "\"schema_version\": 99", 1);
     std::fs::write(&path, text).unwrap();
     let out = upbench().arg("report").arg(&run).output().unwrap();
     assert!(!out.status.success());
@@ -278,7 +278,7 @@ fn compare_marks_only_changes_beyond_the_intervals() {
     std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     let older = upbench().args(["compare"]).arg(run_dir()).arg(&after).output().unwrap();
     let text = String::from_utf8_lossy(&older.stdout);
-    assert!(text.contains("warning: results schema differs: 3 → 2"), "{text}");
+    assert!(text.contains("warning: results schema differs: 4 → 2"), "{text}");
 
     // double the U of one configuration, intervals included
     let path = after.join("results.json");

@@ -92,7 +92,6 @@ impl ImageMetrics {
             sample: SAMPLE.into(),
             ground_truth,
             ground_truth_means,
-            ground_truth_secs: started.elapsed().as_secs_f64(),
             notes,
         }
     }

@@ -83,9 +83,6 @@ pub struct TaskQuality {
     /// Their means over the images, with intervals.
     #[serde(default)]
     pub ground_truth_means: Vec<QualityMean>,
-    /// Seconds the ground truth's scores took (once per task).
-    #[serde(default)]
-    pub ground_truth_secs: f64,
     /// Ground-truth images a metric could not score, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -128,7 +125,6 @@ mod tests {
                 scores: vec![QualityScore { metric: "niqe".into(), value: f64::NAN }],
             }],
             ground_truth_means: Vec::new(),
-            ground_truth_secs: 0.5,
             notes: Vec::new(),
         };
         let json = serde_json::to_string(&q).unwrap();
