@@ -18,6 +18,7 @@ fn default_suite(c: &mut Criterion) {
         log_dir: std::env::temp_dir(),
         run_id: "bench".into(),
         data_dir: std::env::temp_dir(),
+        models_dir: None,
         figure_dir: None,
     };
     let mut group = c.benchmark_group("default suite");

@@ -9,7 +9,6 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use tch::{Device, Kind, Tensor};
 
@@ -67,7 +66,6 @@ impl ImageMetrics {
     /// The no-reference metrics on every case's ground truth, with their means: what the task's
     /// summaries record.
     pub(crate) fn ground_truth(&self, plan: &RunPlan, task: &str, border: usize, cases: &[ImageCase]) -> TaskQuality {
-        let started = Instant::now();
         let loaded = self.loaded(plan, border);
         let mut notes = Vec::new();
         let ground_truth: Vec<GroundTruthScores> = cases
