@@ -229,48 +229,7 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
     columns.splice(at..at, metrics.iter().map(|m| (metric_title(m), false)));
     let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
     let region_column = columns.iter().position(|c| c.0 == "region").unwrap_or_default();
-    let mut rows: Vec<Vec<String>> = results
-        .iter()
-        .map(|r| {
-            let j = &r.judgement;
-            let mark = if r.stochastic { "" } else { DETERMINISTIC };
-            let mut row = vec![
-                r.rank.to_string(),
-                format!("{}{}", r.label, if mark.is_empty() { String::new() } else { format!(" {mark}") }),
-                with_ci(&j.uncertainty),
-                sig(j.uncertainty_ratio.point),
-                with_ci(&j.perception_nats),
-                with_ci(&j.bound_ratio),
-                j.region.to_string(),
-                r.efficiency.map_or("—".into(), |e| format!("{e:.3}")),
-                sig(j.mse.point),
-            ];
-            if !image {
-                row.push(j.mse_over_mmse.as_ref().map_or("—".into(), |m| format!("{:.4}", m.point)));
-            }
-            match (&r.psnr_y_db, &r.ssim) {
-                (Some(psnr), Some(ssim)) => {
-                    row.push(format!("{:.2} [{:.2}, {:.2}]", psnr.point, psnr.ci.lower, psnr.ci.upper));
-                    row.push(format!("{:.4}", ssim.point));
-                    row.extend(
-                        metrics
-                            .iter()
-                            .map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| with_ci(&q.estimate))),
-                    );
-                }
-                _ => row.push(format!("{:.2}", r.psnr_db)),
-            }
-            let timing = r.timing.as_ref();
-            let rate =
-                timing.and_then(|t| if image { t.measurements_per_sec.as_ref() } else { Some(&t.samples_per_sec) });
-            let measured_apart = timing.is_some_and(|t| matches!(t.source, crate::run::TimingSource::Criterion { .. }));
-            row.push(
-                rate.map_or("—".into(), |rate| format!("{}{}", with_ci(rate), if measured_apart { "" } else { "*" })),
-            );
-            row.push(j.validity.to_string());
-            row
-        })
-        .collect();
+    let mut rows: Vec<Vec<String>> = results.iter().map(|r| score_row(r, image, &metrics)).collect();
     if let Some(row) = ground_truth_row(task, columns.len(), at) {
         rows.push(row);
     }
@@ -286,6 +245,42 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
         notes: task_notes(report, task),
         compact: compact_table(report, task),
     }
+}
+
+/// One configuration's row of the task table, in the columns [`task_scores`] lays out.
+fn score_row(r: &ConfigResult, image: bool, metrics: &[QualityMetricInfo]) -> Vec<String> {
+    let j = &r.judgement;
+    let mark = if r.stochastic { "" } else { DETERMINISTIC };
+    let mut row = vec![
+        r.rank.to_string(),
+        format!("{}{}", r.label, if mark.is_empty() { String::new() } else { format!(" {mark}") }),
+        with_ci(&j.uncertainty),
+        sig(j.uncertainty_ratio.point),
+        with_ci(&j.perception_nats),
+        with_ci(&j.bound_ratio),
+        j.region.to_string(),
+        r.efficiency.map_or("—".into(), |e| format!("{e:.3}")),
+        sig(j.mse.point),
+    ];
+    if !image {
+        row.push(j.mse_over_mmse.as_ref().map_or("—".into(), |m| format!("{:.4}", m.point)));
+    }
+    match (&r.psnr_y_db, &r.ssim) {
+        (Some(psnr), Some(ssim)) => {
+            row.push(format!("{:.2} [{:.2}, {:.2}]", psnr.point, psnr.ci.lower, psnr.ci.upper));
+            row.push(format!("{:.4}", ssim.point));
+            row.extend(
+                metrics.iter().map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| with_ci(&q.estimate))),
+            );
+        }
+        _ => row.push(format!("{:.2}", r.psnr_db)),
+    }
+    let timing = r.timing.as_ref();
+    let rate = timing.and_then(|t| if image { t.measurements_per_sec.as_ref() } else { Some(&t.samples_per_sec) });
+    let measured_apart = timing.is_some_and(|t| matches!(t.source, crate::run::TimingSource::Criterion { .. }));
+    row.push(rate.map_or("—".into(), |rate| format!("{}{}", with_ci(rate), if measured_apart { "" } else { "*" })));
+    row.push(j.validity.to_string());
+    row
 }
 
 /// The narrow table: U, P and U/bound as `±`, the region and verdict in a word, MSE/MMSE (exact
