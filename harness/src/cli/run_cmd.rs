@@ -13,7 +13,7 @@ use crate::journal::{Header, Journal, RunLock};
 use crate::pipeline::{execute, Progress};
 use crate::plan::Plan;
 use crate::provenance::{manifest, now};
-use crate::record::{ConfigResult, Failure, TaskSummary};
+use crate::record::{Cause, ConfigResult, Failure, TaskSummary};
 use crate::report::{write_run, Exporter, JsonExporter, Outputs, TableExporter};
 
 /// Progress for the command line: on a terminal a bar over the run's cells with each result
@@ -75,7 +75,9 @@ impl Progress for CliProgress {
 }
 
 /// Runs a suite (or finishes an interrupted run); `Ok(false)` when any plugin, task or cell
-/// failed (the others still ran and were written).
+/// failed (the others still ran and were written). A perception metric that cannot score one
+/// output ([`Cause::Metric`]: e.g. BRISQUE's shape fit on a blocky image) is listed with the
+/// failures but does not fail the run: the output was scored on everything else.
 pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     if let Some(dir) = args.resume.clone() {
         return resume(&dir, &args);
@@ -219,7 +221,7 @@ fn finish(
     if config.invocation.profile {
         print_profile(&report);
     }
-    Ok(report.failures.is_empty())
+    Ok(report.failures.iter().all(|f| f.cause == Cause::Metric))
 }
 
 /// `run --profile`: the run's wall time by stage, on stderr.
