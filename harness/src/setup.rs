@@ -35,11 +35,20 @@ pub fn executable_dir() -> Option<PathBuf> {
 }
 
 impl RunPlan {
-    /// `spec` as plugins receive it in this run: with the run's models and data directories
-    /// (SDK 1.3 task extensions), so that plugins find their files through the task and the
-    /// process environment is never written.
+    /// `spec` as plugins receive it in this run: with the run's models and data directories.
     pub fn plugin_spec(&self, spec: upbench_sdk::TaskSpec) -> upbench_sdk::TaskSpec {
-        let text = |dir: &Path| dir.to_string_lossy().into_owned();
-        spec.with_directories(self.models_dir.as_deref().map(text).as_deref(), Some(&text(&self.data_dir)))
+        with_directories(spec, self.models_dir.as_deref(), &self.data_dir)
     }
+}
+
+/// `spec` with a models and a data directory as SDK 1.3 task extensions, so that plugins find
+/// their files through the task and the process environment is never written (a run, and
+/// `upbench check-plugin`, which tells a plugin what a run would).
+pub fn with_directories(
+    spec: upbench_sdk::TaskSpec,
+    models_dir: Option<&Path>,
+    data_dir: &Path,
+) -> upbench_sdk::TaskSpec {
+    let text = |dir: &Path| dir.to_string_lossy().into_owned();
+    spec.with_directories(models_dir.map(text).as_deref(), Some(&text(data_dir)))
 }

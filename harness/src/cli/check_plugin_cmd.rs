@@ -11,6 +11,7 @@ use upbench_sdk::{TaskKind, TaskSpec};
 use super::config::models_dir;
 use super::CheckPluginArgs;
 use crate::plugin::{load, resolve_params};
+use crate::setup::with_directories;
 
 /// The table's width when stdout is not a terminal.
 const PIPED_WIDTH: u16 = 120;
@@ -26,9 +27,7 @@ pub fn run(args: CheckPluginArgs) -> anyhow::Result<bool> {
     let given = args.params.iter().map(|p| parse_param(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let data_dir = crate::task::images::data_dir(args.data_dir.as_deref());
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
-    // What a run would tell the plugin: the models and data directories (SDK 1.3).
-    let models = models_dir(args.models_dir.clone(), &data_dir).map(|d| d.to_string_lossy().into_owned());
-    let data = data_dir.to_string_lossy().into_owned();
+    let models_dir = models_dir(args.models_dir.clone(), &data_dir);
     let plugin = load(&args.library, &std::env::temp_dir().join("upbench-logs"))?;
     // Relative paths on the command line are read from the working directory.
     let configs = resolve_params(&plugin.metadata, &given, Path::new("."), None)
@@ -48,7 +47,7 @@ pub fn run(args: CheckPluginArgs) -> anyhow::Result<bool> {
     table.set_header(vec!["task", "configuration", "mode", "checks", "problems"]);
     let mut all_passed = true;
     for &kind in &kinds {
-        let task = task_for(kind, &args).with_directories(models.as_deref(), Some(&data));
+        let task = with_directories(task_for(kind, &args), models_dir.as_deref(), &data_dir);
         for config in &configs {
             let report = testing::check_plugin(plugin.module(), &config.params, &task);
             all_passed &= report.passed();

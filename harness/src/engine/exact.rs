@@ -33,9 +33,7 @@ impl PreparedExact {
         let chunks = Chunks::new(&samples, k, task.dim)?;
         Ok(PreparedExact { task, samples, chunks })
     }
-}
 
-impl PreparedExact {
     /// For a stochastic configuration, the ranks of chunk `index`'s ground truths among their
     /// samples `outputs` (calibration, issue [16]); `None` for a deterministic one.
     fn ranks(
