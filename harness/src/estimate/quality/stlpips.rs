@@ -191,10 +191,9 @@ impl StLpips {
             let filt = blur_kernel(device).expand([c, 1, 3, 3], false).contiguous();
             x.f_reflection_pad2d([2, 2, 2, 2])?.f_conv2d(&filt, None::<&Tensor>, [2, 2], [0, 0], [1, 1], c)
         };
-        let max_pool = |x: &Tensor| x.f_max_pool2d([3, 3], [1, 1], [0, 0], [1, 1], false);
         let f1 = blur_pool(&conv(x, 0)?)?.relu();
-        let f2 = conv(&blur_pool(&max_pool(&f1)?)?, 1)?.relu();
-        let f3 = conv(&blur_pool(&max_pool(&f2)?)?, 2)?.relu();
+        let f2 = conv(&blur_pool(&max_pool_3x3(&f1)?)?, 1)?.relu();
+        let f3 = conv(&blur_pool(&max_pool_3x3(&f2)?)?, 2)?.relu();
         let f4 = conv(&f3, 3)?.relu();
         let f5 = conv(&f4, 4)?.relu();
         Ok(vec![f1, f2, f3, f4, f5])
@@ -204,6 +203,18 @@ impl StLpips {
     pub fn device(&self) -> Device {
         self.vs.device()
     }
+}
+
+/// AlexNet's 3×3 max pooling at stride 1 without padding (`[N, C, H, W]` → `[N, C, H−2, W−2]`),
+/// as two separable passes of elementwise maxima over shifted views: the same values as
+/// `max_pool2d` (a maximum is exact), about ten times faster than libtorch's CPU kernel for
+/// stride 1, which was a quarter of the metric's time.
+fn max_pool_3x3(x: &Tensor) -> Result<Tensor, tch::TchError> {
+    let max3 = |x: &Tensor, dim: i64| -> Result<Tensor, tch::TchError> {
+        let n = x.size()[dim as usize] - 2;
+        x.f_narrow(dim, 0, n)?.f_maximum(&x.f_narrow(dim, 1, n)?)?.f_maximum(&x.f_narrow(dim, 2, n)?)
+    };
+    max3(&max3(x, 2)?, 3)
 }
 
 /// [1,2,1]ᵀ[1,2,1]/16 as a `[1, 1, 3, 3]` float32 tensor.
@@ -259,5 +270,20 @@ impl QualityMeasure for StLpips {
         let device = self.device();
         let d = self.distance(&to_tensor(image, device), &to_tensor(reference, device))?;
         Ok(d.double_value(&[0]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_separable_max_pool_equals_libtorchs() {
+        tch::manual_seed(7);
+        let x = Tensor::randn([2, 5, 17, 23], (Kind::Float, Device::Cpu));
+        let ours = max_pool_3x3(&x).unwrap();
+        let theirs = x.max_pool2d([3, 3], [1, 1], [0, 0], [1, 1], false);
+        assert_eq!(ours.size(), vec![2, 5, 15, 21]);
+        assert!(ours.equal(&theirs));
     }
 }
