@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use upbench_sdk::{TaskKind, TaskSpec};
 
 use crate::device::sdk_device;
+use crate::estimate::quality::{QualityError, ScriptedMetric};
 use crate::plugin::{self, LoadedPlugin, PluginConfig};
 use crate::record::{Cause, Failure, Stage};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
-use crate::suite::PluginEntry;
+use crate::suite::{MetricsChoice, PluginEntry};
 use crate::task::ExactTask;
 
 /// A `[[plugin]]` entry that loaded and whose parameters resolved.
@@ -105,6 +106,7 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
     let mut problems = Vec::new();
     let mut broken_tasks = Vec::new();
     let specs = task_specs(plan, &mut problems, &mut broken_tasks);
+    check_metrics(plan, &mut problems);
     let task_names: Vec<&str> = suite
         .file
         .tasks
@@ -119,6 +121,48 @@ pub fn check(plan: &RunPlan) -> CheckedSuite<'_> {
         entries.extend(checked);
     }
     CheckedSuite { libraries, entries, broken_tasks, problems }
+}
+
+/// The quality metrics: each built-in named in `[metrics] measures` has its parameter file in
+/// the models directory (a default metric without its file is only skipped, with the reason in
+/// the footnote), and each `[[metric]]` file exists, has the pinned SHA-256, loads as
+/// TorchScript on the run's device and, called once on a seeded `[1, 3, 32, 32]` input by its
+/// convention, returns one finite number. Problems go to `problems`, located in the suite.
+fn check_metrics(plan: &RunPlan, problems: &mut Vec<Failure>) {
+    let suite = &plan.suite;
+    let problem = |subject: String, at: usize, message: String| Failure {
+        stage: Stage::Configure,
+        cause: Cause::Suite,
+        subject,
+        task: None,
+        message: suite.error_at(at, message).to_string(),
+    };
+    if let (Ok(MetricsChoice::Chosen(chosen)), Some(measures)) =
+        (suite.file.metrics.choice(), &suite.file.metrics.measures)
+    {
+        let dir = plan.metrics_models_dir();
+        for metric in chosen.into_iter().filter(|m| !dir.join(m.file()).is_file()) {
+            let path = dir.join(metric.file());
+            let message = format!(
+                "metric '{}' is chosen in [metrics] measures, but its parameter file {} is missing (set --models-dir, or leave the metric out)",
+                metric.suite_name(),
+                path.display()
+            );
+            problems.push(problem(metric.name().into(), measures.span().start, message));
+        }
+    }
+    for entry in &suite.file.user_metrics {
+        let spec = entry.spec(&suite.base_dir);
+        let found = ScriptedMetric::load(&spec, plan.device).and_then(|metric| metric.probe());
+        if let Err(e) = found {
+            let at = match e {
+                QualityError::Checksum { .. } => entry.sha256.span().start,
+                _ => entry.torchscript.span().start,
+            };
+            let message = format!("metric '{}': {e}", spec.name);
+            problems.push(problem(format!("{} ({})", spec.name, spec.path.display()), at, message));
+        }
+    }
 }
 
 /// One `[[plugin]]` entry checked: its library located and loaded (into `libraries`, shared by

@@ -35,6 +35,15 @@ pub fn executable_dir() -> Option<PathBuf> {
 }
 
 impl RunPlan {
+    /// Where the quality metrics' parameter files are: the run's models directory
+    /// (`--models-dir`, else `UPBENCH_MODELS_DIR`, else the `models` folder beside the data
+    /// directory, as the command line resolved it), else that folder.
+    pub fn metrics_models_dir(&self) -> PathBuf {
+        self.models_dir.clone().or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).unwrap_or_else(
+            || self.data_dir.parent().map_or_else(|| PathBuf::from("models"), |parent| parent.join("models")),
+        )
+    }
+
     /// `spec` as plugins receive it in this run: with the run's models and data directories.
     pub fn plugin_spec(&self, spec: upbench_sdk::TaskSpec) -> upbench_sdk::TaskSpec {
         with_directories(spec, self.models_dir.as_deref(), &self.data_dir)

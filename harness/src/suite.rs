@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::quality::BuiltIn;
+use crate::estimate::quality::{Better, BuiltIn, Reference, ScriptedMetricSpec};
 use crate::estimate::{EstimatorConfig, IntervalMethod, Intervals};
 use crate::run::TimingConfig;
 use crate::task::images::ImageTaskConfig;
@@ -89,6 +89,72 @@ pub struct SuiteFile {
     /// `[metrics]`: the per-image quality metrics image tasks compute.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[[metric]]`: the suite's own learned metrics, as pinned TorchScript files; image tasks
+    /// compute every one, after the built-ins.
+    #[serde(rename = "metric", default, skip_serializing_if = "Vec::is_empty")]
+    pub user_metrics: Vec<MetricEntry>,
+}
+
+/// One `[[metric]]`: a learned per-image metric as a TorchScript file, pinned by its SHA-256
+/// (`docs/metrics.md`, "Your own metric"; the calling convention is
+/// [`crate::estimate::quality::ScriptedMetric`]'s).
+///
+/// ```toml
+/// [[metric]]
+/// name = "lpips"
+/// torchscript = "lpips_alex.pt"    # relative to the suite file
+/// sha256 = "…"                     # the file's, 64 hex digits
+/// reference = "full"               # forward(image, reference); "none": forward(image)
+/// better = "lower"                 # or "higher"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricEntry {
+    /// The column and record name; letters, digits, `-`, `_` and `.`, not a built-in's.
+    pub name: toml::Spanned<String>,
+    /// The TorchScript file, relative to the suite file.
+    pub torchscript: toml::Spanned<String>,
+    /// The file's SHA-256 (lowercase hex).
+    pub sha256: toml::Spanned<String>,
+    /// Whether the module takes the ground truth too.
+    pub reference: Reference,
+    /// Which way is better.
+    pub better: Better,
+}
+
+impl MetricEntry {
+    /// What the estimator needs, the path resolved against `base_dir` (the suite's folder).
+    pub fn spec(&self, base_dir: &Path) -> ScriptedMetricSpec {
+        let path = Path::new(self.torchscript.get_ref());
+        ScriptedMetricSpec {
+            name: self.name.get_ref().clone(),
+            path: if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) },
+            sha256: self.sha256.get_ref().to_ascii_lowercase(),
+            reference: self.reference,
+            better: self.better,
+        }
+    }
+
+    /// Its name is usable (a CSV column, no built-in's) and its checksum has the form of one;
+    /// the byte offset and text of what is wrong otherwise.
+    fn problem(&self) -> Option<(usize, String)> {
+        let name = self.name.get_ref();
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty() || !name.chars().all(allowed) {
+            let message = format!("metric name '{name}' must be letters, digits, '-', '_' or '.'");
+            return Some((self.name.span().start, message));
+        }
+        if BuiltIn::parse(name).is_some() {
+            let message = format!("metric name '{name}' is a built-in metric's; choose another name");
+            return Some((self.name.span().start, message));
+        }
+        let sha = self.sha256.get_ref();
+        if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+            let message = format!("metric '{name}': sha256 must be 64 hex digits (sha256sum FILE), got '{sha}'");
+            return Some((self.sha256.span().start, message));
+        }
+        None
+    }
 }
 
 /// `[metrics]`: which per-image quality metrics (`docs/metrics.md`) image tasks compute on each
@@ -391,6 +457,7 @@ impl Suite {
         }
         self.validate_timing()?;
         self.file.metrics.choice().map_err(|(at, message)| self.error_at(at, message))?;
+        self.validate_user_metrics()?;
         let mut names = std::collections::HashSet::new();
         for task in &f.image_tasks {
             if !names.insert(task.name.as_str()) {
@@ -421,6 +488,22 @@ impl Suite {
             return Err(
                 self.error_at(0, "a suite needs at least one [[task]] or [[image_task]], and one [[plugin]]".into())
             );
+        }
+        Ok(())
+    }
+
+    /// The `[[metric]]` entries: names usable and distinct, checksums of the right form (the
+    /// files themselves are checked by `check`).
+    fn validate_user_metrics(&self) -> Result<(), SuiteError> {
+        let metrics = &self.file.user_metrics;
+        for (i, metric) in metrics.iter().enumerate() {
+            if let Some((at, message)) = metric.problem() {
+                return Err(self.error_at(at, message));
+            }
+            if metrics[..i].iter().any(|m| m.name.get_ref() == metric.name.get_ref()) {
+                let message = format!("metric name '{}' is used by two [[metric]] entries", metric.name.get_ref());
+                return Err(self.error_at(metric.name.span().start, message));
+            }
         }
         Ok(())
     }
@@ -509,6 +592,36 @@ mod tests {
         let text = MINIMAL.replace("[[task]]", "[metrics]\nmeasure = \"none\"\n[[task]]");
         let err = Suite::parse(&text, "s.toml", PathBuf::new(), "s").unwrap_err().to_string();
         assert!(err.contains("unknown field `measure`") && err.contains("line 6"), "{err}");
+    }
+
+    #[test]
+    fn user_metrics_parse_and_bad_entries_are_located() {
+        let sha = "ab".repeat(32);
+        let entry = |name: &str, extra: &str| {
+            format!("[[metric]]\nname = \"{name}\"\ntorchscript = \"m.pt\"\nsha256 = \"{sha}\"\nreference = \"full\"\nbetter = \"lower\"\n{extra}")
+        };
+        let parse =
+            |metrics: &str| Suite::parse(&format!("{MINIMAL}{metrics}"), "s.toml", PathBuf::from("/suites"), "s");
+        let s = parse(&(entry("lpips", "") + &entry("dists", ""))).unwrap();
+        let spec = s.file.user_metrics[0].spec(&s.base_dir);
+        assert_eq!((spec.name.as_str(), spec.path), ("lpips", PathBuf::from("/suites/m.pt")));
+        assert_eq!((spec.reference, spec.better, spec.sha256), (Reference::Full, Better::Lower, sha.clone()));
+        let err = |metrics: &str| parse(metrics).unwrap_err().to_string();
+        // MINIMAL has 9 lines, then each entry's 6 from `[[metric]]`
+        let e = err(&entry("niqe", ""));
+        assert!(e.starts_with("s.toml:11:8: metric name 'niqe' is a built-in metric's"), "{e}");
+        let e = err(&(entry("a", "") + &entry("a", "")));
+        assert!(e.starts_with("s.toml:17:8: metric name 'a' is used by two [[metric]] entries"), "{e}");
+        let e = err(&entry("a,b", ""));
+        assert!(e.starts_with("s.toml:11:8: metric name 'a,b' must be"), "{e}");
+        let e = err(&entry("a", "").replace(&sha, "abc"));
+        assert!(e.starts_with("s.toml:13:10: metric 'a': sha256 must be 64 hex digits"), "{e}");
+        let e = err(&entry("a", "").replace("\"full\"", "\"partial\""));
+        assert!(e.contains("line 14, column 13") && e.contains("unknown variant `partial`"), "{e}");
+        let e = err(&entry("a", "weights = 1\n"));
+        assert!(e.contains("line 16") && e.contains("unknown field `weights`"), "{e}");
+        let e = err(&entry("a", "").replace("sha256 = ", "sha = "));
+        assert!(e.contains("sha"), "{e}");
     }
 
     #[test]

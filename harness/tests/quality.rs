@@ -439,3 +439,178 @@ fn a_metric_that_cannot_score_the_set_is_noted_once_per_task() {
     let notes = &upbench::report::scores::scores(&report)[0].notes;
     assert!(notes.iter().any(|n| n.starts_with("Not scored (ground truth and outputs): ")), "{notes:?}");
 }
+
+/// Small TorchScript metrics, scripted here with the project's Python (once per test binary):
+/// `mad.pt`, full reference, the mean absolute difference; `brightness.pt`, no reference, the
+/// mean value; `per_channel.pt`, the mean of each channel (not a scalar). Each with its SHA-256.
+fn scripted_metrics() -> &'static [(&'static str, std::path::PathBuf, String)] {
+    use sha2::Digest;
+    static FILES: std::sync::OnceLock<Vec<(&'static str, std::path::PathBuf, String)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let script = r#"
+import sys, torch
+class Mad(torch.nn.Module):
+    def forward(self, image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        return (image - reference).abs().mean()
+class Brightness(torch.nn.Module):
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return image.mean()
+class PerChannel(torch.nn.Module):
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return image.mean(dim=[0, 2, 3])
+for name, m in [("mad", Mad()), ("brightness", Brightness()), ("per_channel", PerChannel())]:
+    torch.jit.script(m.eval()).save(f"{sys.argv[1]}/{name}.pt")
+"#;
+        let python = workspace().join(".venv/bin/python");
+        let python = if python.exists() { python } else { "python3".into() };
+        // torch.jit.script reads the classes' source, so the script is a file
+        std::fs::write(dir.join("make.py"), script).unwrap();
+        let out = std::process::Command::new(python).arg(dir.join("make.py")).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "scripting the metrics: {}", String::from_utf8_lossy(&out.stderr));
+        ["mad", "brightness", "per_channel"]
+            .into_iter()
+            .map(|name| {
+                let path = dir.join(format!("{name}.pt"));
+                let sha = format!("{:x}", sha2::Sha256::digest(std::fs::read(&path).unwrap()));
+                (name, path, sha)
+            })
+            .collect()
+    })
+}
+
+/// A `[[metric]]` entry for the scripted file `file`, as `name`.
+fn metric_entry(name: &str, file: &str, reference: &str, better: &str) -> String {
+    let (_, path, sha) = scripted_metrics().iter().find(|(n, _, _)| *n == file).unwrap();
+    format!(
+        "[[metric]]\nname = \"{name}\"\ntorchscript = \"{}\"\nsha256 = \"{sha}\"\nreference = \"{reference}\"\nbetter = \"{better}\"\n",
+        path.display()
+    )
+}
+
+/// A suite's own TorchScript metrics in a run: each image's recorded score equals the value
+/// computed here in Rust from the same 8-bit output (bicubic ×4 of the task's measurement) and
+/// ground truth, within 1e-6; the task records name, reference, better and the convention with
+/// the file's checksum; the no-reference one scores the ground truth too; the configuration's
+/// mean, `images.csv` and the footnote carry them like the built-ins.
+#[test]
+fn a_suites_own_torchscript_metrics_score_each_image_as_computed_directly() {
+    use upbench::record::score_of;
+    use upbench::task::images::ImageTask;
+    let text = TINY_RUN
+        .replace("[[plugin]]\nname = \"gaussian-prior\"\nparams = { gamma = 1.0, training = \"dead-leaves\" }\n", "")
+        .replace("image_size = 200", "image_size = 48")
+        .replace("[timing]", "[metrics]\nmeasures = \"none\"\n[timing]")
+        + &metric_entry("mad", "mad", "full", "lower")
+        + &metric_entry("bright", "brightness", "none", "higher");
+    let report = crate::util::run(&text);
+    let quality = report.tasks[0].image.as_ref().unwrap().quality.as_ref().unwrap();
+    let names: Vec<&str> = quality.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["mad", "bright"], "skipped: {:?}", quality.skipped);
+    let mad = quality.metric("mad").unwrap();
+    assert_eq!((mad.reference, mad.better), (Reference::Full, Better::Lower));
+    assert_eq!(quality.metric("bright").unwrap().better, Better::Higher);
+    assert!(mad.convention.contains("mad.pt") && mad.convention.contains(&scripted_metrics()[0].2), "{mad:?}");
+    assert!(mad.convention.contains("forward(image, reference)"), "{}", mad.convention);
+
+    let suite = upbench::suite::Suite::parse(&text, "t.toml", workspace(), "t").unwrap();
+    let seed = upbench::seed::derive_seed(suite.file.seed, &["image-task", "dl"]);
+    let built = ImageTask::build(&suite.file.image_tasks[0], &data_dir(), seed).unwrap();
+    let bicubic = crate::util::result(&report, "dl/p4", "bicubic");
+    assert_eq!(bicubic.images.len(), 2);
+    // the module's convention, in Rust: 8-bit values / 255 in float32, grey repeated to RGB
+    let unit = |image: &Image8| -> Vec<f32> {
+        let rgb: Vec<u8> =
+            if image.channels == 1 { image.data.iter().flat_map(|&v| [v; 3]).collect() } else { image.data.clone() };
+        rgb.iter().map(|&v| f32::from(v) / 255.0).collect()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    for (case, score) in built.cases.iter().zip(&bicubic.images) {
+        let truth = unit(&to_image8(&case.truth));
+        let up = image_kit::resample::upsample_bicubic(&case.measurement.unsqueeze(0), 4).clamp(0.0, 1.0);
+        let output = unit(&to_image8(&up.get(0)));
+        let direct_mad = mean(&output.iter().zip(&truth).map(|(o, t)| f64::from((o - t).abs())).collect::<Vec<_>>());
+        let direct_bright = mean(&output.iter().map(|&o| f64::from(o)).collect::<Vec<_>>());
+        let recorded = (score_of(&score.quality, "mad").unwrap(), score_of(&score.quality, "bright").unwrap());
+        eprintln!("{}: mad {} vs {direct_mad}, bright {} vs {direct_bright}", case.name, recorded.0, recorded.1);
+        assert!((recorded.0 - direct_mad).abs() < 1e-6, "{}: mad {} vs {direct_mad}", case.name, recorded.0);
+        assert!((recorded.1 - direct_bright).abs() < 1e-6, "{}: bright {} vs {direct_bright}", case.name, recorded.1);
+        let gt = quality.ground_truth.iter().find(|g| g.image == case.name).unwrap();
+        let truth_bright = mean(&truth.iter().map(|&t| f64::from(t)).collect::<Vec<_>>());
+        assert!((score_of(&gt.scores, "bright").unwrap() - truth_bright).abs() < 1e-6);
+        assert_eq!(score_of(&gt.scores, "mad"), None, "full-reference: not on the ground truth");
+    }
+    let means: Vec<f64> = bicubic.images.iter().map(|i| score_of(&i.quality, "mad").unwrap()).collect();
+    let mad_mean = bicubic.quality.iter().find(|q| q.metric == "mad").unwrap();
+    assert!((mad_mean.estimate.point - mean(&means)).abs() < 1e-12 && mad_mean.estimate.n == 2);
+    let csv = upbench::report::Exporter::serialize(&upbench::report::ImagesCsvExporter, &report).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",mad,bright"), "{csv}");
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+}
+
+/// `upbench run --check` refuses (exit 2, nothing run) a `[[metric]]` whose file is missing, has
+/// another SHA-256, or whose module does not follow the calling convention (a full-reference
+/// module declared `reference = "none"`, a module returning a vector), and a built-in chosen
+/// explicitly in `[metrics]` whose parameter file is missing; each at its file:line:column.
+#[test]
+fn run_check_refuses_user_metrics_that_cannot_be_used_and_chosen_metrics_without_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mad, mad_sha) = &scripted_metrics()[0];
+    std::fs::copy(mad, dir.path().join("mad.pt")).unwrap();
+    let wrong_sha = "0".repeat(64);
+    let text = TINY_RUN
+        .replace("[[plugin]]\nname = \"gaussian-prior\"\nparams = { gamma = 1.0, training = \"dead-leaves\" }\n", "")
+        .replace("[timing]", "[metrics]\nmeasures = [\"niqe\"]\n[timing]")
+        + &format!("[[metric]]\nname = \"gone\"\ntorchscript = \"missing.pt\"\nsha256 = \"{mad_sha}\"\nreference = \"full\"\nbetter = \"lower\"\n")
+        + &format!("[[metric]]\nname = \"pinned\"\ntorchscript = \"mad.pt\"\nsha256 = \"{wrong_sha}\"\nreference = \"full\"\nbetter = \"lower\"\n")
+        + "[[metric]]\nname = \"fine\"\ntorchscript = \"mad.pt\"\n"
+        + &format!("sha256 = \"{mad_sha}\"\nreference = \"full\"\nbetter = \"lower\"\n")
+        + &format!("[[metric]]\nname = \"arity\"\ntorchscript = \"mad.pt\"\nsha256 = \"{mad_sha}\"\nreference = \"none\"\nbetter = \"lower\"\n")
+        + &metric_entry("vector", "per_channel", "none", "lower");
+    let suite = dir.path().join("s.toml");
+    std::fs::write(&suite, &text).unwrap();
+    let at = |needle: &str, nth: usize| {
+        let offset = text.match_indices(needle).nth(nth).unwrap().0;
+        let line = text[..offset].matches('\n').count() + 1;
+        let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("{}:{line}:{column}: ", suite.display())
+    };
+    crate::util::plugins();
+    let out = dir.path().join("out");
+    let result = assert_cmd::Command::cargo_bin("upbench")
+        .unwrap()
+        .args(["run", suite.to_str().unwrap(), "--check", "--device", "cpu", "--models-dir", "/nonexistent-models"])
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert_eq!(result.status.code(), Some(2), "{err}");
+    for expected in [
+        format!(
+            "{}metric 'niqe' is chosen in [metrics] measures, but its parameter file /nonexistent-models/",
+            at("[\"niqe\"]", 0)
+        ),
+        format!("{}metric 'gone': {}: no such file", at("\"missing.pt\"", 0), dir.path().join("missing.pt").display()),
+        format!(
+            "{}metric 'pinned': {}: SHA-256 is {mad_sha}, but the suite pins {wrong_sha}",
+            at(&format!("\"{wrong_sha}\""), 0),
+            dir.path().join("mad.pt").display()
+        ),
+        format!(
+            "{}metric 'arity': {}: cannot be used as a metric: called as forward(image)",
+            at("\"mad.pt\"", 2),
+            dir.path().join("mad.pt").display()
+        ),
+        format!("{}metric 'vector': ", at(&format!("\"{}\"", scripted_metrics()[2].1.display()), 0)),
+        "expected a scalar".into(),
+        "5 problems found before any model ran".into(),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(!err.contains("'fine'"), "{err}");
+    assert!(!out.exists(), "nothing is written before the checks pass");
+}

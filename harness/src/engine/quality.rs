@@ -1,5 +1,6 @@
 //! The per-image quality metrics of an image task (issue [13], `docs/metrics.md`): NIQE,
-//! BRISQUE and ST-LPIPS, loaded once per process from the models directory, scored on the
+//! BRISQUE and ST-LPIPS, loaded once per process from the models directory, and the suite's own
+//! TorchScript metrics (`[[metric]]`), scored on the
 //! ground truth once per task (the no-reference ones: the tables' *ground truth* row) and on the
 //! first sample of each image of every configuration.
 //!
@@ -8,12 +9,12 @@
 //! so each output costs one forward pass, on the run's device.
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::path::PathBuf;
-
 use tch::{Device, Kind, Tensor};
 
 use crate::estimate::mean_of;
-use crate::estimate::quality::{Brisque, BuiltIn, Image8, Niqe, QualityError, QualityMeasure, Reference, StLpips};
+use crate::estimate::quality::{
+    Brisque, BuiltIn, Image8, Niqe, QualityError, QualityMeasure, Reference, ScriptedMetric, StLpips,
+};
 use crate::record::{GroundTruthScores, QualityMean, QualityMetricInfo, QualityScore, SkippedMetric, TaskQuality};
 use crate::seed::derive_seed;
 use crate::setup::RunPlan;
@@ -32,25 +33,25 @@ pub(crate) struct ImageMetrics {
     loaded: OnceCell<Loaded>,
 }
 
+/// One metric that loaded: a built-in, or the suite's own by its index in [`Loaded::user`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    BuiltIn(BuiltIn),
+    User(usize),
+}
+
 /// The measures that loaded, in column order, and those skipped with why.
 struct Loaded {
-    order: Vec<BuiltIn>,
+    order: Vec<Slot>,
     niqe: Option<Niqe>,
     brisque: Option<Brisque>,
     stlpips: Option<StLpips>,
+    /// The suite's `[[metric]]`s that loaded, in suite order.
+    user: Vec<ScriptedMetric>,
     skipped: Vec<SkippedMetric>,
     /// ST-LPIPS features of each case's ground truth, by case index, once computed.
     truth_features: RefCell<Vec<Option<Vec<Tensor>>>>,
     cached_bytes: Cell<i64>,
-}
-
-/// Where the metrics' parameter files are: the run's models directory (`--models-dir`, else
-/// `UPBENCH_MODELS_DIR`, else the `models` folder beside the data directory, as the command line
-/// resolved it), else that folder.
-pub(crate) fn models_dir(plan: &RunPlan) -> PathBuf {
-    plan.models_dir.clone().or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).unwrap_or_else(|| {
-        plan.data_dir.parent().map_or_else(|| PathBuf::from("models"), |parent| parent.join("models"))
-    })
 }
 
 impl ImageMetrics {
@@ -73,9 +74,9 @@ impl ImageMetrics {
             .map(|case| {
                 let image = image8(&quantized(&case.truth));
                 let mut scores = Vec::new();
-                for &metric in loaded.order.iter().filter(|m| reference(**m) == Reference::None) {
+                for &metric in loaded.order.iter().filter(|m| loaded.reference(**m) == Reference::None) {
                     match loaded.score_no_reference(metric, &image) {
-                        Ok(value) => scores.push(QualityScore { metric: metric.name().into(), value }),
+                        Ok(value) => scores.push(QualityScore { metric: loaded.name(metric).into(), value }),
                         Err(e) => notes.push(format!("{}: {e}", case.name)),
                     }
                 }
@@ -115,18 +116,25 @@ impl ImageMetrics {
             return (scores, problems);
         }
         let output = quantized(&samples.get(0));
-        let image = loaded.order.iter().any(|m| reference(*m) == Reference::None).then(|| image8(&output));
+        let built_in_blind = |m: &Slot| matches!(m, Slot::BuiltIn(_)) && loaded.reference(*m) == Reference::None;
+        let image = loaded.order.iter().any(built_in_blind).then(|| image8(&output));
         for &metric in &loaded.order {
-            let failed_on_truth = truth_scored.is_some_and(|t| t.scores.iter().all(|s| s.metric != metric.name()));
-            if reference(metric) == Reference::None && failed_on_truth {
+            let name = loaded.name(metric);
+            let failed_on_truth = truth_scored.is_some_and(|t| t.scores.iter().all(|s| s.metric != name));
+            let blind = loaded.reference(metric) == Reference::None;
+            if blind && failed_on_truth {
                 continue;
             }
-            let value = match (&image, reference(metric)) {
-                (Some(image), Reference::None) => loaded.score_no_reference(metric, image),
-                _ => loaded.stlpips_against_truth(index, &output, truth),
+            let value = match (metric, &image) {
+                (Slot::User(i), _) => {
+                    let truth = (!blind).then(|| as_rgb_unit(&quantized(truth), plan.device));
+                    loaded.user[i].score_unit(&as_rgb_unit(&output, plan.device), truth.as_ref())
+                }
+                (Slot::BuiltIn(_), Some(image)) if blind => loaded.score_no_reference(metric, image),
+                (Slot::BuiltIn(_), _) => loaded.stlpips_against_truth(index, &output, truth),
             };
             match value {
-                Ok(value) => scores.push(QualityScore { metric: metric.name().into(), value }),
+                Ok(value) => scores.push(QualityScore { metric: name.into(), value }),
                 Err(e) => problems.push(format!("{}: {e}", case.name)),
             }
         }
@@ -147,58 +155,86 @@ impl ImageMetrics {
 
 impl Loaded {
     fn new(plan: &RunPlan, border: usize) -> Loaded {
-        let dir = models_dir(plan);
-        let (order, mut skipped) = match plan.suite.file.metrics.choice() {
-            Ok(MetricsChoice::Chosen(chosen)) => {
-                let skipped = BuiltIn::ALL
-                    .into_iter()
-                    .filter(|m| !chosen.contains(m))
-                    .map(|m| SkippedMetric {
-                        name: m.name().into(),
-                        reason: "not chosen in the suite's [metrics]".into(),
-                    })
-                    .collect();
-                (chosen, skipped)
-            }
-            // the suite was checked: an invalid choice cannot reach here
-            Ok(MetricsChoice::Default) | Err(_) => (BuiltIn::ALL.to_vec(), Vec::new()),
-        };
         let mut loaded = Loaded {
             order: Vec::new(),
             niqe: None,
             brisque: None,
             stlpips: None,
+            user: Vec::new(),
             skipped: Vec::new(),
             truth_features: RefCell::new(Vec::new()),
             cached_bytes: Cell::new(0),
+        };
+        loaded.load_built_ins(plan, border);
+        for entry in &plan.suite.file.user_metrics {
+            // checked before the run (`check`); a file changed since then is skipped, with why
+            match ScriptedMetric::load(&entry.spec(&plan.suite.base_dir), plan.device) {
+                Ok(metric) => {
+                    loaded.order.push(Slot::User(loaded.user.len()));
+                    loaded.user.push(metric);
+                }
+                Err(e) => {
+                    loaded.skipped.push(SkippedMetric { name: entry.name.get_ref().clone(), reason: e.to_string() })
+                }
+            }
+        }
+        loaded
+    }
+
+    /// The built-in metrics the suite chooses (all by default) whose files load; the others
+    /// go to `skipped` with why.
+    fn load_built_ins(&mut self, plan: &RunPlan, border: usize) {
+        let dir = plan.metrics_models_dir();
+        let order = match plan.suite.file.metrics.choice() {
+            Ok(MetricsChoice::Chosen(chosen)) => {
+                for m in BuiltIn::ALL.into_iter().filter(|m| !chosen.contains(m)) {
+                    let reason = "not chosen in the suite's [metrics]".into();
+                    self.skipped.push(SkippedMetric { name: m.name().into(), reason });
+                }
+                chosen
+            }
+            // the suite was checked: an invalid choice cannot reach here
+            Ok(MetricsChoice::Default) | Err(_) => BuiltIn::ALL.to_vec(),
         };
         for metric in order {
             let path = dir.join(metric.file());
             if !path.is_file() {
                 let reason = format!("its parameter file {} is missing", path.display());
-                skipped.push(SkippedMetric { name: metric.name().into(), reason });
+                self.skipped.push(SkippedMetric { name: metric.name().into(), reason });
                 continue;
             }
             let result = match metric {
-                BuiltIn::Niqe => Niqe::load(&dir, border).map(|m| loaded.niqe = Some(m)),
-                BuiltIn::Brisque => Brisque::load(&dir).map(|m| loaded.brisque = Some(m)),
-                BuiltIn::StLpips => StLpips::load(&dir, plan.device).map(|m| loaded.stlpips = Some(m)),
+                BuiltIn::Niqe => Niqe::load(&dir, border).map(|m| self.niqe = Some(m)),
+                BuiltIn::Brisque => Brisque::load(&dir).map(|m| self.brisque = Some(m)),
+                BuiltIn::StLpips => StLpips::load(&dir, plan.device).map(|m| self.stlpips = Some(m)),
             };
             match result {
-                Ok(()) => loaded.order.push(metric),
-                Err(e) => skipped.push(SkippedMetric { name: metric.name().into(), reason: e.to_string() }),
+                Ok(()) => self.order.push(Slot::BuiltIn(metric)),
+                Err(e) => self.skipped.push(SkippedMetric { name: metric.name().into(), reason: e.to_string() }),
             }
         }
-        loaded.skipped = skipped;
-        loaded
     }
 
-    fn measure(&self, metric: BuiltIn) -> Option<&dyn QualityMeasure> {
+    fn measure(&self, metric: Slot) -> Option<&dyn QualityMeasure> {
         match metric {
-            BuiltIn::Niqe => self.niqe.as_ref().map(|m| m as &dyn QualityMeasure),
-            BuiltIn::Brisque => self.brisque.as_ref().map(|m| m as &dyn QualityMeasure),
-            BuiltIn::StLpips => self.stlpips.as_ref().map(|m| m as &dyn QualityMeasure),
+            Slot::BuiltIn(BuiltIn::Niqe) => self.niqe.as_ref().map(|m| m as &dyn QualityMeasure),
+            Slot::BuiltIn(BuiltIn::Brisque) => self.brisque.as_ref().map(|m| m as &dyn QualityMeasure),
+            Slot::BuiltIn(BuiltIn::StLpips) => self.stlpips.as_ref().map(|m| m as &dyn QualityMeasure),
+            Slot::User(i) => self.user.get(i).map(|m| m as &dyn QualityMeasure),
         }
+    }
+
+    /// A loaded metric's name in the records.
+    fn name(&self, metric: Slot) -> &str {
+        match metric {
+            Slot::BuiltIn(m) => m.name(),
+            Slot::User(i) => self.user.get(i).map_or("", |m| m.name()),
+        }
+    }
+
+    /// Whether a loaded metric needs the ground truth.
+    fn reference(&self, metric: Slot) -> Reference {
+        self.measure(metric).map_or(Reference::None, |m| m.reference())
     }
 
     fn info(&self) -> Vec<QualityMetricInfo> {
@@ -211,8 +247,9 @@ impl Loaded {
         self.order.iter().filter_map(|&m| self.measure(m)).map(info).collect()
     }
 
-    fn score_no_reference(&self, metric: BuiltIn, image: &Image8) -> Result<f64, QualityError> {
-        let measure = self.measure(metric).ok_or_else(|| unavailable(metric))?;
+    fn score_no_reference(&self, metric: Slot, image: &Image8) -> Result<f64, QualityError> {
+        let unavailable = || QualityError::Scripted { metric: self.name(metric).into(), reason: "not loaded".into() };
+        let measure = self.measure(metric).ok_or_else(unavailable)?;
         measure.score(image, None)
     }
 
@@ -264,13 +301,6 @@ impl Loaded {
 
 fn unavailable(metric: BuiltIn) -> QualityError {
     QualityError::Image { metric: metric.name(), reason: "not loaded".into() }
-}
-
-fn reference(metric: BuiltIn) -> Reference {
-    match metric {
-        BuiltIn::Niqe | BuiltIn::Brisque => Reference::None,
-        BuiltIn::StLpips => Reference::Full,
-    }
 }
 
 /// An image `[C, H, W]` in [0, 1] as 8-bit values (clamped, rounded as PSNR-Y's scoring does),

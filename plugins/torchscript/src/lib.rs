@@ -23,6 +23,7 @@ use upbench_sdk::{
 };
 use upbench_tch::bridge::tch_device;
 use upbench_tch::restore_with;
+use upbench_tch::script::torch_message;
 use upbench_tch::tch::{self, CModule, IValue, Kind, Tensor};
 
 /// The plugin.
@@ -91,15 +92,10 @@ impl Plugin for TorchScript {
         };
         let layout = Layout::of(task)?;
         let device = tch_device(task.device);
-        if !path.is_file() {
-            return Err(PluginError::InvalidParameter {
-                name: "module".into(),
-                reason: format!("{}: no such file", path.display()).into(),
-            });
-        }
-        let mut module = CModule::load_on_device(&path, device)
-            .map_err(|e| failed(&path, format!("cannot be loaded as TorchScript: {}", torch_message(&e))))?;
-        module.f_set_eval().map_err(|e| failed(&path, torch_message(&e)))?;
+        let module = upbench_tch::script::load_module(&path, device).map_err(|e| match e.missing {
+            true => PluginError::InvalidParameter { name: "module".into(), reason: e.to_string().into() },
+            false => PluginError::Failed(e.to_string().into()),
+        })?;
         let mut model =
             ScriptedModel { module, path, layout, device, dtype, batch_size, convention: Convention::Deterministic };
         model.convention = model.probe(params.bool("stochastic")?)?;
@@ -318,26 +314,6 @@ fn mix(b: u64) -> u64 {
 /// A failure that names the module file.
 fn failed(path: &Path, what: impl std::fmt::Display) -> PluginError {
     PluginError::Failed(format!("{}: {what}", path.display()).into())
-}
-
-/// libtorch's message without its C++ backtrace: what TorchScript said (the schema check, or the
-/// Python exception raised inside the module).
-fn torch_message(e: &tch::TchError) -> String {
-    let text = e.to_string();
-    let text = text.strip_prefix("Internal torch error: ").unwrap_or(&text);
-    let lines: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.starts_with("Exception raised from"))
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    // An exception raised inside the module: the interpreter's traceback ends with its message.
-    if let Some(last) = lines.iter().rev().find(|l| l.starts_with("builtins.") || l.contains("Error: ")) {
-        if lines.first().is_some_and(|f| f.contains("TorchScript interpreter")) {
-            return last.trim().to_string();
-        }
-    }
-    lines.into_iter().take(4).map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
 export_plugin!(TorchScript);

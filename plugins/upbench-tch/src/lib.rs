@@ -74,6 +74,8 @@ pub mod build;
 pub mod bridge;
 #[cfg(feature = "tensors")]
 mod image;
+#[cfg(feature = "tensors")]
+pub mod script;
 
 #[cfg(feature = "tensors")]
 pub use bridge::{restore_with, seed_generators};

@@ -10,6 +10,7 @@
 
 mod brisque;
 mod niqe;
+mod script;
 mod stlpips;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use crate::raster::Image8;
 pub use brisque::Brisque;
 pub use niqe::Niqe;
+pub use script::{ScriptedMetric, ScriptedMetricSpec};
 pub use stlpips::StLpips;
 
 /// Whether a measure needs the ground truth.
@@ -41,8 +43,8 @@ pub enum Better {
 
 /// A per-image quality measure.
 pub trait QualityMeasure: Send + Sync {
-    /// Short name, as a column header: `niqe`, `brisque`, `stlpips-alex`.
-    fn name(&self) -> &'static str;
+    /// Short name, as a column header: `niqe`, `brisque`, `stlpips-alex`, or a suite's own.
+    fn name(&self) -> &str;
     /// Whether [`QualityMeasure::score`] needs the ground truth.
     fn reference(&self) -> Reference;
     /// Which way is better.
@@ -137,6 +139,33 @@ pub enum QualityError {
         /// The measure.
         metric: &'static str,
         /// What is wrong.
+        reason: String,
+    },
+    /// A suite's own metric file does not have the SHA-256 the suite pins.
+    #[error("{path}: SHA-256 is {found}, but the suite pins {expected} (a different file; if it is the one you want, pin its checksum)")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The pinned checksum.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
+    /// A suite's own metric file cannot be loaded as TorchScript, or its module does not follow
+    /// the calling convention.
+    #[error("{path}: {reason}")]
+    Module {
+        /// The file.
+        path: PathBuf,
+        /// What libtorch said, or what the module did wrong.
+        reason: String,
+    },
+    /// A suite's own metric failed on one image.
+    #[error("{metric}: {reason}")]
+    Scripted {
+        /// The metric's name.
+        metric: String,
+        /// What libtorch said, or what the module returned.
         reason: String,
     },
     /// A libtorch operation or the fit failed.
