@@ -10,6 +10,8 @@
 //     nothing leaves the machine);
 //   - has an <img> that did not load (naturalWidth 0), lazy images included (made eager first);
 //   - has no svg.plot element;
+//   - has a Figure 5 section (section.figure5, one per image task) with neither a plot nor a
+//     note saying why, or a plot there that is not laid out (zero width);
 //   - gives a full-page screenshot with < 0.2 % of its pixels within ±8 per channel of
 //     rgb(244,182,182), the fill of every U–P plot's impossible region.
 // The screenshot is saved to SCREENSHOT_PNG in every case it could be taken, and one summary
@@ -135,6 +137,16 @@ try {
 
   const plots = await page.locator('svg.plot').count();
   if (plots === 0) fail('no svg.plot element in the page');
+  // Image tasks' Figure 5 sections: each shows a plot or says why not, and each plot is laid out.
+  const figure5 = await page.locator('section.figure5').evaluateAll((sections) => sections.map((s) => ({
+    id: s.id,
+    plots: [...s.querySelectorAll('svg.plot')].map((p) => p.getBoundingClientRect().width),
+    notes: s.querySelectorAll('p.note').length,
+  })));
+  for (const s of figure5) {
+    if (s.plots.length === 0 && s.notes === 0) fail(`${s.id}: the Figure 5 section has no plot and no note saying why`);
+    if (s.plots.some((w) => !(w > 0))) fail(`${s.id}: a Figure 5 plot has no width on the page`);
+  }
 
   // Let late console messages and requests arrive before the screenshot.
   await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
@@ -145,7 +157,7 @@ try {
     fail(`only ${(fraction * 100).toFixed(3)}% of the screenshot's pixels are the impossible-region colour ` +
       `#F4B6B6 (±${TOLERANCE}); needs at least ${(MIN_FRACTION * 100).toFixed(1)}% — are the plots drawn?`);
   }
-  summary = { plots, images: images.length, brokenImages: brokenImages.length, fraction, width, height };
+  summary = { plots, figure5: figure5.length, images: images.length, brokenImages: brokenImages.length, fraction, width, height };
 } catch (e) {
   fail(`browser check could not finish: ${e.message.split('\n')[0]}`);
 } finally {
@@ -155,7 +167,7 @@ try {
 
 const shot = summary ? ` screenshot ${summary.width}x${summary.height} -> ${pngArg}` : '';
 const counts = summary
-  ? `${summary.plots} plot(s), ${summary.images} image(s)${summary.brokenImages ? ` (${summary.brokenImages} broken)` : ''}, ` +
+  ? `${summary.plots} plot(s), ${summary.figure5} Figure 5 section(s), ${summary.images} image(s)${summary.brokenImages ? ` (${summary.brokenImages} broken)` : ''}, ` +
     `#F4B6B6 pixels ${(summary.fraction * 100).toFixed(2)}%`
   : 'no counts';
 if (failures.length) {

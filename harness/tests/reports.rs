@@ -211,8 +211,11 @@ fn a_results_file_from_a_newer_upbench_is_refused_by_name() {
 #[test]
 fn the_page_is_self_contained_with_every_plot_and_grid() {
     let html = std::fs::read_to_string(run_dir().join("index.html")).unwrap();
-    // tasks: ar1-d4 and leaves/p4 → η, and a plane and a distortion plot each
-    assert_eq!(html.matches("<svg class=\"plot\"").count(), 5);
+    // tasks: ar1-d4 and leaves/p4 → η, and a plane and a distortion plot each; the image task's
+    // Figure 5: U against P, BRISQUE and ST-LPIPS, PSNR-Y, SSIM and MSE against U, and a note that
+    // NIQE (48-px images: no 96-px block) has no value to draw
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), 5 + 6);
+    assert!(html.contains("Not drawn: NIQE: no configuration has a finite value"), "{html}");
     for external in ["<script", "<link", "src=\"http", "href=\"http", "url("] {
         assert!(!html.contains(external), "the page refers to something outside it: {external}");
     }
@@ -425,4 +428,141 @@ fn per_image_scores_add_up_to_the_task_scores() {
         assert_eq!(images["largest"][0][0], first_image.as_str(), "{images}");
         assert!((images["largest"][0][1].as_f64().unwrap() - 1.0).abs() < 1e-9, "{images}");
     }
+}
+
+/// The seed paper's Figure 5 on a tiny image task (two 200-px dead-leaves images, ×4, all three
+/// quality metrics): bicubic and a three-point γ sweep of the Gaussian-prior sampler.
+const FIGURE5_RUN: &str = r#"
+seed = 5
+[timing]
+budget_secs = 0
+[[image_task]]
+name = "dl"
+dataset = "dead-leaves"
+images = 2
+image_size = 200
+degradation = { kind = "super-resolution", scale = 4 }
+samples_per_image = 4
+patches = [4]
+[[plugin]]
+name = "bicubic"
+[[plugin]]
+name = "gaussian-prior"
+params = { gamma = [1.0, 0.0, 0.5], training = "dead-leaves" }
+"#;
+
+/// A number of results.json (the float rule writes non-finite values as strings).
+fn json_number(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::String(s) if s == "inf" || s == "Infinity" => f64::INFINITY,
+        serde_json::Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        v => v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")),
+    }
+}
+
+/// Spearman's ρ written out without the library: rank = 1 + #smaller + #ties/2, Pearson of ranks.
+fn spearman_by_hand(pairs: &[(f64, f64)]) -> f64 {
+    let ranks = |v: Vec<f64>| -> Vec<f64> {
+        let rank = |x: f64| {
+            1.0 + v.iter().filter(|&&y| y < x).count() as f64 + (v.iter().filter(|&&y| y == x).count() - 1) as f64 / 2.0
+        };
+        v.iter().map(|&x| rank(x)).collect()
+    };
+    let (a, b) = (ranks(pairs.iter().map(|p| p.0).collect()), ranks(pairs.iter().map(|p| p.1).collect()));
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m).powi(2)).sum::<f64>();
+    cov / (var(&a, ma) * var(&b, mb)).sqrt()
+}
+
+/// The measure's estimate of one result in results.json, as JSON.
+fn json_measure<'a>(
+    r: &'a serde_json::Value,
+    measure: &upbench::report::plots::figure5::Measure,
+) -> &'a serde_json::Value {
+    use upbench::report::plots::figure5::Measure;
+    match measure {
+        Measure::Perception => &r["perception_nats"],
+        Measure::Quality(name) => {
+            let means = r["quality"].as_array().unwrap();
+            &means.iter().find(|q| q["metric"] == name.as_str()).unwrap()["estimate"]
+        }
+        Measure::PsnrY => &r["psnr_y_db"],
+        Measure::Ssim => &r["ssim"],
+        Measure::Mse => &r["mse"],
+    }
+}
+
+/// Every Figure 5 plot of an image task shows what results.json holds: a point per configuration
+/// with a finite value (its U and the measure, with both intervals), the sweep in γ order,
+/// Spearman's ρ as computed independently here, the ground truth's mean for the no-reference
+/// metrics; and the files and the page's section are there.
+#[test]
+fn figure5_plots_the_values_of_results_json() {
+    use upbench::report::plots::figure5::{Measure, MeasurePlot};
+    let report = crate::util::run(FIGURE5_RUN);
+    let dir = tempfile::tempdir().unwrap();
+    upbench::report::write_run(&report, dir.path(), upbench::report::Outputs::All).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap()).unwrap();
+    let report = read_run(dir.path()).unwrap();
+    let task = &report.tasks[0];
+    assert_eq!(task.name, "dl/p4");
+    let names: Vec<String> = Measure::all(task).iter().map(|m| m.slug()).collect();
+    assert_eq!(names, ["p", "niqe", "brisque", "stlpips-alex", "psnr-y", "ssim", "mse"]);
+    let rows: Vec<&serde_json::Value> =
+        json["results"].as_array().unwrap().iter().filter(|r| r["task"] == "dl/p4").collect();
+    assert_eq!(rows.len(), 4);
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let section = page.split("<section class=\"figure5\" id=\"figure5-dl_p4\">").nth(1).expect("the page's section");
+    let section = section.split("</section>").next().unwrap();
+    let mut drawn = 0;
+    for measure in Measure::all(task) {
+        let plot = MeasurePlot::of(&report, "dl/p4", &measure).unwrap_or_else(|s| panic!("{s:?}"));
+        let expected: Vec<&&serde_json::Value> =
+            rows.iter().filter(|r| json_number(&json_measure(r, &measure)["point"]).is_finite()).collect();
+        assert_eq!(plot.points.len(), expected.len(), "{measure:?}");
+        assert_eq!(plot.points.len() + plot.left_out.len(), 4, "{measure:?}");
+        for (p, r) in plot.points.iter().zip(&expected) {
+            assert_eq!(p.label, r["label"].as_str().unwrap());
+            let (u, m) = (&r["uncertainty"], json_measure(r, &measure));
+            for (field, e) in [(u, &p.uncertainty), (m, &p.measure)] {
+                assert_eq!(json_number(&field["point"]), e.point, "{measure:?} {}", p.label);
+                assert_eq!(json_number(&field["ci"]["lower"]), e.ci.lower, "{measure:?} {}", p.label);
+                assert_eq!(json_number(&field["ci"]["upper"]), e.ci.upper, "{measure:?} {}", p.label);
+            }
+        }
+        let pairs: Vec<(f64, f64)> = plot.points.iter().map(|p| (p.measure.point, p.uncertainty.point)).collect();
+        let rho = plot.spearman.expect("at least two configurations");
+        assert!((rho.rho - spearman_by_hand(&pairs)).abs() < 1e-12, "{measure:?}: {}", rho.rho);
+        if pairs.len() > 3 {
+            let (lo, hi) = rho.interval.expect("an interval for n > 3");
+            let se = ((1.0 + rho.rho.powi(2) / 2.0) / (pairs.len() as f64 - 3.0)).sqrt();
+            assert!((lo - (rho.rho.atanh() - 1.959_964 * se).tanh()).abs() < 1e-5, "{measure:?}");
+            assert!((hi - (rho.rho.atanh() + 1.959_964 * se).tanh()).abs() < 1e-5, "{measure:?}");
+        } else {
+            assert!(rho.interval.is_none());
+        }
+        // the γ sweep, in γ order
+        let sweep: Vec<&str> = plot.sweeps[0].1.iter().map(|&i| plot.points[i].label.as_str()).collect();
+        let gamma =
+            |l: &str| -> f64 { l.split("gamma=").nth(1).unwrap().split([',', ')']).next().unwrap().parse().unwrap() };
+        let gammas: Vec<f64> = sweep.iter().map(|l| gamma(l)).collect();
+        assert!(gammas.windows(2).all(|w| w[0] < w[1]), "{measure:?}: {sweep:?}");
+        assert_eq!(plot.sweeps[0].0, "gamma");
+        let truth = &json["tasks"][0]["image"]["quality"]["ground_truth_means"];
+        let truth = truth
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| Measure::Quality(q["metric"].as_str().unwrap().into()) == measure);
+        assert_eq!(plot.reference, truth.map(|q| json_number(&q["estimate"]["point"])), "{measure:?}");
+        let name = upbench::report::plots::figure5_name("dl/p4", &measure);
+        assert!(dir.path().join(format!("plots/{name}.png")).is_file() && section.contains(&plot.points[0].label[..5]));
+        let svg = std::fs::read_to_string(dir.path().join(format!("plots/{name}.svg"))).unwrap();
+        assert!(svg.contains("Spearman ρ = ") && svg.contains(&format!("1 {}", &plot.points[0].label[..5])), "{name}");
+        drawn += 1;
+    }
+    assert_eq!(section.matches("<svg class=\"plot\"").count(), drawn);
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use base64::Engine;
 
-use super::plots::Figure;
+use super::plots::figure5::{Measure, MeasurePlot};
+use super::plots::{figure5_name, Figure};
 use super::scores::{
     footnote, global_failures, incomplete_notice, metric_title, scores, sig, with_ci, IntervalStyle, GROUND_TRUTH,
 };
@@ -132,6 +133,7 @@ fn task_sections(report: &RunReport, figures: &[Figure], run_dir: &Path) -> Stri
             }
         }
         page.push_str("</div>\n");
+        page.push_str(&figure5_section(report, figures, &task.task));
         let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.task).collect();
         let summary = report.tasks.iter().find(|t| t.name == task.task);
         page.push_str(&per_image(&results, summary.and_then(|t| t.image.as_ref()?.quality.as_ref())));
@@ -140,6 +142,36 @@ fn task_sections(report: &RunReport, figures: &[Figure], run_dir: &Path) -> Stri
         }
     }
 
+    page
+}
+
+/// Image tasks: the seed paper's Figure 5, U against each measure, one figure per measure, and
+/// the measures without one, with why.
+fn figure5_section(report: &RunReport, figures: &[Figure], task: &str) -> String {
+    let Some(summary) = report.tasks.iter().find(|t| t.name == task && t.image.is_some()) else { return String::new() };
+    let mut page = format!(
+        "<section class=\"figure5\" id=\"figure5-{}\">\n<h3>Uncertainty against each measure (the seed paper's Figure 5)</h3>\n\
+         <p>As Figure 5 of Cohen et al. (NeurIPS 2024), over this run's configurations: U against each perception \
+         measure (the theory's P and the per-image quality metrics) and each distortion measure against U, with \
+         both intervals and Spearman's ρ. The plotted values are those of results.json (also in plots/).</p>\n\
+         <div class=\"figures\">\n",
+        file_stem(task)
+    );
+    let mut skipped = Vec::new();
+    for measure in Measure::all(summary) {
+        match figures.iter().find(|f| f.name == figure5_name(task, &measure)) {
+            Some(f) => page.push_str(&figure(f)),
+            None => {
+                let reason = MeasurePlot::of(report, task, &measure).err().map_or_else(String::new, |s| s.reason);
+                skipped.push(format!("{}: {reason}", measure.title()));
+            }
+        }
+    }
+    page.push_str("</div>\n");
+    for s in skipped {
+        let _ = writeln!(page, "<p class=\"note\">Not drawn: {}</p>", escape(&s));
+    }
+    page.push_str("</section>\n");
     page
 }
 

@@ -4,7 +4,10 @@
 
 mod distortion;
 mod eta;
+pub mod figure5;
+mod figure5_draw;
 mod plane;
+pub mod rank;
 
 use plotters::coord::ranged1d::Ranged;
 use plotters::coord::Shift;
@@ -13,6 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::draw::{encode_png, file_stem, register_fonts};
 use crate::record::{ConfigResult, RunReport, TaskSummary};
+pub use figure5_draw::EMPTY_CORNER_FILL;
 
 /// Fill of the impossible region (below η(P; d)·N(X|Y)); `scripts/check-report` looks for it.
 pub const IMPOSSIBLE_FILL: RGBColor = RGBColor(0xF4, 0xB6, 0xB6);
@@ -77,7 +81,8 @@ fn text<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Every plot of a run: η(P; d) for the run's dimensions, then per task the U–P plane and
-/// distortion against uncertainty.
+/// distortion against uncertainty, and for image tasks the seed paper's Figure 5 (U against each
+/// measure, [`figure5`]).
 pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
     let mut out = Vec::new();
     let dims: Vec<usize> = report.tasks.iter().map(|t| t.signal_dim).collect();
@@ -103,6 +108,26 @@ pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
         out.push(render(format!("plane-{stem}"), plane.title(), plane.caption(), &plane)?);
         let distortion = distortion::Distortion { task, results: &results, plugins: &plugins };
         out.push(render(format!("distortion-{stem}"), distortion.title(), distortion.caption(), &distortion)?);
+        if task.image.is_some() {
+            out.extend(figure5s(report, task, &plugins)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The file stem of the Figure 5 plot of `measure` on `task`: `figure5-<task>-<measure>`.
+pub fn figure5_name(task: &str, measure: &figure5::Measure) -> String {
+    format!("figure5-{}-{}", file_stem(task), measure.slug())
+}
+
+/// One image task's Figure 5 plots, one per measure with a finite value (the others are
+/// named, with why, by [`figure5::MeasurePlot::of`]'s error).
+fn figure5s(report: &RunReport, task: &TaskSummary, plugins: &[String]) -> Result<Vec<Figure>, PlotError> {
+    let mut out = Vec::new();
+    for measure in figure5::Measure::all(task) {
+        let Ok(data) = figure5::MeasurePlot::of(report, &task.name, &measure) else { continue };
+        let plot = figure5_draw::Figure5 { data: &data, plugins };
+        out.push(render(figure5_name(&task.name, &measure), plot.title(), plot.caption(), &plot)?);
     }
     Ok(out)
 }
