@@ -64,3 +64,40 @@ fn a_wider_spread_is_underconfident_and_a_narrower_one_overconfident() {
 fn a_deterministic_model_has_no_calibration() {
     assert!(result(report(), "d16", "posterior-mean").calibration.is_none());
 }
+
+/// The verdicts and coverage reach every place a reader looks: the terminal's narrow table at
+/// the piped width, the wide table (`table.txt`, `--wide`, `report.md`) and `results.csv`, each
+/// value the record's.
+#[test]
+fn every_table_and_the_csv_show_each_samplers_spread() {
+    use upbench::report::{CsvExporter, Exporter, MarkdownExporter, TableExporter, TableLayout, PIPED_WIDTH};
+    let report = report();
+    let sampler = result(report, "d16", "posterior-sampler").calibration.as_ref().expect("a stochastic row");
+    let ninety = sampler.measured.coverage.last().expect("three levels");
+    let narrow = TableExporter { layout: TableLayout::Fit(PIPED_WIDTH) }.render(report);
+    let row = |text: &str, label: &str| -> String {
+        text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no row {label} in\n{text}")).to_string()
+    };
+    assert!(narrow.contains("spread"), "{narrow}");
+    assert!(row(&narrow, "posterior-sampler").contains("calibrated"), "{narrow}");
+    assert!(row(&narrow, "overdispersed").contains("underconfident"), "{narrow}");
+    assert!(row(&narrow, "posterior-mean").contains('—'), "{narrow}");
+    let wide = TableExporter { layout: TableLayout::Wide }.render(report);
+    let shown = format!("{:.4} [", ninety.estimate.point);
+    assert!(row(&wide, "posterior-sampler").contains(&shown), "{shown} in\n{wide}");
+    assert!(row(&wide, "gamma-optimal").contains("overconfident"), "{wide}");
+    let markdown = String::from_utf8(MarkdownExporter.serialize(report).unwrap()).unwrap();
+    assert!(row(&markdown, "posterior-sampler").contains("| calibrated |"), "{markdown}");
+    let csv = String::from_utf8(CsvExporter.serialize(report).unwrap()).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let line = row(&csv, ",posterior-sampler,");
+    let cells: Vec<&str> = line.split(',').collect();
+    let cell = |name: &str| cells[header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name}"))];
+    assert_eq!(cell("calibration"), "calibrated");
+    assert_eq!(cell("coverage_90").parse::<f64>().unwrap(), ninety.estimate.point);
+    assert_eq!(cell("coverage_90_nominal").parse::<f64>().unwrap(), ninety.nominal);
+    assert_eq!(cell("rank_uniformity_p").parse::<f64>().unwrap(), sampler.measured.uniformity.p_value);
+    let deterministic = row(&csv, ",posterior-mean,");
+    let cells: Vec<&str> = deterministic.split(',').collect();
+    assert_eq!(cells[header.iter().position(|h| *h == "calibration").unwrap()], "");
+}

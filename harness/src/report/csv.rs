@@ -2,6 +2,8 @@
 //! `images.csv`, one row per image, configuration and patch side of the image tasks.
 
 use super::{Exporter, ReportError};
+use crate::estimate::calibration::LEVELS;
+use crate::judge::calibration::JudgedCalibration;
 use crate::record::{mean_of, score_of, RunReport};
 
 /// `results.csv`: flat columns, CI ends as `_lo`/`_hi`, infinity as `inf`.
@@ -25,6 +27,12 @@ impl Exporter for CsvExporter {
     fn serialize(&self, report: &RunReport) -> Result<Vec<u8>, ReportError> {
         let metrics = run_metrics(report);
         let mut out = String::from(HEADER);
+        out.push_str(",calibration");
+        for level in LEVELS {
+            let c = format!("coverage_{:.0}", level * 100.0);
+            out.push_str(&format!(",{c},{c}_lo,{c}_hi,{c}_nominal"));
+        }
+        out.push_str(",rank_uniformity_p");
         for m in &metrics {
             out.push_str(&format!(",{m},{m}_lo,{m}_hi"));
         }
@@ -67,6 +75,7 @@ impl Exporter for CsvExporter {
                 let ends = e.as_ref().map_or([f64::NAN; 3], |e| [e.point, e.ci.lower, e.ci.upper]);
                 cells.extend(ends.iter().map(|v| format!("{v:e}")));
             }
+            cells.extend(calibration_cells(r.calibration.as_ref()));
             for m in &metrics {
                 let ends = mean_of(&r.quality, m).map_or([f64::NAN; 3], |q| {
                     let e = &q.estimate;
@@ -79,6 +88,22 @@ impl Exporter for CsvExporter {
         }
         Ok(out.into_bytes())
     }
+}
+
+/// A configuration's calibration columns (issue [16]): the verdict, each level's coverage with
+/// its interval and nominal value, the uniformity test's p-value; empty for a deterministic
+/// configuration.
+fn calibration_cells(calibration: Option<&JudgedCalibration>) -> Vec<String> {
+    let Some(c) = calibration else { return vec![String::new(); 2 + 4 * LEVELS.len()] };
+    let mut cells = vec![c.verdict.to_string()];
+    for level in LEVELS {
+        let coverage = c.measured.coverage.iter().find(|v| v.level == level);
+        let values =
+            coverage.map_or([f64::NAN; 4], |v| [v.estimate.point, v.estimate.ci.lower, v.estimate.ci.upper, v.nominal]);
+        cells.extend(values.iter().map(|v| format!("{v:e}")));
+    }
+    cells.push(format!("{:e}", c.measured.uniformity.p_value));
+    cells
 }
 
 /// The quality metrics any image task of the run computed, in the order they first appear.

@@ -228,8 +228,13 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
     let at = columns.iter().position(|c| c.0 == "SSIM ↑").map_or(columns.len(), |i| i + 1);
     columns.splice(at..at, metrics.iter().map(|m| (metric_title(m), false)));
     let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
+    let calibrated = results.iter().any(|r| r.calibration.is_some());
+    if calibrated {
+        let verdict = columns.len() - 1;
+        columns.splice(verdict..verdict, [(COVERAGE_TITLE, false), (SPREAD_TITLE, false)]);
+    }
     let region_column = columns.iter().position(|c| c.0 == "region").unwrap_or_default();
-    let mut rows: Vec<Vec<String>> = results.iter().map(|r| score_row(r, image, &metrics)).collect();
+    let mut rows: Vec<Vec<String>> = results.iter().map(|r| score_row(r, image, &metrics, calibrated)).collect();
     if let Some(row) = ground_truth_row(task, columns.len(), at) {
         rows.push(row);
     }
@@ -248,7 +253,7 @@ fn task_scores(report: &RunReport, task: &TaskSummary) -> TaskScores {
 }
 
 /// One configuration's row of the task table, in the columns [`task_scores`] lays out.
-fn score_row(r: &ConfigResult, image: bool, metrics: &[QualityMetricInfo]) -> Vec<String> {
+fn score_row(r: &ConfigResult, image: bool, metrics: &[QualityMetricInfo], calibrated: bool) -> Vec<String> {
     let j = &r.judgement;
     let mark = if r.stochastic { "" } else { DETERMINISTIC };
     let mut row = vec![
@@ -279,30 +284,54 @@ fn score_row(r: &ConfigResult, image: bool, metrics: &[QualityMetricInfo]) -> Ve
     let rate = timing.and_then(|t| if image { t.measurements_per_sec.as_ref() } else { Some(&t.samples_per_sec) });
     let measured_apart = timing.is_some_and(|t| matches!(t.source, crate::run::TimingSource::Criterion { .. }));
     row.push(rate.map_or("—".into(), |rate| format!("{}{}", with_ci(rate), if measured_apart { "" } else { "*" })));
+    if calibrated {
+        row.extend(calibration_cells(r));
+    }
     row.push(j.validity.to_string());
     row
 }
 
+/// The wide table's title of the widest level's coverage column.
+const COVERAGE_TITLE: &str = "90 % coverage (nominal)";
+/// The title of the calibration verdict's column.
+const SPREAD_TITLE: &str = "spread";
+
+/// A configuration's calibration (issue [16]) in the wide table: the coverage of its samples'
+/// central interval at the widest level with its interval over observations and, in
+/// parentheses, what a calibrated sampler's K samples cover; then the verdict's word. Dashes
+/// for a deterministic configuration, which has no spread.
+fn calibration_cells(r: &ConfigResult) -> [String; 2] {
+    let Some(c) = &r.calibration else { return ["—".into(), "—".into()] };
+    let coverage =
+        c.measured.coverage.last().map_or("—".into(), |v| format!("{} ({})", with_ci(&v.estimate), sig(v.nominal)));
+    [coverage, c.verdict.to_string()]
+}
+
 /// The narrow table: U, P and U/bound as `±`, the region and verdict in a word, MSE/MMSE (exact
 /// tasks) or PSNR-Y (images). Where the table is too wide, U is kept before U/bound (the region
-/// word says where the row lies), and both before the distortion column.
+/// word says where the row lies), and both before a sampler's spread (its calibration verdict,
+/// which no other table reports), which is kept before the distortion column.
 fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
     let image = task.image.is_some();
     let column = |title, numeric, leave_out| CompactColumn { title, numeric, leave_out };
     let metrics = quality_metrics(task);
-    // the quality metrics rank below U, U/bound and the distortion column: left out first
+    // the quality metrics rank below U, U/bound, the spread and the distortion column: left out first
     let mut columns = vec![
         column("U ↓", true, Some(4)),
         column("P ↓ (nats)", true, None),
         column("U/bound", true, Some(3)),
         column("region", false, None),
-        if image { column("PSNR-Y ↑", true, Some(2)) } else { column("MSE/MMSE ↓", true, Some(2)) },
+        if image { column("PSNR-Y ↑", true, Some(1)) } else { column("MSE/MMSE ↓", true, Some(1)) },
     ];
     columns.extend(metrics.iter().map(|m| column(metric_title(m), true, Some(0))));
+    let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
+    let calibrated = results.iter().any(|r| r.calibration.is_some());
+    if calibrated {
+        columns.push(column(SPREAD_TITLE, false, Some(2)));
+    }
     columns.push(column("verdict", false, None));
     let mut reasons: Vec<String> = Vec::new();
     let mut regions_used = Vec::new();
-    let results: Vec<&ConfigResult> = report.results.iter().filter(|r| r.task == task.name).collect();
     let rows = results
         .iter()
         .map(|r| {
@@ -333,6 +362,9 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
             cells.extend(
                 metrics.iter().map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))),
             );
+            if calibrated {
+                cells.push(r.calibration.as_ref().map_or("—".into(), |c| c.verdict.to_string()));
+            }
             cells.push(verdict);
             CompactRow {
                 rank: r.rank,
@@ -350,6 +382,9 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
                 mean_of(&quality.ground_truth_means, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))
             }),
         );
+        if calibrated {
+            cells.push(String::new());
+        }
         cells.push(String::new());
         rows.push(CompactRow { rank: 0, label: GROUND_TRUTH.into(), mark: "", cells });
     }
@@ -449,6 +484,11 @@ fn task_notes(report: &RunReport, task: &TaskSummary) -> Vec<String> {
         if !quality.notes.is_empty() {
             notes.push(format!("Not scored (ground truth and outputs): {}.", quality.notes.join("; ")));
         }
+    }
+    if report.results.iter().any(|r| r.task == task.name && r.calibration.is_some()) {
+        notes.push(
+            "Spread: whether a sampler's K samples are honest about its errors (`docs/calibration.md`): calibrated; overconfident (the truth falls outside their central intervals too often: confident hallucination); underconfident (too wide); undecided. 90 % coverage: how often the samples' central interval held the truth [interval over observations], and (in parentheses) what it holds for a calibrated sampler with K samples.".to_string(),
+        );
     }
     let deterministic = report.results.iter().any(|r| r.task == task.name && !r.stochastic);
     if deterministic {
