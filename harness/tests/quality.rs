@@ -442,7 +442,9 @@ fn a_metric_that_cannot_score_the_set_is_noted_once_per_task() {
 
 /// Small TorchScript metrics, scripted here with the project's Python (once per test binary):
 /// `mad.pt`, full reference, the mean absolute difference; `brightness.pt`, no reference, the
-/// mean value; `per_channel.pt`, the mean of each channel (not a scalar). Each with its SHA-256.
+/// mean value; `per_channel.pt`, the mean of each channel (not a scalar); `picky.pt`, full
+/// reference, which raises on images wider than 40 px (not on the 32-px probe). Each with its
+/// SHA-256.
 fn scripted_metrics() -> &'static [(&'static str, std::path::PathBuf, String)] {
     use sha2::Digest;
     static FILES: std::sync::OnceLock<Vec<(&'static str, std::path::PathBuf, String)>> = std::sync::OnceLock::new();
@@ -459,7 +461,12 @@ class Brightness(torch.nn.Module):
 class PerChannel(torch.nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return image.mean(dim=[0, 2, 3])
-for name, m in [("mad", Mad()), ("brightness", Brightness()), ("per_channel", PerChannel())]:
+class Picky(torch.nn.Module):
+    def forward(self, image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        if image.size(3) > 40:
+            raise ValueError("too wide for this metric")
+        return (image - reference).abs().mean()
+for name, m in [("mad", Mad()), ("brightness", Brightness()), ("per_channel", PerChannel()), ("picky", Picky())]:
     torch.jit.script(m.eval()).save(f"{sys.argv[1]}/{name}.pt")
 "#;
         let python = workspace().join(".venv/bin/python");
@@ -468,7 +475,7 @@ for name, m in [("mad", Mad()), ("brightness", Brightness()), ("per_channel", Pe
         std::fs::write(dir.join("make.py"), script).unwrap();
         let out = std::process::Command::new(python).arg(dir.join("make.py")).arg(&dir).output().unwrap();
         assert!(out.status.success(), "scripting the metrics: {}", String::from_utf8_lossy(&out.stderr));
-        ["mad", "brightness", "per_channel"]
+        ["mad", "brightness", "per_channel", "picky"]
             .into_iter()
             .map(|name| {
                 let path = dir.join(format!("{name}.pt"));
@@ -492,7 +499,8 @@ fn metric_entry(name: &str, file: &str, reference: &str, better: &str) -> String
 /// computed here in Rust from the same 8-bit output (bicubic ×4 of the task's measurement) and
 /// ground truth, within 1e-6; the task records name, reference, better and the convention with
 /// the file's checksum; the no-reference one scores the ground truth too; the configuration's
-/// mean, `images.csv` and the footnote carry them like the built-ins.
+/// mean, `results.csv`, `images.csv`, the page and `compare` carry them like the built-ins; one
+/// that raises on an image is a metric failure, and the run goes on.
 #[test]
 fn a_suites_own_torchscript_metrics_score_each_image_as_computed_directly() {
     use upbench::record::score_of;
@@ -502,11 +510,12 @@ fn a_suites_own_torchscript_metrics_score_each_image_as_computed_directly() {
         .replace("image_size = 200", "image_size = 48")
         .replace("[timing]", "[metrics]\nmeasures = \"none\"\n[timing]")
         + &metric_entry("mad", "mad", "full", "lower")
-        + &metric_entry("bright", "brightness", "none", "higher");
+        + &metric_entry("bright", "brightness", "none", "higher")
+        + &metric_entry("picky", "picky", "full", "lower");
     let report = crate::util::run(&text);
     let quality = report.tasks[0].image.as_ref().unwrap().quality.as_ref().unwrap();
     let names: Vec<&str> = quality.metrics.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["mad", "bright"], "skipped: {:?}", quality.skipped);
+    assert_eq!(names, ["mad", "bright", "picky"], "skipped: {:?}", quality.skipped);
     let mad = quality.metric("mad").unwrap();
     assert_eq!((mad.reference, mad.better), (Reference::Full, Better::Lower));
     assert_eq!(quality.metric("bright").unwrap().better, Better::Higher);
@@ -545,8 +554,24 @@ fn a_suites_own_torchscript_metrics_score_each_image_as_computed_directly() {
     assert!((mad_mean.estimate.point - mean(&means)).abs() < 1e-12 && mad_mean.estimate.n == 2);
     let csv = upbench::report::Exporter::serialize(&upbench::report::ImagesCsvExporter, &report).unwrap();
     let csv = String::from_utf8(csv).unwrap();
-    assert!(csv.lines().next().unwrap().ends_with(",mad,bright"), "{csv}");
-    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    assert!(csv.lines().next().unwrap().ends_with(",mad,bright,picky"), "{csv}");
+    let results_csv = upbench::report::Exporter::serialize(&upbench::report::CsvExporter, &report).unwrap();
+    let header = String::from_utf8(results_csv).unwrap().lines().next().unwrap().to_string();
+    assert!(header.contains("mad") && header.contains("bright"), "{header}");
+    // the page's per-image table, and compare's per-image pairing (0 between identical runs)
+    let page = upbench::report::html::render(&report, &[], std::path::Path::new("."));
+    assert!(page.contains("mad ↓") && page.contains("bright ↑"), "the page's per-image table");
+    let comparison = upbench::report::compare::compare(&report, &report);
+    let changes = comparison.matched[0].images.as_ref().unwrap();
+    let names: Vec<&str> = changes.quality.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(names, ["mad", "bright"]);
+    assert!(changes.quality.iter().all(|(_, e)| e.point == 0.0));
+    // a metric that fails on an image is a metric failure naming it; the rest of the cell stands
+    assert!(!report.failures.is_empty() && bicubic.images.iter().all(|i| score_of(&i.quality, "picky").is_none()));
+    for failure in &report.failures {
+        assert_eq!(failure.cause, upbench::record::Cause::Metric, "{failure:#?}");
+        assert!(failure.message.contains("picky") && failure.message.contains("too wide"), "{}", failure.message);
+    }
 }
 
 /// `upbench run --check` refuses (exit 2, nothing run) a `[[metric]]` whose file is missing, has
