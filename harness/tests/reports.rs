@@ -544,6 +544,23 @@ fn figure5_plots_the_values_of_results_json() {
         } else {
             assert!(rho.interval.is_none());
         }
+        // perception measures: the front is what no other point matches or beats in both, best
+        // score first; the empty corner is shaded with ≥ 3 points and a tradeoff on the front
+        if measure.is_perception() {
+            let lower = plot.better == upbench::estimate::quality::Better::Lower;
+            let score = |i: usize| if lower { pairs[i].0 } else { -pairs[i].0 };
+            let beaten = |i: usize| {
+                (0..pairs.len()).any(|j| {
+                    j != i && score(j) <= score(i) && pairs[j].1 <= pairs[i].1 && (pairs[j] != pairs[i] || j < i)
+                })
+            };
+            let mut front: Vec<usize> = (0..pairs.len()).filter(|&i| !beaten(i)).collect();
+            front.sort_by(|&a, &b| score(a).total_cmp(&score(b)));
+            assert_eq!(plot.front, front, "{measure:?}");
+            assert_eq!(plot.shows_empty_corner(), pairs.len() >= 3 && front.len() >= 2, "{measure:?}");
+        } else {
+            assert!(plot.front.is_empty() && !plot.shows_empty_corner());
+        }
         // the γ sweep, in γ order
         let sweep: Vec<&str> = plot.sweeps[0].1.iter().map(|&i| plot.points[i].label.as_str()).collect();
         let gamma =
