@@ -391,3 +391,66 @@ impl Ranged for Ticked {
         self.lo..self.hi
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::figure5::{pareto_front, Measure};
+    use super::*;
+    use crate::estimate::Estimate;
+
+    fn plot(better: Better, pairs: &[(f64, f64)]) -> MeasurePlot {
+        let points = pairs
+            .iter()
+            .map(|&(s, u)| MeasurePoint {
+                label: format!("{s}"),
+                plugin: "p".into(),
+                uncertainty: Estimate::exact(u, 0.95, 2),
+                measure: Estimate::exact(s, 0.95, 2),
+                valid: true,
+            })
+            .collect();
+        MeasurePlot {
+            task: "t".into(),
+            measure: Measure::Quality("m".into()),
+            better,
+            points,
+            left_out: Vec::new(),
+            sweeps: Vec::new(),
+            spearman: None,
+            reference: None,
+            front: pareto_front(pairs, better),
+        }
+    }
+
+    /// The corner runs from the frame's better corner along the front's staircase.
+    #[test]
+    fn the_empty_corner_follows_the_front_from_the_better_side() {
+        let (x, y) = (Axis { log: false, lo: 0.0, hi: 10.0 }, Axis { log: false, lo: 0.0, hi: 10.0 });
+        let pairs = [(1.0, 5.0), (3.0, 2.0), (4.0, 4.0)];
+        let lower = plot(Better::Lower, &pairs);
+        assert!(lower.shows_empty_corner());
+        let figure = Figure5 { data: &lower, plugins: &[] };
+        assert_eq!(figure.empty_corner(x, y), [(0.0, 0.0), (0.0, 5.0), (1.0, 5.0), (1.0, 2.0), (3.0, 2.0), (3.0, 0.0)]);
+        let higher = plot(Better::Higher, &pairs);
+        let figure = Figure5 { data: &higher, plugins: &[] };
+        assert_eq!(
+            figure.empty_corner(x, y),
+            [(10.0, 0.0), (10.0, 4.0), (4.0, 4.0), (4.0, 2.0), (3.0, 2.0), (3.0, 0.0)]
+        );
+        // one configuration best in both: no tradeoff, no corner
+        assert!(!plot(Better::Lower, &[(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]).shows_empty_corner());
+    }
+
+    #[test]
+    fn log_axes_tick_at_their_values_and_clamp_to_the_frame() {
+        let axis = Axis::over(&[1e-4, 1e-3], &[-1.0, 1.0], true);
+        // the upper end (10⁰) is a decade beyond the points' one-decade span: cut to one decade above,
+        // then padded by 6 % of the two decades; the end at −1 has no logarithm and is left out
+        assert!((axis.lo - -4.12).abs() < 1e-9 && (axis.hi - -1.88).abs() < 1e-9, "{axis:?}");
+        assert_eq!(axis.at(-1.0), axis.lo);
+        assert_eq!(axis.label(-3.0), "1.0e-3");
+        assert!(axis.ticks().iter().all(|t| (axis.lo..=axis.hi).contains(t)));
+        assert_eq!(numbered(0, "bicubic"), "1 bicubic");
+        assert_eq!(numbered(9, &"x".repeat(40)).chars().count(), LABEL_CHARS);
+    }
+}
