@@ -332,40 +332,17 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
     columns.push(column("verdict", false, None));
     let mut reasons: Vec<String> = Vec::new();
     let mut regions_used = Vec::new();
-    let rows = results
+    let mut rows: Vec<CompactRow> = results
         .iter()
         .map(|r| {
-            let j = &r.judgement;
-            let distortion = if image { r.psnr_y_db.as_ref() } else { j.mse_over_mmse.as_ref() };
-            let verdict = match &j.validity {
-                Validity::Valid { shrinkage_used: false } => "valid".to_string(),
-                Validity::Valid { shrinkage_used: true } => "valid (reg.)".to_string(),
-                invalid => {
-                    let text = invalid.to_string();
-                    let index = reasons.iter().position(|t| *t == text).unwrap_or_else(|| {
-                        reasons.push(text);
-                        reasons.len() - 1
-                    });
-                    format!("INVALID {}", note_mark(index + 1))
-                }
-            };
-            if !regions_used.contains(&j.region) {
-                regions_used.push(j.region);
+            if !regions_used.contains(&r.judgement.region) {
+                regions_used.push(r.judgement.region);
             }
-            let mut cells = vec![
-                plus_minus(&j.uncertainty),
-                plus_minus(&j.perception_nats),
-                plus_minus(&j.bound_ratio),
-                region_word(j.region).to_string(),
-                distortion.map_or("—".into(), plus_minus),
-            ];
-            cells.extend(
-                metrics.iter().map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))),
-            );
+            let mut cells = compact_cells(r, image, &metrics);
             if calibrated {
                 cells.push(r.calibration.as_ref().map_or("—".into(), |c| c.verdict.to_string()));
             }
-            cells.push(verdict);
+            cells.push(compact_verdict(&r.judgement.validity, &mut reasons));
             CompactRow {
                 rank: r.rank,
                 label: r.label.clone(),
@@ -374,7 +351,6 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
             }
         })
         .collect();
-    let mut rows: Vec<CompactRow> = rows;
     if let Some(quality) = task.image.as_ref().and_then(|i| i.quality.as_ref()).filter(|_| !metrics.is_empty()) {
         let mut cells = vec!["—".to_string(); 5];
         cells.extend(
@@ -382,10 +358,8 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
                 mean_of(&quality.ground_truth_means, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))
             }),
         );
-        if calibrated {
-            cells.push(String::new());
-        }
-        cells.push(String::new());
+        // the spread (when shown) and the verdict: none for the ground truth
+        cells.extend(std::iter::repeat_n(String::new(), 1 + usize::from(calibrated)));
         rows.push(CompactRow { rank: 0, label: GROUND_TRUTH.into(), mark: "", cells });
     }
     let mut notes: Vec<String> =
@@ -399,6 +373,39 @@ fn compact_table(report: &RunReport, task: &TaskSummary) -> CompactTable {
         notes.push(format!("Region: {}.", shortened.join("; ")));
     }
     CompactTable { columns, rows, notes }
+}
+
+/// A configuration's narrow cells up to its quality metrics: U, P, U/bound, the region's word,
+/// the distortion column and each metric's mean, as `±`.
+fn compact_cells(r: &ConfigResult, image: bool, metrics: &[QualityMetricInfo]) -> Vec<String> {
+    let j = &r.judgement;
+    let distortion = if image { r.psnr_y_db.as_ref() } else { j.mse_over_mmse.as_ref() };
+    let mut cells = vec![
+        plus_minus(&j.uncertainty),
+        plus_minus(&j.perception_nats),
+        plus_minus(&j.bound_ratio),
+        region_word(j.region).to_string(),
+        distortion.map_or("—".into(), plus_minus),
+    ];
+    cells.extend(metrics.iter().map(|m| mean_of(&r.quality, &m.name).map_or("—".into(), |q| plus_minus(&q.estimate))));
+    cells
+}
+
+/// The narrow verdict: `valid`, `valid (reg.)` or `INVALID` with the mark of its reason, which
+/// joins `reasons` (the table's numbered notes) the first time it is seen.
+fn compact_verdict(validity: &Validity, reasons: &mut Vec<String>) -> String {
+    match validity {
+        Validity::Valid { shrinkage_used: false } => "valid".to_string(),
+        Validity::Valid { shrinkage_used: true } => "valid (reg.)".to_string(),
+        invalid => {
+            let text = invalid.to_string();
+            let index = reasons.iter().position(|t| *t == text).unwrap_or_else(|| {
+                reasons.push(text);
+                reasons.len() - 1
+            });
+            format!("INVALID {}", note_mark(index + 1))
+        }
+    }
 }
 
 /// The label of the tables' reference row: the no-reference quality metrics on the ground truth.
