@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tch::Tensor;
 
-use super::quality::ImageMetrics;
+use super::quality::{ImageMetrics, OutputScorer, ScoreJob};
 use super::sample_grid::{self, GridInput};
 use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use crate::draw::file_stem;
@@ -277,39 +277,40 @@ fn measure(
     let c = &task.config;
     let mut gathered: Vec<Gathered> = c.patches.iter().map(|_| Gathered::default()).collect();
     let mut scored: Vec<ScoredImage> = Vec::new();
-    // each image's quality metrics, in order
-    let mut quality: Vec<Vec<QualityScore>> = Vec::new();
     let ground_truth = summaries.first().and_then(|s| s.image.as_ref()?.quality.as_ref());
     let mut measured = Measured::default();
-    for observations in batches(&task.cases, c.batch_images) {
-        let batch = &task.cases[observations.clone()];
-        let first = observations.start;
-        let samples = restore_batch(task, run, batch, observations)?;
-        for (i, case) in batch.iter().enumerate() {
-            let estimating = Instant::now();
-            let image = RestoredImage::new(case, samples.get(i as i64), run.plan.device);
-            estimate_image(task, run, &image, &mut gathered, &mut measured.notes);
-            scored.push(image.score(border(c) as i64));
-            run.stages.estimate_secs += secs_since(estimating);
-            let scoring = Instant::now();
-            let truth_scored = ground_truth.and_then(|q| q.ground_truth.iter().find(|g| g.image == case.name));
-            let (scores, problems) = metrics.score_output(
-                run.plan,
-                border(c),
-                (first + i, case),
-                (&image.samples, &image.truth),
-                truth_scored,
-            );
-            quality.push(scores);
-            measured.notes.extend(problems.into_iter().map(CellError::Quality));
-            run.stages.metrics_secs += secs_since(scoring);
-            let drawing = Instant::now();
-            if first + i < c.grid_images {
-                draw_image_grid(task, run, &image, &mut measured);
+    let plan = run.plan;
+    // each image's quality metrics, in order, scored beside the restoration (the wall time the
+    // cell waits for them is its metrics stage)
+    let quality = std::thread::scope(|scope| -> Result<Vec<Vec<QualityScore>>, CellError> {
+        let scorer = OutputScorer::start(scope, metrics, plan, border(c), ground_truth);
+        for observations in batches(&task.cases, c.batch_images) {
+            let batch = &task.cases[observations.clone()];
+            let first = observations.start;
+            let samples = restore_batch(task, run, batch, observations)?;
+            for (i, case) in batch.iter().enumerate() {
+                let estimating = Instant::now();
+                let image = RestoredImage::new(case, samples.get(i as i64), plan.device);
+                estimate_image(task, run, &image, &mut gathered, &mut measured.notes);
+                scored.push(image.score(border(c) as i64));
+                run.stages.estimate_secs += secs_since(estimating);
+                let queueing = Instant::now();
+                let (samples, truth) = (image.samples.shallow_clone(), image.truth.shallow_clone());
+                scorer.score(ScoreJob { index: first + i, image: case.name.clone(), samples, truth });
+                run.stages.metrics_secs += secs_since(queueing);
+                let drawing = Instant::now();
+                if first + i < c.grid_images {
+                    draw_image_grid(task, run, &image, &mut measured);
+                }
+                run.stages.grids_secs += secs_since(drawing);
             }
-            run.stages.grids_secs += secs_since(drawing);
         }
-    }
+        let waiting = Instant::now();
+        let (quality, problems) = scorer.finish();
+        run.stages.metrics_secs += secs_since(waiting);
+        measured.notes.extend(problems.into_iter().map(CellError::Quality));
+        Ok(quality)
+    })?;
     every_side_estimated(&gathered, summaries, &measured.notes)?;
     measured.image_scores = Some(mean_scores(task, run, &scored));
     measured.images = gathered.iter().map(|g| g.image_scores(&scored)).collect();

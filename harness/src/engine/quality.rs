@@ -6,9 +6,12 @@
 //!
 //! Cost: one sample per image is scored (a sampler's K samples would cost K times as much), and
 //! ST-LPIPS keeps the ground truth's feature maps across the configurations a process evaluates,
-//! so each output costs one forward pass, on the run's device.
+//! so each output costs one forward pass, on the run's device. [`ImageMetrics`] is shared
+//! between threads: `engine::images` scores a cell's outputs on a thread of its own while the
+//! model restores the next images.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use tch::{Device, Kind, Tensor};
 
 use crate::estimate::mean_of;
@@ -30,7 +33,7 @@ const FEATURE_CACHE_BYTES: i64 = 2 << 30;
 
 /// The metrics an image task computes, loaded on first use.
 pub(crate) struct ImageMetrics {
-    loaded: OnceCell<Loaded>,
+    loaded: OnceLock<Loaded>,
 }
 
 /// One metric that loaded: a built-in, or the suite's own by its index in [`Loaded::user`].
@@ -50,14 +53,14 @@ struct Loaded {
     user: Vec<ScriptedMetric>,
     skipped: Vec<SkippedMetric>,
     /// ST-LPIPS features of each case's ground truth, by case index, once computed.
-    truth_features: RefCell<Vec<Option<Vec<Tensor>>>>,
-    cached_bytes: Cell<i64>,
+    truth_features: Mutex<Vec<Option<Vec<Tensor>>>>,
+    cached_bytes: AtomicI64,
 }
 
 impl ImageMetrics {
     /// Nothing loaded yet.
     pub(crate) fn new() -> ImageMetrics {
-        ImageMetrics { loaded: OnceCell::new() }
+        ImageMetrics { loaded: OnceLock::new() }
     }
 
     fn loaded(&self, plan: &RunPlan, border: usize) -> &Loaded {
@@ -105,7 +108,7 @@ impl ImageMetrics {
         &self,
         plan: &RunPlan,
         border: usize,
-        (index, case): (usize, &ImageCase),
+        (index, image_name): (usize, &str),
         (samples, truth): (&Tensor, &Tensor),
         truth_scored: Option<&GroundTruthScores>,
     ) -> (Vec<QualityScore>, Vec<String>) {
@@ -135,7 +138,7 @@ impl ImageMetrics {
             };
             match value {
                 Ok(value) => scores.push(QualityScore { metric: name.into(), value }),
-                Err(e) => problems.push(format!("{}: {e}", case.name)),
+                Err(e) => problems.push(format!("{image_name}: {e}")),
             }
         }
         (scores, problems)
@@ -153,6 +156,80 @@ impl ImageMetrics {
     }
 }
 
+/// One output to score: the image's index in the task, its name, the model's samples of it
+/// (`[K, C, H, W]`, the first is scored) and its ground truth, on the run's device.
+pub(crate) struct ScoreJob {
+    pub(crate) index: usize,
+    pub(crate) image: String,
+    pub(crate) samples: Tensor,
+    pub(crate) truth: Tensor,
+}
+
+/// A cell's outputs scored on a thread of their own while the model restores the next images:
+/// a run's torch work is single-threaded by default (`threads = 1`, for reproducible sums), so
+/// on a machine with a second core the metrics cost the run little beyond the last image's
+/// scores. The thread uses the run's torch thread count, so each score is the one the same
+/// measure gives on the run's own thread. At most [`SCORER_QUEUE`] images wait for it.
+pub(crate) struct OutputScorer<'scope> {
+    jobs: std::sync::mpsc::SyncSender<ScoreJob>,
+    thread: std::thread::ScopedJoinHandle<'scope, Vec<(Vec<QualityScore>, Vec<String>)>>,
+}
+
+/// Images restored but not yet scored before the model waits for the scorer.
+const SCORER_QUEUE: usize = 2;
+
+impl<'scope> OutputScorer<'scope> {
+    /// Starts the scoring thread in `scope`; `ground_truth`: the task's record of its ground
+    /// truth's scores (see [`ImageMetrics::score_output`]).
+    pub(crate) fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        metrics: &'env ImageMetrics,
+        plan: &'env RunPlan,
+        border: usize,
+        ground_truth: Option<&'env TaskQuality>,
+    ) -> OutputScorer<'scope> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<ScoreJob>(SCORER_QUEUE);
+        let thread = scope.spawn(move || {
+            tch::set_num_threads(plan.suite.file.threads.unwrap_or(crate::suite::DEFAULT_THREADS) as i32);
+            let truth_scored =
+                |image: &str| ground_truth.and_then(|q| q.ground_truth.iter().find(|g| g.image == image));
+            queue
+                .into_iter()
+                .map(|job: ScoreJob| {
+                    let ScoreJob { index, image, samples, truth } = job;
+                    metrics.score_output(plan, border, (index, &image), (&samples, &truth), truth_scored(&image))
+                })
+                .collect()
+        });
+        OutputScorer { jobs, thread }
+    }
+
+    /// Queues one output; waits while [`SCORER_QUEUE`] are already waiting.
+    pub(crate) fn score(&self, job: ScoreJob) {
+        // the thread ends only when the queue closes, or by a panic that `finish` reports
+        let _ = self.jobs.send(job);
+    }
+
+    /// Waits for every queued output's scores: each image's, in queue order, and the messages
+    /// of what could not be scored.
+    pub(crate) fn finish(self) -> (Vec<Vec<QualityScore>>, Vec<String>) {
+        drop(self.jobs);
+        match self.thread.join() {
+            Ok(scored) => {
+                let problems = scored.iter().flat_map(|(_, p)| p.clone()).collect();
+                (scored.into_iter().map(|(scores, _)| scores).collect(), problems)
+            }
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                (Vec::new(), vec![format!("the metrics thread stopped: {}", why.unwrap_or_else(|| "a panic".into()))])
+            }
+        }
+    }
+}
+
 impl Loaded {
     fn new(plan: &RunPlan, border: usize) -> Loaded {
         let mut loaded = Loaded {
@@ -162,8 +239,8 @@ impl Loaded {
             stlpips: None,
             user: Vec::new(),
             skipped: Vec::new(),
-            truth_features: RefCell::new(Vec::new()),
-            cached_bytes: Cell::new(0),
+            truth_features: Mutex::new(Vec::new()),
+            cached_bytes: AtomicI64::new(0),
         };
         loaded.load_built_ins(plan, border);
         for entry in &plan.suite.file.user_metrics {
@@ -258,7 +335,8 @@ impl Loaded {
     fn stlpips_against_truth(&self, index: usize, output: &Tensor, truth: &Tensor) -> Result<f64, QualityError> {
         let stlpips = self.stlpips.as_ref().ok_or_else(|| unavailable(BuiltIn::StLpips))?;
         let device = stlpips.device();
-        let mut cache = self.truth_features.borrow_mut();
+        // a panic while the lock was held left nothing half-written that matters: a cache
+        let mut cache = self.truth_features.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() <= index {
             cache.resize_with(index + 1, || None);
         }
@@ -267,8 +345,8 @@ impl Loaded {
             None => {
                 let features = stlpips.unit_features(&as_rgb_unit(&quantized(truth), device))?;
                 let bytes: i64 = features.iter().map(|f| f.numel() as i64 * 4).sum();
-                if self.cached_bytes.get() + bytes <= FEATURE_CACHE_BYTES {
-                    self.cached_bytes.set(self.cached_bytes.get() + bytes);
+                if self.cached_bytes.load(Ordering::Relaxed) + bytes <= FEATURE_CACHE_BYTES {
+                    self.cached_bytes.fetch_add(bytes, Ordering::Relaxed);
                     cache[index] = Some(features.iter().map(Tensor::shallow_clone).collect());
                 }
                 features
