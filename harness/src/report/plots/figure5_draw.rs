@@ -85,7 +85,11 @@ impl Axis {
     fn ticks(&self) -> Vec<f64> {
         if self.log {
             let (lo, hi) = (10f64.powf(self.lo), 10f64.powf(self.hi));
-            return log_ticks(lo, hi).into_iter().map(f64::log10).collect();
+            let all: Vec<f64> = log_ticks(lo, hi).into_iter().map(f64::log10).collect();
+            // on a short span every mantissa is a tick: keep 1, 2 and 5 where that leaves enough
+            let mantissa = |t: &f64| (10f64.powf(t - t.floor()) * 1e6).round() / 1e6;
+            let sparse: Vec<f64> = all.iter().copied().filter(|t| [1.0, 2.0, 5.0].contains(&mantissa(t))).collect();
+            return if all.len() > 8 && sparse.len() >= 3 { sparse } else { all };
         }
         let raw = (self.hi - self.lo) / 6.0;
         let magnitude = 10f64.powf(raw.log10().floor());
