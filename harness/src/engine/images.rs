@@ -13,7 +13,10 @@ use super::sample_grid::{self, GridInput};
 use super::task::{secs_since, CellError, Measured, ModelRun, Task, TaskInput};
 use crate::draw::file_stem;
 use crate::draw::grid;
-use crate::estimate::{fidelity, images, mean_of, Estimate, Estimator, ObservationStats, SubsampleStats};
+use crate::estimate::calibration::CalibrationStats;
+use crate::estimate::{
+    fidelity, images, mean_of, Estimate, EstimateError, Estimator, ObservationStats, SubsampleStats,
+};
 use crate::judge::Reason;
 use crate::record::{ImageScore, ImageTaskInfo, QualityScore, TaskSummary};
 use crate::seed::derive_seed;
@@ -280,6 +283,7 @@ fn measure(
     let ground_truth = summaries.first().and_then(|s| s.image.as_ref()?.quality.as_ref());
     let mut measured = Measured::default();
     let plan = run.plan;
+    let mut calibration: Option<CalibrationStats> = None;
     // each image's quality metrics, in order, scored beside the restoration (the wall time the
     // cell waits for them is its metrics stage)
     let quality = std::thread::scope(|scope| -> Result<Vec<Vec<QualityScore>>, CellError> {
@@ -292,6 +296,7 @@ fn measure(
                 let estimating = Instant::now();
                 let image = RestoredImage::new(case, samples.get(i as i64), plan.device);
                 estimate_image(task, run, &image, &mut gathered, &mut measured.notes);
+                calibrate_image(task, run, &image, &mut calibration, &mut measured.notes);
                 scored.push(image.score(border(c) as i64));
                 run.stages.estimate_secs += secs_since(estimating);
                 let queueing = Instant::now();
@@ -312,6 +317,7 @@ fn measure(
         Ok(quality)
     })?;
     every_side_estimated(&gathered, summaries, &measured.notes)?;
+    measured.calibration = calibration;
     measured.image_scores = Some(mean_scores(task, run, &scored));
     measured.images = gathered.iter().map(|g| g.image_scores(&scored)).collect();
     for side in &mut measured.images {
@@ -367,6 +373,33 @@ fn estimate_image(
         match images::image_stats(run.estimator, &image.samples, &image.truth, p as i64, &region, max_points, seed) {
             Ok(stats) => g.push(name, stats),
             Err(source) => notes.push(CellError::ImageLeftOut { image: name.clone(), patch: p, source }),
+        }
+    }
+}
+
+/// Adds one image's ranks of the truth among a sampler's samples (issue [16]) to `all`; a
+/// deterministic model, or a single sample, has no spread to calibrate.
+fn calibrate_image(
+    task: &ImageTask,
+    run: &ModelRun<'_>,
+    image: &RestoredImage<'_>,
+    all: &mut Option<CalibrationStats>,
+    notes: &mut Vec<CellError>,
+) {
+    if !run.stochastic || image.samples.size()[0] < 2 {
+        return;
+    }
+    let c = &task.config;
+    let name = &image.case.name;
+    let seed = derive_seed(run.plan.suite.file.seed, &["calibration", &c.name, run.label, name]);
+    let region = (border(c) as i64, image.hidden.as_ref());
+    match CalibrationStats::of_image(&image.samples, &image.truth, region, seed) {
+        Ok(stats) => match all {
+            Some(all) => all.extend(stats),
+            None => *all = Some(stats),
+        },
+        Err(e) => {
+            notes.push(CellError::Estimate(EstimateError::Shape(format!("{name}: left out of the calibration: {e}"))))
         }
     }
 }

@@ -33,7 +33,7 @@ pub const LEVELS: [f64; 3] = [0.5, 0.8, 0.9];
 pub struct CalibrationStats {
     /// K.
     samples: usize,
-    /// Coordinates per observation.
+    /// Coordinates ranked, every observation's summed (the independent trials' upper bound).
     coordinates: usize,
     /// Ranks 0..=K of every coordinate of every observation, counted.
     histogram: Vec<u64>,
@@ -61,6 +61,9 @@ impl CalibrationStats {
             return Err(EstimateError::Shape(format!("calibration needs K ≥ 2 samples per observation, got {k}")));
         }
         let (n, coordinates) = (n as usize, truth.numel() / (n.max(1) as usize));
+        if coordinates == 0 {
+            return Err(EstimateError::Shape("calibration needs at least one coordinate per observation".into()));
+        }
         let samples = samples.to_kind(Kind::Double).reshape([n as i64, k as i64, -1]);
         let truth = truth.to_kind(Kind::Double).reshape([n as i64, 1, -1]);
         let numeric = |e: tch::TchError| EstimateError::Numeric(e.to_string());
@@ -71,7 +74,7 @@ impl CalibrationStats {
         let below = count(samples.f_lt_tensor(&truth))?;
         let equal = count(samples.f_eq_tensor(&truth))?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut stats = CalibrationStats::empty(k, coordinates);
+        let mut stats = CalibrationStats::empty(k, n * coordinates);
         for obs in 0..n {
             let mut inside = [0usize; LEVELS.len()];
             let ranks: Vec<usize> = (obs * coordinates..(obs + 1) * coordinates)
@@ -84,8 +87,8 @@ impl CalibrationStats {
                     *count += usize::from(rank >= a && rank <= k - a);
                 }
             }
-            stats.covered.push(inside.map(|c| c as f64 / coordinates.max(1) as f64));
-            stats.thinned.push(ranks[rng.random_range(0..coordinates.max(1))]);
+            stats.covered.push(inside.map(|c| c as f64 / coordinates as f64));
+            stats.thinned.push(ranks[rng.random_range(0..coordinates)]);
         }
         Ok(stats)
     }
@@ -100,9 +103,51 @@ impl CalibrationStats {
         }
     }
 
-    /// Appends another batch of the same K and coordinates.
+    /// The ranks of one image's `truth` (`[C, H, W]`) among a sampler's `samples` of it
+    /// (`[K, C, H, W]`) over its evaluation region: every channel of the pixels `border` or more
+    /// from the edges and, for inpainting, only the `hidden` ones (`[1, H, W]`; observed pixels
+    /// are copied, and their ties would rank anywhere). One image is one observation.
+    pub fn of_image(
+        samples: &Tensor,
+        truth: &Tensor,
+        (border, hidden): (i64, Option<&Tensor>),
+        seed: u64,
+    ) -> Result<CalibrationStats, EstimateError> {
+        let numeric = |e: tch::TchError| EstimateError::Numeric(e.to_string());
+        let (h, w) = match truth.size()[..] {
+            [_, h, w] => (h, w),
+            _ => (0, 0),
+        };
+        if samples.dim() != 4 || h <= 2 * border || w <= 2 * border {
+            return Err(EstimateError::Shape(format!(
+                "samples {:?} and ground truth {:?} with border {border}: no region to calibrate on",
+                samples.size(),
+                truth.size()
+            )));
+        }
+        let crop = |x: &Tensor| -> Result<Tensor, tch::TchError> {
+            let d = x.dim() as i64;
+            x.f_narrow(d - 2, border, h - 2 * border)?.f_narrow(d - 1, border, w - 2 * border)
+        };
+        let (samples, truth) = (crop(samples).map_err(numeric)?, crop(truth).map_err(numeric)?);
+        let k = samples.size()[0];
+        let (samples, truth) = match hidden {
+            None => (samples.reshape([1, k, -1]), truth.reshape([1, -1])),
+            Some(hidden) => {
+                let mask = crop(hidden).and_then(|m| m.f_ne(0)).map_err(numeric)?.expand_as(&truth);
+                let inside = |x: &Tensor| x.f_masked_select(&mask.to_device(x.device())).map_err(numeric);
+                let kept = (0..k).map(|i| inside(&samples.get(i))).collect::<Result<Vec<_>, _>>()?;
+                (Tensor::stack(&kept, 0).unsqueeze(0), inside(&truth)?.unsqueeze(0))
+            }
+        };
+        CalibrationStats::of(&samples, &truth, seed)
+    }
+
+    /// Appends more observations of the same K (their coordinates may differ in number, as
+    /// images' do).
     pub fn extend(&mut self, other: CalibrationStats) {
-        debug_assert_eq!((self.samples, self.coordinates), (other.samples, other.coordinates));
+        debug_assert_eq!(self.samples, other.samples);
+        self.coordinates += other.coordinates;
         self.histogram.iter_mut().zip(&other.histogram).for_each(|(a, b)| *a += b);
         self.covered.extend(other.covered);
         self.thinned.extend(other.thinned);
@@ -118,14 +163,14 @@ impl CalibrationStats {
             .map(|(level, &asked)| {
                 let values: Vec<f64> = self.covered.iter().map(|c| c[level]).collect();
                 let [estimate] = intervals.estimate(n, |idx| [mean_of(&values, idx)]);
-                let estimate = wilson(estimate, intervals.level, n * self.coordinates);
+                let estimate = wilson(estimate, intervals.level, self.coordinates);
                 Coverage { level: asked, nominal: nominal(self.samples, asked), estimate }
             })
             .collect();
         Calibration {
             samples: self.samples,
             observations: n,
-            coordinates: self.coordinates,
+            coordinates: (self.coordinates as f64 / n.max(1) as f64).round() as usize,
             rank_histogram: self.histogram.clone(),
             coverage,
             uniformity: uniformity(&self.thinned, self.samples),
@@ -200,7 +245,8 @@ pub struct Calibration {
     pub samples: usize,
     /// n, observations (the independent units of every interval).
     pub observations: usize,
-    /// Coordinates ranked per observation (d, or the pixels of the evaluation region).
+    /// Coordinates ranked per observation: d, or the pixel values (every channel) of an image's
+    /// evaluation region, their mean over the images, rounded, when the images differ in size.
     pub coordinates: usize,
     /// How often the truth had each rank 0..=K among the samples, every coordinate pooled (for
     /// reading: uniform for a calibrated sampler, ∪-shaped when the spread is too small,
@@ -314,5 +360,32 @@ mod tests {
         assert!(CalibrationStats::of(&one, &truth, 5).is_err());
         let wrong = Tensor::zeros([200, 9, 5], (Kind::Double, tch::Device::Cpu));
         assert!(CalibrationStats::of(&wrong, &truth, 5).is_err());
+    }
+
+    #[test]
+    fn an_image_is_ranked_on_its_evaluation_region_only() {
+        let cpu = (Kind::Float, tch::Device::Cpu);
+        // K = 3 samples of a 2-channel 6×6 image: 0.1, 0.2 and 0.3 everywhere; the truth is 0.25
+        // (rank 2) in the left half and 0.05 (rank 0) in the right half.
+        let samples = Tensor::from_slice(&[0.1f32, 0.2, 0.3]).view([3, 1, 1, 1]).expand([3, 2, 6, 6], false);
+        let left = Tensor::ones([6, 3], cpu);
+        let truth = (Tensor::cat(&[&left * 0.25, &left * 0.05], 1)).unsqueeze(0).expand([2, 6, 6], false);
+        // border 1: 4×4 pixels × 2 channels, half of each rank
+        let stats = CalibrationStats::of_image(&samples, &truth, (1, None), 3).unwrap();
+        assert_eq!(stats.histogram, vec![16, 0, 16, 0]);
+        assert_eq!((stats.coordinates, stats.covered.len()), (32, 1));
+        // K = 3, 50 %: a = 1, the interval [s₍₁₎, s₍₃₎] holds rank 2 only
+        assert_eq!(stats.covered[0][0], 0.5);
+        // hidden: only the left half's top row inside the border (columns 1, 2): rank 2 only
+        let hidden = Tensor::zeros([1, 6, 6], cpu);
+        let _ = hidden.narrow(1, 1, 1).narrow(2, 0, 3).fill_(1.0);
+        let stats = CalibrationStats::of_image(&samples, &truth, (1, Some(&hidden)), 3).unwrap();
+        assert_eq!(stats.histogram, vec![0, 0, 4, 0]);
+        // two images of different sizes make one set of observations
+        let mut both = CalibrationStats::of_image(&samples, &truth, (1, None), 3).unwrap();
+        both.extend(stats);
+        assert_eq!((both.coordinates, both.covered.len()), (36, 2));
+        assert_eq!(both.summary(&intervals()).coordinates, 18);
+        assert!(CalibrationStats::of_image(&samples, &truth, (3, None), 3).is_err());
     }
 }

@@ -332,7 +332,9 @@ fn aggd_fit(x: &[f64]) -> Result<(f64, f64, f64, f64), QualityError> {
     if !(rho(lo) < big_r && big_r < rho(hi)) {
         return Err(QualityError::Numeric {
             metric: METRIC,
-            reason: format!("AGGD fit: R̂ = {big_r} has no shape parameter in [0.05, 20] (a constant image?)"),
+            reason: format!(
+                "AGGD fit: R̂ = {big_r} has no shape parameter in [0.05, 20] (a constant or blocky image; docs/metrics.md)"
+            ),
         });
     }
     for _ in 0..200 {
