@@ -230,6 +230,55 @@ fn inpainting_tasks_measure_inside_the_hole() {
     assert!(noise.judgement.mse.point > mean.judgement.mse.point, "noise fill beats the posterior mean?");
     let InherentUncertainty::Unknown { reason } = &report.tasks[0].inherent else { panic!("{:?}", report.tasks[0]) };
     assert!(reason.starts_with("unknown"));
+    // calibration (issue [16]): one observation per image, ranked inside the hole only (58² pixels
+    // of each channel); the posterior mean has no spread to calibrate
+    assert!(mean.calibration.is_none());
+    for stochastic in [sampler, noise] {
+        let c = &stochastic.calibration.as_ref().expect("a stochastic row").measured;
+        assert_eq!((c.samples, c.observations), (4, 8), "{}", stochastic.label);
+        assert_eq!(c.coordinates, 3 * 58 * 58, "{}", stochastic.label);
+        assert_eq!(c.rank_histogram.iter().sum::<u64>(), 8 * c.coordinates as u64);
+        assert_eq!(c.uniformity.ranks, 8, "one rank per image");
+    }
+}
+
+/// A stochastic model's sample grid has a seventh panel, the coverage map (issue [16]): red where
+/// the truth lies outside the samples' 90 % interval, grey outside the hole (observed pixels do not
+/// count), white elsewhere; a noise fill's truth often falls outside its four samples' range.
+#[test]
+fn a_stochastic_grid_maps_where_the_truth_falls_outside_the_interval() {
+    let text = DEAD_LEAVES_INPAINTING.replace("images = 8", "images = 2\ngrid_images = 1").replace(
+        "[[plugin]]\nname = \"gaussian-prior\"\nparams = { gamma = [0.0, 1.0], training = \"dead-leaves\" }\n",
+        "",
+    );
+    let suite = upbench::suite::Suite::parse(&text, "t.toml", crate::util::workspace(), "t").unwrap();
+    let figures = tempfile::tempdir().unwrap().keep();
+    let plan = upbench::setup::RunPlan {
+        suite,
+        device: tch::Device::Cpu,
+        plugin_dirs: vec![crate::util::plugins().to_path_buf()],
+        log_dir: figures.clone(),
+        run_id: "t".into(),
+        data_dir: crate::util::data_dir(),
+        models_dir: None,
+        figure_dir: Some(figures.clone()),
+    };
+    let report = upbench::pipeline::run_suite(&plan, &mut upbench::pipeline::Silent);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    let grids = &report.results[0].sample_grids;
+    assert_eq!(grids.len(), 1);
+    let grid = image::open(figures.join(&grids[0])).unwrap().to_rgb8();
+    eprintln!("coverage map example: {}", figures.join(&grids[0]).display());
+    // seven 96-pixel panels with 6-pixel gaps, under a title band of two lines (26 + 14 pixels)
+    assert_eq!(grid.width(), 7 * 96 + 8 * 6);
+    let (left, top) = (6 + 6 * (96 + 6), 26 + 14);
+    let pixel = |x: u32, y: u32| grid.get_pixel(left + x, top + y).0;
+    // the 0.6 centre box (57 of 96 pixels a side) is hidden; its inner part is read
+    assert_eq!(pixel(2, 2), [160, 160, 160]);
+    let hole: Vec<[u8; 3]> = (22..74).flat_map(|y| (22..74).map(move |x| (x, y))).map(|(x, y)| pixel(x, y)).collect();
+    let red = hole.iter().filter(|p| **p == [215, 25, 28]).count();
+    let white = hole.iter().filter(|p| **p == [255, 255, 255]).count();
+    assert!(red > 100 && white > 100, "{red} red and {white} white pixels of {} in the hole", hole.len());
 }
 
 /// A hole with fewer than 2·d patches (0.4 of each side, 38 pixels: 81 patches of d = 48) leaves

@@ -416,6 +416,7 @@ fn draw_image_grid(task: &ImageTask, run: &ModelRun<'_>, image: &RestoredImage<'
         hidden: image.hidden.as_ref(),
         samples: &image.samples,
         scale: c.degradation.scale() as i64,
+        border: border(c) as i64,
     };
     match write_grid(dir, &c.name, run.label, &case.name, &input) {
         Ok(path) => measured.sample_grids.push(path),

@@ -212,6 +212,34 @@ pub fn nominal(k: usize, level: f64) -> f64 {
     (k + 1).saturating_sub(2 * a) as f64 / (k + 1) as f64
 }
 
+/// Where one image's truth (`[C, H, W]`) falls outside the central `level` interval of a
+/// sampler's `samples` of it (`[K, C, H, W]`, K ≥ 2): per pixel (`[H, W]`, double), the share of
+/// its channels outside — the coverage map of a sample grid. The interval and the rank are those
+/// of [`CalibrationStats`] (outside when r < a or r > K − a); a truth tied with some samples has
+/// each rank of its tie equally likely, as when the ranks break ties at random, so a channel
+/// counts the probability that it lands outside. Computed on the samples' device.
+pub fn outside_interval(samples: &Tensor, truth: &Tensor, level: f64) -> Result<Tensor, EstimateError> {
+    let shape = samples.size();
+    if shape.len() != 4 || shape[1..] != truth.size()[..] || shape[0] < 2 {
+        return Err(EstimateError::Shape(format!(
+            "samples {shape:?} (K ≥ 2) and ground truth {:?} do not match for a coverage map",
+            truth.size()
+        )));
+    }
+    let numeric = |e: tch::TchError| EstimateError::Numeric(e.to_string());
+    let k = shape[0];
+    let a = left_out(k as usize, level) as i64;
+    let truth = truth.to_device(samples.device());
+    let count = |t: Result<Tensor, tch::TchError>| t.and_then(|t| t.f_sum_dim_intlist(0, false, Kind::Double));
+    // the ranks a tie-broken truth can have: below ..= below + equal
+    let below = count(samples.f_lt_tensor(&truth)).map_err(numeric)?;
+    let equal = count(samples.f_eq_tensor(&truth)).map_err(numeric)?;
+    let highest = &below + &equal;
+    let low_side = (highest.clamp_max((a - 1) as f64) - &below + 1.0).clamp_min(0.0);
+    let high_side = (&highest - below.clamp_min((k - a + 1) as f64) + 1.0).clamp_min(0.0);
+    Ok(((low_side + high_side) / (equal + 1.0)).mean_dim(0, false, Kind::Double))
+}
+
 /// Pearson's χ² test of uniform ranks on {0, …, K}, with the ranks grouped into bins that each
 /// expect at least five of them (at most 20 bins; fewer than 10 ranks: no test).
 fn uniformity(ranks: &[usize], k: usize) -> Uniformity {
@@ -303,6 +331,28 @@ mod tests {
         // K = 99: a = 5 for 90 %, 90/100 exactly.
         assert_eq!(nominal(99, 0.9), 0.9);
         assert_eq!(nominal(99, 0.5), 0.5);
+    }
+
+    #[test]
+    fn the_coverage_map_marks_ranks_outside_the_interval() {
+        let cpu = (Kind::Double, tch::Device::Cpu);
+        // K = 9, 50 %: a = 2, the truth is inside for ranks 2..=7. Samples 1, …, 9 everywhere.
+        let samples = Tensor::arange_start(1, 10, cpu).view([9, 1, 1, 1]).expand([9, 2, 1, 4], false);
+        // pixel by pixel (channel 0 / channel 1): ranks 0 / 9 (both outside), 2 / 7 (both inside),
+        // 1 / 5 (one of two outside), and a tie with sample 2 (rank 1 or 2: half outside) / 8
+        let truth = Tensor::from_slice(&[0.5, 2.5, 1.5, 2.0, 9.5, 7.5, 5.5, 8.5]).view([2, 1, 4]);
+        let map = outside_interval(&samples, &truth, 0.5).unwrap();
+        assert_eq!(map.size(), [1, 4]);
+        assert_eq!(Vec::<f64>::try_from(map.flatten(0, -1)).unwrap(), [1.0, 0.0, 0.5, 0.75]);
+        // K = 9 at 90 %: a = 1, only ranks 0 and 9 are outside
+        let map = outside_interval(&samples, &truth, 0.9).unwrap();
+        assert_eq!(Vec::<f64>::try_from(map.flatten(0, -1)).unwrap(), [1.0, 0.0, 0.0, 0.0]);
+        // a truth tied with every sample ranks anywhere in 0..=K: 2 of 10 ranks outside
+        let flat = Tensor::ones([9, 1, 1, 1], cpu);
+        let map = outside_interval(&flat, &Tensor::ones([1, 1, 1], cpu), 0.9).unwrap();
+        assert!((map.double_value(&[0, 0]) - 0.2).abs() < 1e-12);
+        assert!(outside_interval(&samples.narrow(0, 0, 1), &truth, 0.9).is_err());
+        assert!(outside_interval(&samples, &truth.narrow(2, 0, 2), 0.9).is_err());
     }
 
     #[test]
