@@ -187,3 +187,21 @@ impl QualityMeasure for ScriptedMetric {
         self.score_unit(&unit_rgb(image), reference.as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_are_passed_as_rgb_in_the_unit_range_grey_repeated() {
+        let grey = Image8 { height: 1, width: 2, channels: 1, data: vec![0, 255] };
+        let x = unit_rgb(&grey);
+        assert_eq!((x.size(), x.kind()), (vec![1, 3, 1, 2], Kind::Float));
+        assert_eq!(Vec::<f32>::try_from(x.flatten(0, -1)).unwrap(), [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+        // HWC bytes to CHW planes
+        let rgb = Image8 { height: 1, width: 2, channels: 3, data: vec![51, 102, 153, 0, 0, 255] };
+        let x = unit_rgb(&rgb);
+        let want = [51.0f32 / 255.0, 0.0, 102.0 / 255.0, 0.0, 153.0 / 255.0, 1.0];
+        assert_eq!(Vec::<f32>::try_from(x.flatten(0, -1)).unwrap(), want);
+    }
+}
