@@ -409,5 +409,19 @@ fn every_row_of_the_default_suite_is_valid() {
     assert_eq!(image_rows, 4, "bicubic and three γ");
     for r in &report.results {
         assert!(r.judgement.validity.is_valid(), "{} on {}: {}", r.label, r.task, r.judgement.validity);
+        // issue [16]: every stochastic row has its calibration, and the table prints it
+        assert_eq!(r.calibration.is_some(), r.stochastic, "{} on {}", r.label, r.task);
     }
+    // the exact posterior sampler is calibrated where the data decide (example-1, d = 1, is too
+    // small to: docs/calibration.md)
+    for task in ["ar1-denoising-d16", "powerlaw-sr-d64"] {
+        let sampler = report.results.iter().find(|r| r.task == task && r.label == "posterior-sampler").expect(task);
+        let verdict = sampler.calibration.as_ref().map(|c| c.verdict);
+        assert_eq!(verdict, Some(upbench::judge::calibration::CalibrationVerdict::Calibrated), "{task}");
+    }
+    let table =
+        upbench::report::TableExporter { layout: upbench::report::TableLayout::Fit(upbench::report::PIPED_WIDTH) }
+            .render(&report);
+    let header = table.lines().find(|l| l.starts_with(" # ")).unwrap_or_default();
+    assert!(header.contains("spread"), "{table}");
 }
