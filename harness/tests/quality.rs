@@ -306,7 +306,7 @@ fn parameter_files_are_checked() {
 /// `results.json` equal the metric computed directly on the same output (the bicubic upscale,
 /// recomputed here with image-kit from the task's own measurements) and the ground truth row
 /// equals the no-reference metrics on the ground-truth images; `images.csv` carries both.
-const TINY_RUN: &str = r#"
+pub(crate) const TINY_RUN: &str = r#"
 seed = 3
 [timing]
 budget_secs = 0
