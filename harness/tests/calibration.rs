@@ -101,3 +101,48 @@ fn every_table_and_the_csv_show_each_samplers_spread() {
     let cells: Vec<&str> = deterministic.split(',').collect();
     assert_eq!(cells[header.iter().position(|h| *h == "calibration").unwrap()], "");
 }
+
+/// The page's rank-histogram and coverage plots draw the records: every stochastic
+/// configuration's histogram grouped into 20 bins of 5 ranks (K = 99) whose shares sum to 1 and
+/// are its counts', and one point per level at the finite-K nominal with the measured coverage;
+/// `plots::figures` yields both figures for the task.
+#[test]
+fn the_calibration_plots_draw_the_records() {
+    use upbench::report::plots::calibration::CalibrationPlot;
+    let report = report();
+    let plot = CalibrationPlot::of(report, "d16").expect("stochastic configurations");
+    let labels: Vec<&str> = plot.configurations.iter().map(|c| c.label.as_str()).collect();
+    let stochastic: Vec<&str> =
+        report.results.iter().filter(|r| r.calibration.is_some()).map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, stochastic);
+    assert_eq!(labels.len(), 3);
+    for c in &plot.configurations {
+        let record = result(report, "d16", &c.label).calibration.as_ref().unwrap();
+        assert_eq!(c.verdict, record.verdict);
+        let counts = &record.measured.rank_histogram;
+        let total = counts.iter().sum::<u64>() as f64;
+        assert_eq!(c.bins.len(), 20);
+        let frequencies: Vec<f64> = c.bins.iter().map(|b| b.frequency).collect();
+        assert!((frequencies.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{frequencies:?}");
+        for (b, bin) in c.bins.iter().enumerate() {
+            assert_eq!((bin.first, bin.end), (5 * b, 5 * b + 5));
+            assert_eq!(bin.frequency, counts[5 * b..5 * b + 5].iter().sum::<u64>() as f64 / total);
+            assert_eq!(bin.height, bin.frequency, "even bins are drawn at their frequency");
+        }
+        assert_eq!(c.coverage.len(), record.measured.coverage.len());
+        for (point, coverage) in c.coverage.iter().zip(&record.measured.coverage) {
+            assert_eq!((point.level, point.nominal), (coverage.level, coverage.nominal));
+            assert_eq!(point.measured, coverage.estimate);
+        }
+    }
+    let figures = upbench::report::plots::figures(report).unwrap();
+    for name in ["rank-histogram-d16", "coverage-d16"] {
+        let figure = figures.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no {name}"));
+        assert!(labels.iter().all(|l| figure.svg.contains(l)), "{name}: a legend entry per configuration");
+        assert!(image::load_from_memory(&figure.png).is_ok(), "{name}");
+        // to look at them: UPBENCH_KEEP_PLOTS=<existing directory>
+        if let Some(dir) = std::env::var_os("UPBENCH_KEEP_PLOTS") {
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), &figure.png).unwrap();
+        }
+    }
+}

@@ -213,8 +213,17 @@ fn the_page_is_self_contained_with_every_plot_and_grid() {
     let html = std::fs::read_to_string(run_dir().join("index.html")).unwrap();
     // tasks: ar1-d4 and leaves/p4 → η, and a plane and a distortion plot each; the image task's
     // Figure 5: U against P, BRISQUE and ST-LPIPS, PSNR-Y, SSIM and MSE against U, and a note that
-    // NIQE (48-px images: no 96-px block) has no value to draw
-    assert_eq!(html.matches("<svg class=\"plot\"").count(), 5 + 6);
+    // NIQE (48-px images: no 96-px block) has no value to draw; ar1-d4's γ-optimal samplers are
+    // stochastic, so it also has a rank-histogram and a coverage plot (the image task has none:
+    // bicubic is deterministic)
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), 7 + 6);
+    assert!(html.contains("ar1-d4: rank of the truth") && html.contains("ar1-d4: coverage of the"), "{html}");
+    assert!(!html.contains("leaves/p4: rank of the truth"), "no calibration plot without a sampler");
+    for name in ["rank-histogram-ar1-d4", "coverage-ar1-d4"] {
+        for ext in ["svg", "png"] {
+            assert!(run_dir().join(format!("plots/{name}.{ext}")).is_file(), "{name}.{ext}");
+        }
+    }
     assert!(html.contains("Not drawn: NIQE: no configuration has a finite value"), "{html}");
     for external in ["<script", "<link", "src=\"http", "href=\"http", "url("] {
         assert!(!html.contains(external), "the page refers to something outside it: {external}");

@@ -127,7 +127,7 @@ fn task_sections(report: &RunReport, figures: &[Figure], run_dir: &Path) -> Stri
             let _ = writeln!(page, "<p class=\"note\">{}</p>", escape(note));
         }
         page.push_str("<div class=\"figures\">\n");
-        for kind in ["plane", "distortion"] {
+        for kind in ["plane", "distortion", "rank-histogram", "coverage"] {
             if let Some(f) = figures.iter().find(|f| f.name == format!("{kind}-{stem}")) {
                 page.push_str(&figure(f));
             }

@@ -2,6 +2,8 @@
 //! them from `results.json`), each as SVG (inlined in the HTML report) and PNG (for slides and
 //! papers). Text is laid out with an embedded DejaVu Sans: no system fonts are needed.
 
+pub mod calibration;
+mod calibration_draw;
 mod distortion;
 mod eta;
 pub mod figure5;
@@ -81,8 +83,9 @@ fn text<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Every plot of a run: η(P; d) for the run's dimensions, then per task the U–P plane and
-/// distortion against uncertainty, and for image tasks the seed paper's Figure 5 (U against each
-/// measure, [`figure5`]).
+/// distortion against uncertainty, where a task has stochastic configurations their rank
+/// histograms and coverage ([`calibration`]), and for image tasks the seed paper's Figure 5 (U
+/// against each measure, [`figure5`]).
 pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
     let mut out = Vec::new();
     let dims: Vec<usize> = report.tasks.iter().map(|t| t.signal_dim).collect();
@@ -108,11 +111,25 @@ pub fn figures(report: &RunReport) -> Result<Vec<Figure>, PlotError> {
         out.push(render(format!("plane-{stem}"), plane.title(), plane.caption(), &plane)?);
         let distortion = distortion::Distortion { task, results: &results, plugins: &plugins };
         out.push(render(format!("distortion-{stem}"), distortion.title(), distortion.caption(), &distortion)?);
+        out.extend(calibration_figures(report, &task.name)?);
         if task.image.is_some() {
             out.extend(figure5s(report, task, &plugins)?);
         }
     }
     Ok(out)
+}
+
+/// One task's rank-histogram and coverage plots (`rank-histogram-<task>`, `coverage-<task>`),
+/// none when it has no stochastic configuration.
+fn calibration_figures(report: &RunReport, task: &str) -> Result<Vec<Figure>, PlotError> {
+    let Some(data) = calibration::CalibrationPlot::of(report, task) else { return Ok(Vec::new()) };
+    let stem = file_stem(task);
+    let ranks = calibration_draw::RankHistogram { data: &data };
+    let coverage = calibration_draw::CoveragePlot { data: &data };
+    Ok(vec![
+        render(format!("rank-histogram-{stem}"), ranks.title(), ranks.caption(), &ranks)?,
+        render(format!("coverage-{stem}"), coverage.title(), coverage.caption(), &coverage)?,
+    ])
 }
 
 /// The file stem of the Figure 5 plot of `measure` on `task`: `figure5-<task>-<measure>`.
@@ -203,6 +220,8 @@ enum Mark {
     Line(RGBColor),
     /// A dot: a plugin's points.
     Dot(RGBColor),
+    /// No mark: a second line of the entry above.
+    Continued,
 }
 
 /// Width of the legend column right of a plot.
@@ -222,6 +241,7 @@ fn with_legend<DB: DrawingBackend>(
             Mark::Fill(c) => legend.draw(&Rectangle::new([(6, y - 7), (24, y + 7)], c.filled())),
             Mark::Line(c) => legend.draw(&PathElement::new(vec![(6, y), (24, y)], c.stroke_width(2))),
             Mark::Dot(c) => legend.draw(&Circle::new((15, y), 5, c.filled())),
+            Mark::Continued => Ok(()),
         }
         .map_err(text)?;
         let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
