@@ -18,6 +18,7 @@ mod mixture_tasks;
 mod pytorch;
 mod quality;
 mod reports;
+mod sampler;
 mod scaffold;
 mod sr_models;
 mod timing;
