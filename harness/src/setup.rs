@@ -39,14 +39,32 @@ impl RunPlan {
     /// (`--models-dir`, else `UPBENCH_MODELS_DIR`, else the `models` folder beside the data
     /// directory, as the command line resolved it), else that folder.
     pub fn metrics_models_dir(&self) -> PathBuf {
-        self.models_dir.clone().or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).unwrap_or_else(
-            || self.data_dir.parent().map_or_else(|| PathBuf::from("models"), |parent| parent.join("models")),
-        )
+        self.models_dir
+            .clone()
+            .or_else(|| models_dir(None, &self.data_dir))
+            .unwrap_or_else(|| beside_data(&self.data_dir))
     }
 
     /// `spec` as plugins receive it in this run: with the run's models and data directories.
     pub fn plugin_spec(&self, spec: upbench_sdk::TaskSpec) -> upbench_sdk::TaskSpec {
         with_directories(spec, self.models_dir.as_deref(), &self.data_dir)
+    }
+}
+
+/// The run's models directory, which plugins receive in their task spec (SDK 1.3) and the
+/// metrics read: `explicit` (`--models-dir`), else `$UPBENCH_MODELS_DIR`, else the `models`
+/// folder beside the data directory if there is one (the layout of `../shared`); made absolute.
+pub fn models_dir(explicit: Option<PathBuf>, data_dir: &Path) -> Option<PathBuf> {
+    let beside = || Some(beside_data(data_dir)).filter(|dir| dir.is_dir());
+    let chosen = explicit.or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).or_else(beside)?;
+    Some(chosen.canonicalize().unwrap_or(chosen))
+}
+
+/// The `models` folder beside `data_dir` (`../shared/models` for `../shared/datasets`).
+fn beside_data(data_dir: &Path) -> PathBuf {
+    match data_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join("models"),
+        _ => PathBuf::from("models"),
     }
 }
 

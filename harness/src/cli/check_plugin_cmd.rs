@@ -8,9 +8,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use upbench_sdk::testing::{self, Outcome};
 use upbench_sdk::{TaskKind, TaskSpec};
 
-use super::config::models_dir;
 use super::CheckPluginArgs;
 use crate::plugin::{load, resolve_params};
+use crate::setup::models_dir;
 use crate::setup::with_directories;
 
 /// The table's width when stdout is not a terminal.

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::{IsolationChoice, RunArgs};
 use crate::pipeline::Isolation;
-use crate::setup::{executable_dir, RunPlan};
+use crate::setup::{executable_dir, models_dir, RunPlan};
 use crate::suite::Suite;
 use crate::worker::WorkerLimits;
 
@@ -195,19 +195,6 @@ fn isolation(args: &RunArgs, suite: &Suite, device: tch::Device) -> anyhow::Resu
             })
         }
     }
-}
-
-/// The run's models directory, which plugins receive in their task spec (SDK 1.3) and the
-/// metrics read: `--models-dir`, else `$UPBENCH_MODELS_DIR`, else the `models` folder beside the
-/// data directory if there is one (the layout of `../shared`); made absolute.
-pub(crate) fn models_dir(explicit: Option<PathBuf>, data_dir: &std::path::Path) -> Option<PathBuf> {
-    let beside_data = || {
-        let parent = data_dir.parent()?;
-        let dir = if parent.as_os_str().is_empty() { PathBuf::from("models") } else { parent.join("models") };
-        dir.is_dir().then_some(dir)
-    };
-    let chosen = explicit.or_else(|| std::env::var_os("UPBENCH_MODELS_DIR").map(PathBuf::from)).or_else(beside_data)?;
-    Some(chosen.canonicalize().unwrap_or(chosen))
 }
 
 fn sanitize(name: &str) -> String {
