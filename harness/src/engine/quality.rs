@@ -216,8 +216,8 @@ impl<'scope> OutputScorer<'scope> {
         drop(self.jobs);
         match self.thread.join() {
             Ok(scored) => {
-                let problems = scored.iter().flat_map(|(_, p)| p.clone()).collect();
-                (scored.into_iter().map(|(scores, _)| scores).collect(), problems)
+                let (scores, problems): (Vec<_>, Vec<Vec<String>>) = scored.into_iter().unzip();
+                (scores, problems.concat())
             }
             Err(panic) => {
                 let why = panic
